@@ -70,6 +70,8 @@ class Geocoding(_Strict):
     areas: str | None = None
     area_name_column: str = "namn"
     fuzzy_threshold: float = Field(default=88, ge=50, le=100)
+    #: Town assumed for an address given without one (exports often omit the main town).
+    default_town: str | None = None
     street_centroid: bool = True
 
 
