@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import tempfile
 from pathlib import Path
 
@@ -31,11 +32,22 @@ def atomic_path(dest: str | Path, suffix: str | None = None):
     try:
         yield tmp
         _fsync(tmp)
+        crash_point(f"before-rename:{dest.name}")
         os.replace(tmp, dest)
         _fsync_dir(dest.parent)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def crash_point(name: str) -> None:
+    """Fault injection for the crash tests: SIGKILL this process at a named point.
+
+    Set ``LAGESBILD_KILL_AT`` to a point name (e.g. ``before-rename:2026-W47.gpkg`` or
+    ``after-ingest``). Unset, this is a no-op.
+    """
+    if os.environ.get("LAGESBILD_KILL_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def write_bytes(dest: str | Path, data: bytes) -> Path:

@@ -1,0 +1,65 @@
+"""Command line: ``lagesbild ingest | weekly | demo-data``.
+
+User mistakes (bad config, bad export, a held lock) print one line and exit 2; a traceback
+means a bug in lagesbild.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from pipeline.errors import LagesbildError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lagesbild", description="Lägesbild: hotspot maps, report and archive per ISO week.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, text in (
+        ("ingest", "read every partner export; write events.parquet, rejected.csv, quality.json"),
+        ("weekly", "ingest, analyse one ISO week, write its archive, map and report"),
+        ("demo-data", "regenerate the committed demo exports, gazetteer and areas (seeded)"),
+    ):
+        cmd = sub.add_parser(name, help=text, description=text)
+        cmd.add_argument("--config", default="config.yaml", help="path to config.yaml (default: %(default)s)")
+        if name == "weekly":
+            cmd.add_argument("--week", help="ISO week, e.g. 2026-W47 (default: latest complete week in the data)")
+        if name == "demo-data":
+            cmd.add_argument("--seed", type=int, default=586, help="random seed (default: %(default)s)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except LagesbildError as err:
+        print(f"lagesbild: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lagesbild: interrupted; outputs are written atomically, so nothing is half-written", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args) -> int:
+    from pipeline.config import load_config
+
+    cfg = load_config(args.config)
+    if args.command == "ingest":
+        from pipeline.runner import run_ingest
+
+        run_ingest(cfg)
+    elif args.command == "weekly":
+        from pipeline.runner import run_weekly
+
+        run_weekly(cfg, week=args.week)
+    elif args.command == "demo-data":
+        from pipeline.demo import write_demo_data
+
+        for path in write_demo_data(cfg, seed=args.seed):
+            print(path)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
