@@ -1,0 +1,165 @@
+"""End to end over the shipped demo data: conservation, geocoding rate, idempotence,
+a partner added by config alone, and stale weeks rebuilt when a new export arrives."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import yaml
+
+from pipeline.config import load_config
+from pipeline.runner import run_ingest, run_weekly
+from tests.conftest import DEMO_WEEK, NOW, ROOT
+
+
+def _records_in(path: Path, encoding: str, delimiter: str) -> int:
+    """Independent count of data records: csv records that are not blank lines."""
+    text = path.read_bytes().decode(encoding)
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    return sum(1 for r in rows[1:] if r)
+
+
+def test_weekly_prints_summary_and_output_paths(weekly_run):
+    out, result = weekly_run["output"], weekly_run["result"]
+    assert "Polismyndigheten" in out and "Bostadsbolaget i Mjölby" in out
+    for path in (result.archive, result.map, result.report, result.index):
+        assert str(path) in out and path.is_file()
+    assert result.archive.name == f"{DEMO_WEEK}.gpkg"
+
+
+def test_every_row_is_accepted_or_rejected_per_file(weekly_run):
+    base = weekly_run["base"]
+    events = gpd.read_parquet(base / "data/processed/events.parquet")
+    rejected = pd.read_csv(base / "data/processed/rejected.csv", sep=";", encoding="utf-8-sig", dtype=str)
+    quality = json.loads((base / "data/processed/quality.json").read_text(encoding="utf-8"))
+    formats = {"polisen": ("utf-8-sig", ";"), "kommunen": ("cp1252", ";"), "bostadsbolaget": ("utf-8", ",")}
+    checked = 0
+    for partner, (encoding, delimiter) in formats.items():
+        for path in sorted((base / "data/raw" / partner).glob("*.csv")):
+            name = str(path.relative_to(base))
+            expected = _records_in(path, encoding, delimiter)
+            accepted = int((events["source_file"] == name).sum())
+            refused = int((rejected["source_file"] == name).sum())
+            assert accepted + refused == expected, name
+            files = {f["file"]: f for f in quality["partners"][partner]["files"]}
+            assert files[name]["rows_read"] == expected
+            assert refused > 0, f"the demo export {name} has dirty rows that must be rejected"
+            checked += 1
+    assert checked == 4
+    assert set(rejected["reason"]) >= {"duplicate_row", "bad_date", "not_geocoded", "missing_date"}
+
+
+def test_geocoding_rate_and_reasons(weekly_run):
+    quality = json.loads((weekly_run["base"] / "data/processed/quality.json").read_text(encoding="utf-8"))
+    for partner, summary in quality["partners"].items():
+        assert summary["geocoded_share"] >= 0.95, partner
+        assert sum(summary["rejected_by_reason"].values()) == summary["rejected"]
+    methods = set()
+    for summary in quality["partners"].values():
+        methods |= set(summary["geocoded_by_method"])
+    assert {"coordinates", "exact", "place"} <= methods
+
+
+def test_reingest_is_idempotent_and_a_copied_export_adds_nothing(project):
+    cfg = load_config(project)
+    first = run_ingest(cfg, now=NOW, echo=lambda s: None)
+    second = run_ingest(cfg, now=NOW, echo=lambda s: None)
+    pd.testing.assert_frame_equal(first.events.drop(columns="geometry"), second.events.drop(columns="geometry"))
+    raw = project.parent / "data/raw/bostadsbolaget"
+    shutil.copy(raw / "bostadsbolaget_demo_2026.csv", raw / "bostadsbolaget_demo_2026_kopia.csv")
+    third = run_ingest(cfg, now=NOW, echo=lambda s: None)
+    assert sorted(third.events["event_id"]) == sorted(first.events["event_id"])
+    copied = third.rejected[third.rejected["source_file"].str.endswith("_kopia.csv")]
+    assert len(copied) == third.quality["partners"]["bostadsbolaget"]["files"][1]["rows_read"]
+    assert set(copied["reason"]) <= {"duplicate_row", "bad_date", "missing_date", "not_geocoded", "outside_municipality"}
+
+
+def test_new_partner_by_config_alone(project):
+    """Räddningstjänsten: a new block and a new export (';', cp1252, RT90) — no code change."""
+    data = yaml.safe_load(project.read_text(encoding="utf-8"))
+    data["partners"]["raddningstjansten"] = {
+        "label": "Räddningstjänsten Östra Götaland",
+        "files": "data/raw/raddningstjansten/*.csv",
+        "crs": "EPSG:3021",
+        "columns": {"source_id": "Insatsnr", "category": "Händelse", "datetime": "Larmtid",
+                    "address": "Adress", "x": "Y_RT90", "y": "X_RT90"},
+        "categories": {"Brand i sophus": "brand", "Anlagd brand": "brand"},
+    }
+    project.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    from pyproj import Transformer
+
+    e, n = Transformer.from_crs(3006, 3021, always_xy=True).transform(507240.0, 6465010.0)
+    export = project.parent / "data/raw/raddningstjansten/insatser.csv"
+    export.parent.mkdir(parents=True)
+    export.write_bytes((
+        "Insatsnr;Larmtid;Händelse;Adress;Y_RT90;X_RT90\r\n"
+        f"R-1;2026-11-20 22:15;Anlagd brand;Stora torget;{e:.0f};{n:.0f}\r\n"
+        "R-2;2026-11-21 01:05;Brand i sophus;Blåklintsvägen 4;;\r\n"
+        "R-3;2026-11-21 03:00;Trafikolycka;Påhittade vägen 99;;\r\n"
+    ).encode("cp1252"))
+    result = run_ingest(load_config(project), now=NOW, echo=lambda s: None)
+    mine = result.events[result.events["source"] == "raddningstjansten"].set_index("source_id")
+    assert list(mine.index) == ["R-1", "R-2"]
+    assert mine.loc["R-1", "geocode_method"] == "coordinates"
+    assert mine.loc["R-1", "geometry"].distance(gpd.points_from_xy([507240], [6465010])[0]) < 2
+    assert mine.loc["R-2", "geocode_method"] == "exact" and mine.loc["R-2", "category"] == "brand"
+    assert result.quality["partners"]["raddningstjansten"]["rejected_by_reason"] == {"not_geocoded": 1}
+
+
+def _features(path: Path) -> dict[str, pd.DataFrame]:
+    layers = [name for name, _ in pyogrio.list_layers(path) if name not in ("run_info", "layer_styles")]
+    return {name: pyogrio.read_dataframe(path, layer=name) for name in layers}
+
+
+def test_same_week_twice_gives_same_features_and_new_export_updates_old_week(project):
+    cfg = load_config(project)
+    quiet = lambda s: None  # noqa: E731
+    run_weekly(cfg, week="2026-W46", now=NOW, echo=quiet)
+    first = run_weekly(cfg, week=DEMO_WEEK, now=NOW, echo=quiet)
+    before = _features(first.archive)
+    map_before = first.map.read_text(encoding="utf-8")
+    again = run_weekly(cfg, week=DEMO_WEEK, now=NOW, echo=quiet)
+    assert again.rebuilt == [DEMO_WEEK], "an unchanged older week is not rebuilt"
+    after = _features(again.archive)
+    assert before.keys() == after.keys()
+    for name in before:
+        pd.testing.assert_frame_equal(before[name], after[name], obj=name)
+    assert _strip_volatile(map_before) == _strip_volatile(again.map.read_text(encoding="utf-8"))
+
+    late = project.parent / "data/raw/kommunen/kommunen_efterslapande.csv"
+    late.write_bytes((
+        "Ärendenr;Datum;Tid;Verksamhet;Händelsetyp;Plats;Beskrivning\r\n"
+        "MK-LATE-1;2026-11-11;21:10;Tekniska förvaltningen;Klotter;Stora torget;Sent inrapporterat\r\n"
+    ).encode("cp1252"))
+    old = pyogrio.read_dataframe(project.parent / "data/processed/archive/2026-W46.gpkg", layer="events")
+    updated = run_weekly(cfg, week=DEMO_WEEK, now=NOW, echo=quiet)
+    assert "2026-W46" in updated.rebuilt
+    new = pyogrio.read_dataframe(project.parent / "data/processed/archive/2026-W46.gpkg", layer="events")
+    assert len(new) == len(old) + 1
+
+
+def _strip_volatile(html: str) -> str:
+    """Folium gives map elements random ids; compare the rest."""
+    import re
+
+    return re.sub(r"[0-9a-f]{32}", "ID", html)
+
+
+def test_cli_errors_are_one_line_without_traceback(project):
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, timeout=300)
+
+    bad_week = run("weekly", "--week", "2026-47", "--config", str(project))
+    assert bad_week.returncode == 2 and "not an ISO week" in bad_week.stderr and "Traceback" not in bad_week.stderr
+    missing = run("ingest", "--config", str(project.parent / "nope.yaml"))
+    assert missing.returncode == 2 and "config file not found" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1
