@@ -1,0 +1,471 @@
+"""The weekly map (karta.html) and the index of archived weeks (index.html).
+
+``render_map(ctx)`` builds a Folium map from the archive layers in a :class:`WeekContext` and
+returns one self-contained HTML page: Leaflet and Leaflet.markercluster are inlined from the
+XStatic packages (``pipeline.web_assets``), folium's CDN links (jQuery, Bootstrap, Font Awesome)
+are dropped, and with no network every vector layer still draws. Geometries leave EPSG:3006
+only here, for the web map. Every text from data is HTML-escaped before it reaches a popup.
+
+Layers: one radio choice per time of day ("Hela veckan" and each bin) holding that slice's KDE
+hotspot zones and DBSCAN clusters, and check boxes for the rolling window, the events (circle
+markers in a marker cluster), named areas with the week's count and change, and the boundary.
+
+>>> html = render_map(ctx)                                  # doctest: +SKIP
+>>> "Lägesbild vecka 47, 2026 – Mjölby kommun" in html      # doctest: +SKIP
+True
+"""
+
+from __future__ import annotations
+
+import html as _html
+import itertools
+import json
+import re
+from collections import OrderedDict
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import Element, Figure, MacroElement
+from folium.template import Template
+
+from pipeline import web_assets as wa
+
+WEB_CRS = "EPSG:4326"
+ALL_DAY = "alla"
+#: Hotspot zone fill per level rank (smallest level = densest = darkest); fixed so every
+#: week's map reads the same and the legend never changes meaning.
+ZONE_COLORS = ("#b10026", "#fc4e2a", "#feb24c", "#ffeda0")
+ROLLING_COLOR = "#67000d"
+CLUSTER_COLOR = "#08306b"
+CLUSTER_FILL = "#6baed6"
+AREA_COLOR = "#444444"
+BOUNDARY_COLOR = "#222222"
+OTHER_COLOR = "#999999"
+#: Custom panes and their z-index: areas < hotspot zones < clusters < events (overlayPane 400).
+PANES = (("lbOmraden", 360), ("lbZoner", 380), ("lbKluster", 390))
+MJOLBY = (58.3245, 15.1316)  # fallback centre when a week has nothing to draw
+
+
+# -- public API --------------------------------------------------------------------------------
+
+def render_map(ctx) -> str:
+    """The week's map as one self-contained HTML page (no http(s) scripts or styles).
+
+    >>> render_map(ctx).count("<script src=")          # doctest: +SKIP
+    0
+    """
+    cfg = ctx.cfg
+    title = wa.week_title(ctx.week, cfg.municipality.name)
+    fig = Figure(title=_html.escape(title))
+    m = folium.Map(location=MJOLBY, zoom_start=13, tiles=None, control_scale=True, max_zoom=19)
+    fig.add_child(m)
+    _Script(f"lbPanes(<MAP>, {_js(PANES)}); <MAP>.attributionControl.setPrefix('Leaflet');").add_to(m)
+    if cfg.map.tiles_url:
+        folium.TileLayer(tiles=cfg.map.tiles_url, attr=cfg.map.tiles_attribution, name="Bakgrundskarta",
+                         overlay=True, control=True, max_zoom=19).add_to(m)
+    _add_time_groups(m, ctx)
+    _add_rolling(m, ctx)
+    n_points = _add_events(m, ctx)
+    _add_areas(m, ctx)
+    _add_boundary(m, ctx)
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    bounds = _bounds(ctx)
+    if bounds:
+        # Keep the fitted features clear of the legend (left) and the layer control (right).
+        m.fit_bounds(bounds, padding_top_left=(300, 20), padding_bottom_right=(270, 20))
+    _add_page(fig, ctx, title, n_points)
+    _without_cdn(m)
+    _stable_ids(m)
+    return fig.render().replace("<html>", '<html lang="sv">', 1)
+
+
+def render_index(weeks: list[str], cfg, maps_dir_rel: str = "") -> str:
+    """index.html: every archived week, newest first, with links to its map and report.
+
+    ``maps_dir_rel`` is prefixed to the week folders (``""`` when index.html sits in maps/).
+
+    >>> "2026-W47/karta.html" in render_index(["2026-W46", "2026-W47"], cfg)   # doctest: +SKIP
+    True
+    """
+    rows = []
+    for week in sorted(set(weeks), reverse=True):
+        year, num = wa.week_parts(week)
+        rows.append({"week": week, "year": year, "number": num, "period": wa.week_period(week),
+                     "map_href": f"{maps_dir_rel}{week}/karta.html",
+                     "report_href": f"{maps_dir_rel}{week}/lagesbild.html"})
+    return wa.render_template("index.html.j2", title=f"Lägesbild – {cfg.municipality.name}", rows=rows)
+
+
+# -- folium elements -----------------------------------------------------------------------------
+
+class _Raw(Element):
+    """Literal HTML (never run through Jinja: inlined JS may contain '{{' or '{%')."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self._text = text
+
+    def render(self, **kwargs) -> str:
+        return self._text
+
+
+class _Script(MacroElement):
+    """JS run in the map script; ``<PARENT>``/``<MAP>`` become the parent layer's and map's names.
+
+    The placeholders contain '<', which ``_js`` always escapes, so data can never forge them.
+    """
+
+    _template = Template("{% macro script(this, kwargs) %}{{ this.code() }}{% endmacro %}")
+
+    def __init__(self, code: str):
+        super().__init__()
+        self._name = "LbScript"
+        self._code = code
+
+    def code(self) -> str:
+        parent = self._parent
+        root = parent
+        while root is not None and not isinstance(root, folium.Map):
+            root = root._parent
+        return self._code.replace("<PARENT>", parent.get_name()).replace("<MAP>", root.get_name())
+
+
+def _vector_layer(parent, features: list[dict], pane: str, interactive: bool = True) -> None:
+    if features:
+        data = {"type": "FeatureCollection", "features": features}
+        opts = {"pane": pane, "interactive": interactive}
+        _Script(f"lbGeoJson({_js(data)}, {_js(opts)}).addTo(<PARENT>);").add_to(parent)
+
+
+# -- layers --------------------------------------------------------------------------------------
+
+def _add_time_groups(m, ctx) -> None:
+    """One radio entry per time of day: that slice's hotspot zones and clusters."""
+    hotspots, clusters = _layer(ctx, "hotspots"), _layer(ctx, "clusters")
+    levels = _levels(ctx)
+    for i, (key, label) in enumerate(_time_options(ctx.cfg)):
+        group = folium.FeatureGroup(name=_html.escape(label), overlay=False, show=(i == 0)).add_to(m)
+        zones = _select(hotspots, "vecka", key)
+        _vector_layer(group, _hotspot_features(zones, ctx.cfg, levels), "lbZoner")
+        _vector_layer(group, _cluster_features(_select(clusters, "vecka", key), ctx.cfg), "lbKluster")
+
+
+def _add_rolling(m, ctx) -> None:
+    weeks = ctx.cfg.analysis.rolling_weeks
+    group = folium.FeatureGroup(name=f"Rullande {weeks} veckor: zoner och kluster", show=False).add_to(m)
+    zones = _select(_layer(ctx, "hotspots"), "rullande", ALL_DAY)
+    _vector_layer(group, _hotspot_features(zones, ctx.cfg, _levels(ctx), rolling=True), "lbZoner")
+    clusters = _select(_layer(ctx, "clusters"), "rullande", ALL_DAY)
+    _vector_layer(group, _cluster_features(clusters, ctx.cfg, rolling=True), "lbKluster")
+
+
+def _add_events(m, ctx) -> int:
+    rows, colors = _event_rows(ctx)
+    group = folium.FeatureGroup(name=f"Händelser ({len(rows)} st)", show=True).add_to(m)
+    _Script(f"lbEvents({_js(rows)}, {_js(colors)}).addTo(<PARENT>);").add_to(group)
+    return len(rows)
+
+
+def _add_areas(m, ctx) -> None:
+    group = folium.FeatureGroup(name="Områden: antal och förändring", show=True).add_to(m)
+    _vector_layer(group, _area_features(ctx), "lbOmraden")
+
+
+def _add_boundary(m, ctx) -> None:
+    group = folium.FeatureGroup(name="Kommungräns", show=True).add_to(m)
+    style = {"color": BOUNDARY_COLOR, "weight": 3, "fill": False, "className": "lb-boundary"}
+    feats = [_feature(g, style) for g in _to_web(ctx.boundary).geometry if g is not None and not g.is_empty]
+    _vector_layer(group, feats, "lbOmraden", interactive=False)
+
+
+# -- features ------------------------------------------------------------------------------------
+
+def _hotspot_features(zones, cfg, levels: list[float], rolling: bool = False) -> list[dict]:
+    # Draw the widest level first so the densest zones lie on top.
+    zones = zones.sort_values("level", ascending=False) if len(zones) else zones
+    feats = []
+    for row, geom in zip(zones.itertuples(index=False), _to_web(zones).geometry):
+        color = _zone_color(row.level, levels)
+        style = {"color": ROLLING_COLOR if rolling else color, "weight": 2 if rolling else 1,
+                 "fillColor": color, "fillOpacity": 0.15 if rolling else 0.45,
+                 "dashArray": "6 4" if rolling else None,
+                 "className": "lb-hotspot lb-hotspot-rolling" if rolling else "lb-hotspot"}
+        feats.append(_feature(geom, style, popup=_hotspot_popup(row, cfg, rolling),
+                              tooltip=f"Hotspot-zon: tätaste {_level_text(row.level)} av ytan"))
+    return feats
+
+
+def _cluster_features(clusters, cfg, rolling: bool = False) -> list[dict]:
+    feats = []
+    for row, geom in zip(clusters.itertuples(index=False), _to_web(clusters).geometry):
+        persistent = str(row.status) != "ny"
+        cid = str(row.cluster_id)
+        classes = ["lb-cluster", "lb-cluster-kvarstaende" if persistent else "lb-cluster-ny",
+                   f"lb-cid-{_css_token(cid)}"] + (["lb-cluster-rolling"] if rolling else [])
+        style = {"color": CLUSTER_COLOR, "weight": 3, "fillColor": CLUSTER_FILL, "fillOpacity": 0.25,
+                 "dashArray": "8 5" if persistent else None, "className": " ".join(classes)}
+        place = _text(row.place_name) or "Kluster"
+        tip = f"{_html.escape(place)} – {_count(row.n_events)} händelser ({_status(row.status)})"
+        feats.append(_feature(geom, style, popup=_cluster_popup(row, cfg), tooltip=tip, cid=cid))
+    return feats
+
+
+def _area_features(ctx) -> list[dict]:
+    areas = ctx.areas
+    if areas is None or len(areas) == 0:
+        return []
+    kf = _layer(ctx, "key_figures")
+    figures = {str(r.key): r for r in kf[kf["dimension"] == "area"].itertuples(index=False)} if len(kf) else {}
+    style = {"color": AREA_COLOR, "weight": 1.5, "dashArray": "4 4", "fillColor": AREA_COLOR,
+             "fillOpacity": 0.04, "className": "lb-area"}
+    feats = []
+    for name, geom in zip(areas["name"], _to_web(areas).geometry):
+        fig = figures.get(str(name))
+        popup, tip = _area_popup(str(name), fig, ctx.cfg)
+        feats.append(_feature(geom, style, popup=popup, tooltip=tip))
+    return feats
+
+
+def _event_rows(ctx) -> tuple[list, list[str]]:
+    """[lat, lon, colour index, popup] per drawable event, and the colour list."""
+    events = _layer(ctx, "events")
+    groups = list(ctx.cfg.groups)
+    colors = [g.color for g in ctx.cfg.groups.values()] + [OTHER_COLOR]
+    if len(events) == 0:
+        return [], colors
+    dup = events["duplicate_of"].fillna("").astype(str) if "duplicate_of" in events else ""
+    keep = (dup == "") & ~events["category"].astype(str).isin(ctx.cfg.sensitive_categories())
+    events = events[keep]
+    web = _to_web(events)
+    rows = []
+    for row, pt in zip(events.itertuples(index=False), web.geometry):
+        if pt is None or pt.is_empty:
+            continue
+        group = str(row.category_group)
+        idx = groups.index(group) if group in groups else len(groups)
+        rows.append([round(pt.y, 6), round(pt.x, 6), idx, _event_popup(row, ctx.cfg)])
+    return rows, colors
+
+
+def _feature(geom, style: dict, popup: str | None = None, tooltip: str | None = None, cid: str | None = None):
+    props = {"style": {k: v for k, v in style.items() if v is not None}}
+    if popup:
+        props["popup"] = popup
+    if tooltip:
+        props["tooltip"] = tooltip
+    if cid:
+        props["cid"] = cid
+    geom = shapely.transform(geom, lambda c: np.round(c, 6))  # ~0.1 m: keeps the page small
+    return {"type": "Feature", "geometry": shapely.geometry.mapping(geom), "properties": props}
+
+
+# -- popups (every data value escaped) ----------------------------------------------------------------
+
+def _popup(title: str, lines: list[tuple[str, object]], extra: str = "") -> str:
+    body = "".join(f"<p><b>{_html.escape(k)}:</b> {_html.escape(_text(v))}</p>" for k, v in lines)
+    return f'<div class="lb-popup"><h3>{_html.escape(title)}</h3>{extra}{body}</div>'
+
+
+def _cluster_popup(row, cfg) -> str:
+    persistent = str(row.status) != "ny"
+    badge = (f'<p><span class="lb-status lb-status-{"kvarstaende" if persistent else "ny"}">'
+             f"{_status(row.status)}</span></p>")
+    return _popup(f"Kluster: {_text(row.place_name) or 'namnlös plats'}", [
+        ("Antal händelser", _count(row.n_events)),
+        ("Vanligaste kategorier", _text(row.top_categories) or "–"),
+        ("Partner", _text(row.partners) or "–"),
+        ("Mest aktiv", _peak(row)),
+        ("Tid på dygnet", _time_label(str(row.time_of_day), cfg)),
+        ("Första händelse", wa.sv_datetime(row.first_at)),
+        ("Senaste händelse", wa.sv_datetime(row.last_at)),
+    ], extra=badge)
+
+
+def _hotspot_popup(row, cfg, rolling: bool) -> str:
+    period = f"rullande {cfg.analysis.rolling_weeks} veckor" if rolling else "veckan"
+    return _popup(f"Hotspot-zon: tätaste {_level_text(row.level)} av ytan", [
+        ("Period", period),
+        ("Tid på dygnet", _time_label(str(row.time_of_day), cfg)),
+        ("Antal händelser", _count(row.n_events)),
+        ("Andel av händelserna", wa.sv_percent(row.share_events)),
+        ("Yta", f"{wa.sv_number(row.area_km2, 2)} km²"),
+        ("PAI (andel händelser / andel yta)", wa.sv_number(row.pai, 0)),
+    ])
+
+
+def _area_popup(name: str, fig, cfg) -> tuple[str, str]:
+    if fig is None:
+        return _popup(name, [("Händelser denna vecka", "–")]), _html.escape(name)
+    arrow, css, text = wa.change_parts(fig.change)
+    weeks = cfg.analysis.rolling_weeks
+    change = f'<p class="{css}">{arrow} {_html.escape(text)}</p>'
+    popup = _popup(name, [("Händelser denna vecka", _count(fig.n_week)),
+                          (f"Snitt föregående {weeks} veckor", wa.sv_number(fig.mean_prev, 1))], extra=change)
+    tip = f'{_html.escape(name)}: {_count(fig.n_week)} <span class="{css}">{arrow}</span>'
+    return popup, tip
+
+
+def _event_popup(row, cfg) -> str:
+    partner = cfg.partners[row.source].label if str(row.source) in cfg.partners else _text(row.source)
+    return _popup(_text(row.category_label) or "Händelse", [
+        ("Tid", wa.sv_datetime(row.occurred_at)),
+        ("Källa", partner),
+        ("Område", _text(row.area) or "–"),
+    ])
+
+
+# -- page chrome ---------------------------------------------------------------------------------
+
+def _add_page(fig, ctx, title: str, n_points: int) -> None:
+    fig.header.add_child(_Raw('<meta charset="utf-8">'), name="lb_charset")
+    fig.header.add_child(_Raw(wa.head_html()), name="lb_assets")
+    fig.header.add_child(_Raw(f"<style>\n{wa.template_text('karta.css')}\n</style>"), name="lb_css")
+    fig.header.add_child(_Raw(f"<script>\n{wa.template_text('karta.js')}\n</script>"), name="lb_js")
+    prev_week, next_week = neighbour_weeks(ctx.week, ctx.weeks)
+    levels = _levels(ctx)
+    chrome = wa.render_template(
+        "karta_chrome.html.j2", title=title, prev_week=prev_week, next_week=next_week,
+        prev_label=_week_label(prev_week), next_label=_week_label(next_week), n_points=n_points,
+        zones=[{"color": _zone_color(lv, levels), "label": f"Tätaste {_level_text(lv)} av ytan"} for lv in levels],
+        rolling_color=ROLLING_COLOR, rolling_weeks=ctx.cfg.analysis.rolling_weeks,
+        cluster_color=CLUSTER_COLOR, cluster_fill=CLUSTER_FILL,
+        groups=[{"color": g.color, "label": g.label} for g in ctx.cfg.groups.values()],
+    )
+    fig.html.add_child(_Raw(chrome), name="lb_chrome")
+
+
+def neighbour_weeks(week: str, weeks: list[str]) -> tuple[str | None, str | None]:
+    """The archived weeks just before and after ``week``.
+
+    >>> neighbour_weeks("2026-W47", ["2026-W45", "2026-W46", "2026-W47"])
+    ('2026-W46', None)
+    """
+    earlier = [w for w in weeks if w < week]
+    later = [w for w in weeks if w > week]
+    return (max(earlier) if earlier else None, min(later) if later else None)
+
+
+def _week_label(week: str | None) -> str:
+    if not week:
+        return ""
+    year, num = wa.week_parts(week)
+    return f"{num}, {year}"
+
+
+def _without_cdn(root) -> None:
+    """Drop folium's CDN links (Leaflet, jQuery, Bootstrap, Font Awesome): Leaflet is inlined and
+    nothing here needs the rest. Instance attributes shadow the class lists, so no global state."""
+    for el in _walk(root):
+        if hasattr(el, "default_js"):
+            el.default_js = []
+            el.default_css = []
+
+
+def _stable_ids(root) -> None:
+    """Number the elements in build order so the same week renders to the same bytes."""
+    counter = itertools.count(1)
+    for el in _walk(root):
+        el._id = str(next(counter))
+    for el in _walk(root):
+        el._children = OrderedDict((child.get_name(), child) for child in el._children.values())
+
+
+def _walk(root):
+    yield root
+    for child in list(root._children.values()):
+        yield from _walk(child)
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+def _layer(ctx, name: str):
+    frame = ctx.layers.get(name)
+    return frame if frame is not None else pd.DataFrame()
+
+
+def _select(frame, period: str, tod: str):
+    if len(frame) == 0:
+        return frame
+    mask = (frame["period"].astype(str) == period) & (frame["time_of_day"].astype(str) == tod)
+    return frame[mask]
+
+
+def _to_web(frame) -> gpd.GeoDataFrame:
+    if frame is None or len(frame) == 0 or not isinstance(frame, gpd.GeoDataFrame):
+        return gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=WEB_CRS))
+    if frame.crs is None:
+        frame = frame.set_crs("EPSG:3006")
+    return frame.to_crs(WEB_CRS)
+
+
+def _bounds(ctx):
+    """[[south, west], [north, east]] to open on: the week's zones and clusters (what the
+    meeting discusses), else the events, else the municipal boundary."""
+    focus = [_select(_layer(ctx, n), "vecka", ALL_DAY) for n in ("hotspots", "clusters")]
+    focus = [f for f in focus if len(f)]
+    candidates = [pd.concat(focus)] if focus else []
+    for frame in [*candidates, _layer(ctx, "events"), ctx.boundary]:
+        web = _to_web(frame)
+        if len(web) and not web.geometry.is_empty.all():
+            w, s, e, n = web.total_bounds
+            if np.isfinite([w, s, e, n]).all():
+                return [[float(s), float(w)], [float(n), float(e)]]
+    return None
+
+
+def _time_options(cfg) -> list[tuple[str, str]]:
+    return [(ALL_DAY, "Hela veckan")] + [(k, b.label) for k, b in cfg.time_of_day.items()]
+
+
+def _time_label(key: str, cfg) -> str:
+    return "hela dygnet" if key == ALL_DAY else (cfg.time_of_day[key].label if key in cfg.time_of_day else key)
+
+
+def _levels(ctx) -> list[float]:
+    hs = _layer(ctx, "hotspots")
+    found = {float(x) for x in hs["level"]} if len(hs) else set()
+    return sorted(found | {float(x) for x in ctx.cfg.analysis.levels})
+
+
+def _zone_color(level, levels: list[float]) -> str:
+    rank = levels.index(float(level)) if float(level) in levels else len(levels) - 1
+    return ZONE_COLORS[min(rank, len(ZONE_COLORS) - 1)]
+
+
+def _level_text(level) -> str:
+    return f"{float(level):g}".replace(".", ",") + "\u00a0%"
+
+
+def _status(status) -> str:
+    return "Ny" if str(status) == "ny" else "Kvarstående"
+
+
+def _peak(row) -> str:
+    day = _text(getattr(row, "peak_weekday_name", ""))
+    if not day and not wa.is_missing(row.peak_weekday):
+        day = wa.WEEKDAYS[int(row.peak_weekday) - 1]
+    if wa.is_missing(row.peak_hour):
+        return day or "–"
+    hour = int(row.peak_hour)
+    return f"{day} kl. {hour:02d}–{(hour + 1) % 24:02d}".strip()
+
+
+def _count(n) -> str:
+    return "–" if wa.is_missing(n) else str(int(n))
+
+
+def _text(value) -> str:
+    return "" if wa.is_missing(value) else str(value)
+
+
+def _css_token(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", text)
+
+
+def _js(obj) -> str:
+    """JSON for inline <script>: '<', '>' and '&' escaped so data can never close the tag."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

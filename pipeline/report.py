@@ -1,0 +1,436 @@
+"""The printable weekly report (lagesbild.html): one self-contained A4 page in Swedish.
+
+``render_report(ctx)`` reads only the archive layers in the :class:`WeekContext`, so every
+number equals the archive's. Numbers carry data attributes (``data-key="group:vald"
+data-n-week="5"``) so tests and QA scripts can read them back. Charts are inline SVG drawn by
+matplotlib; the page makes no requests at all.
+
+>>> html = render_report(ctx)                                # doctest: +SKIP
+>>> 'data-key="group:vald"' in html                          # doctest: +SKIP
+True
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on the server that runs the weekly job
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from markupsafe import Markup  # noqa: E402
+
+from pipeline import web_assets as wa  # noqa: E402
+from pipeline.schema import REASONS  # noqa: E402
+
+ALL_DAY = "alla"
+DIMENSIONS = ("group", "area", "time_of_day", "partner")
+METHODS = {
+    "coordinates": "koordinater i exporten",
+    "exact": "exakt adress",
+    "fuzzy": "ungefärlig adress (stavning)",
+    "street_centroid": "gatans mittpunkt (okänt husnummer)",
+    "place": "namngiven plats",
+}
+INFO_LABELS = {
+    "week": "Vecka",
+    "code_version": "Kodversion",
+    "config_sha256": "Konfiguration (sha256)",
+    "events_fingerprint": "Fingeravtryck för veckans underlag",
+    "rows_read": "Inlästa rader (alla veckor)",
+    "rows_accepted": "Godkända händelser (alla veckor)",
+    "rows_rejected": "Avvisade rader (alla veckor)",
+    "run_started": "Körningen startade",
+    "run_seconds": "Körtid (sekunder)",
+    "bandwidth_m": "Bandbredd KDE (m)",
+    "cell_size_m": "Cellstorlek (m)",
+    "kernel": "Kärna",
+    "levels": "Zonnivåer (% av ytan)",
+}
+#: run_info keys shown elsewhere (quality has its own section; inputs their own table).
+INFO_SKIP = {"quality", "input_sha256"}
+_MONO = ("sha256", "fingerprint", "version")
+
+
+def render_report(ctx) -> str:
+    """The week's report as one HTML page (A4 print styles, inline SVG charts).
+
+    >>> "Lägesbild vecka 47, 2026" in render_report(ctx)     # doctest: +SKIP
+    True
+    """
+    cfg = ctx.cfg
+    kf = key_figure_rows(ctx)
+    view = {
+        "title": wa.week_title(ctx.week, cfg.municipality.name),
+        "period": wa.week_period(ctx.week),
+        "generated": wa.sv_datetime(ctx.run_info.get("run_started"), weekday=False),
+        "partner_names": ", ".join(p.label for p in cfg.partners.values()),
+        "weeks": cfg.analysis.rolling_weeks,
+        "kf": kf,
+        "charts": {"groups": Markup(group_chart(kf["group"], cfg)), "hours": Markup(hour_chart(ctx))},
+        "heat": heat_table(ctx),
+        "level_text": " / ".join(_level_text(v) for v in cfg.analysis.levels),
+        "zone_blocks": zone_blocks(ctx),
+        "clusters": cluster_rows(ctx),
+        "min_samples": cfg.analysis.dbscan.min_samples,
+        "eps": wa.sv_number(cfg.analysis.dbscan.eps_m),
+        "area_table": area_table(ctx),
+        "k": cfg.privacy.min_count,
+        "quality": quality_table(partner_rows(ctx)),
+        "inputs": input_rows(ctx.run_info),
+        "params": param_rows(cfg),
+        "info": info_rows(ctx.run_info),
+    }
+    return wa.render_template("lagesbild.html.j2", r=view, css=wa.template_text("lagesbild.css")).lstrip()
+
+
+# -- key figures -------------------------------------------------------------------------------
+
+def key_figure_rows(ctx) -> dict[str, list[dict]]:
+    """Rows per dimension, formatted, with the raw values for data attributes."""
+    kf = _layer(ctx, "key_figures")
+    out: dict[str, list[dict]] = {d: [] for d in DIMENSIONS}
+    for row in kf.itertuples(index=False):
+        arrow, css, text = wa.change_parts(row.change)
+        out.setdefault(str(row.dimension), []).append({
+            "dimension": str(row.dimension), "key": str(row.key), "label": str(row.label),
+            "n_week": _count_text(row.n_week, ctx.cfg.privacy.min_count), "n_week_raw": _raw(row.n_week),
+            "mean_prev": wa.sv_number(row.mean_prev, 1), "mean_prev_raw": _raw(row.mean_prev),
+            "change_raw": _raw(row.change), "arrow": arrow, "css": css, "change_text": text,
+        })
+    return out
+
+
+# -- hot times ---------------------------------------------------------------------------------
+
+def weekday_hour_matrix(frame) -> pd.DataFrame:
+    """7 × 24 counts (index weekday 1–7, columns hour 0–23) from the long archive layer
+    (weekday, hour, n) or an already wide table.
+
+    >>> int(weekday_hour_matrix(pd.DataFrame({"weekday": [2], "hour": [21], "n": [4]})).loc[2, 21])
+    4
+    """
+    if frame is None or len(frame) == 0:
+        wide = pd.DataFrame()
+    elif {"weekday", "hour", "n"} <= set(frame.columns):
+        wide = frame.pivot_table(index="weekday", columns="hour", values="n", aggfunc="sum")
+    else:
+        wide = frame.copy()
+        wide.columns = [int(c) for c in wide.columns]
+    wide = wide.reindex(index=range(1, 8), columns=range(24)).fillna(0)
+    return wide.astype("int64")
+
+
+def heat_table(ctx) -> dict:
+    matrix = weekday_hour_matrix(_layer(ctx, "weekday_hour"))
+    top = max(int(matrix.to_numpy().max()), 1)
+    cmap = matplotlib.colormaps["YlOrRd"]
+    rows = []
+    for wd in range(1, 8):
+        cells = []
+        for h in range(24):
+            n = int(matrix.loc[wd, h])
+            t = n / top
+            bg = matplotlib.colors.to_hex(cmap(0.08 + 0.92 * t)) if n else "#f7f7f7"
+            cells.append({"hour": h, "n": n, "bg": bg, "fg": "#ffffff" if t > 0.6 else "#1d1d1d"})
+        rows.append({"weekday": wd, "day": wa.WEEKDAYS_SHORT[wd - 1], "cells": cells})
+    return {"hours": list(range(24)), "rows": rows, "total": int(matrix.to_numpy().sum())}
+
+
+# -- hotspots and clusters ----------------------------------------------------------------------
+
+def zone_blocks(ctx) -> list[dict]:
+    """Tables of hotspot zones: this week (all bins), then the rolling window."""
+    hs = _layer(ctx, "hotspots")
+    weeks = ctx.cfg.analysis.rolling_weeks
+    blocks = []
+    for period, title in (("vecka", "Denna vecka"), ("rullande", f"Rullande {weeks} veckor")):
+        part = hs[hs["period"].astype(str) == period] if len(hs) else hs
+        blocks.append({"title": title, "rows": [_zone_row(r, ctx.cfg) for r in _sorted_by_time(part, ctx.cfg,
+                                                                                           ["level", "n_events"], [True, False])]})
+    return blocks
+
+
+def _zone_row(row, cfg) -> dict:
+    return {
+        "period": str(row.period), "tod": str(row.time_of_day), "tod_label": _time_label(str(row.time_of_day), cfg),
+        "level_raw": _raw(row.level), "level": _level_text(row.level), "zone_id": _raw(row.zone_id),
+        "n_raw": _raw(row.n_events), "n": _count_text(row.n_events, cfg.privacy.min_count),
+        "share": wa.sv_percent(row.share_events), "pai": wa.sv_number(row.pai, 0), "area": wa.sv_number(row.area_km2, 2),
+    }
+
+
+def cluster_rows(ctx) -> list[dict]:
+    """This week's clusters, whole week first, then per time of day, largest first."""
+    cl = _layer(ctx, "clusters")
+    part = cl[cl["period"].astype(str) == "vecka"] if len(cl) else cl
+    rows = []
+    for row in _sorted_by_time(part, ctx.cfg, ["n_events"], [False]):
+        new = str(row.status) == "ny"
+        rows.append({
+            "cluster_id": str(row.cluster_id), "place": _text(row.place_name) or "namnlös plats",
+            "tod_label": _time_label(str(row.time_of_day), ctx.cfg),
+            "n_raw": _raw(row.n_events), "n": _count_text(row.n_events, ctx.cfg.privacy.min_count),
+            "top": _text(row.top_categories) or "–", "partners": _text(row.partners) or "–",
+            "peak": _peak(row), "status": "Ny" if new else "Kvarstående", "status_css": "ny" if new else "kvarstaende",
+        })
+    return rows
+
+
+def _sorted_by_time(frame, cfg, by: list[str], ascending: list[bool]):
+    """Rows in time-of-day order ('alla' first, then the config's bins), then by ``by``."""
+    if len(frame) == 0:
+        return []
+    order = {k: i for i, k in enumerate([ALL_DAY, *cfg.time_of_day])}
+    frame = frame.assign(_t=frame["time_of_day"].astype(str).map(order).fillna(len(order)))
+    return list(frame.sort_values(["_t", *by], ascending=[True, *ascending], kind="stable").itertuples(index=False))
+
+
+# -- areas × categories -------------------------------------------------------------------------
+
+def area_table(ctx) -> dict:
+    """Area × category rows with one column per time of day present in ``area_summary``."""
+    summary = _layer(ctx, "area_summary")
+    cfg = ctx.cfg
+    if len(summary) == 0:
+        return {"columns": [], "rows": []}
+    present = set(summary["time_of_day"].astype(str))
+    tods = [t for t in [ALL_DAY, *cfg.time_of_day] if t in present] + sorted(present - {ALL_DAY, *cfg.time_of_day})
+    columns = [{"key": t, "label": _time_label(t, cfg).capitalize()} for t in tods]
+    cells = {(str(r.area), str(r.category), str(r.time_of_day)): r for r in summary.itertuples(index=False)}
+    pairs = summary[["area", "category"]].astype(str).drop_duplicates()
+    visible = pd.to_numeric(summary["n_events"], errors="coerce").fillna(0)
+    weight = summary.assign(_n=visible).astype({"area": str, "category": str}).groupby(["area", "category"])["_n"].sum()
+    pairs = pairs.assign(_n=[weight.get((a, c), 0) for a, c in zip(pairs["area"], pairs["category"])])
+    pairs = pairs.sort_values(["area", "_n"], ascending=[True, False], kind="stable")
+    rows = []
+    for area, cat in zip(pairs["area"], pairs["category"]):
+        label = cfg.taxonomy[cat].label if cat in cfg.taxonomy else cat
+        rows.append({"area": area, "category": cat, "category_label": label,
+                     "cells": [_area_cell(cells.get((area, cat, t)), t, cfg.privacy.min_count) for t in tods]})
+    return {"columns": columns, "rows": rows}
+
+
+def _area_cell(row, tod: str, k: int) -> dict:
+    if row is None:
+        return {"tod": tod, "raw": "0", "text": "", "suppressed": False}
+    suppressed = bool(row.suppressed) if not wa.is_missing(row.suppressed) else False
+    if suppressed or wa.is_missing(row.n_events):
+        return {"tod": tod, "raw": "", "text": f"< {k}", "suppressed": True}
+    return {"tod": tod, "raw": str(int(row.n_events)), "text": str(int(row.n_events)), "suppressed": False}
+
+
+# -- data quality and run information -------------------------------------------------------------
+
+def partner_rows(ctx) -> list[dict]:
+    """Per partner: rows read, accepted, rejected by reason (Swedish), geocoded by method."""
+    quality = ctx.quality or {}
+    partners = quality.get("partners", quality) if isinstance(quality, dict) else {}
+    out = []
+    for key, q in partners.items():
+        if not isinstance(q, dict):
+            continue
+        reasons = {str(c): int(n) for c, n in (q.get("rejected_by_reason") or {}).items() if int(n)}
+        methods = {str(m): int(n) for m, n in (q.get("geocoded_by_method") or {}).items() if int(n)}
+        rejected = sum(reasons.values())
+        label = q.get("label") or (ctx.cfg.partners[key].label if key in ctx.cfg.partners else key)
+        out.append({
+            "key": key, "label": label,
+            "rows_read": _int(q.get("rows_read")), "rows_read_text": wa.sv_number(q.get("rows_read")),
+            "accepted": _int(q.get("accepted")), "accepted_text": wa.sv_number(q.get("accepted")),
+            "rejected": rejected, "rejected_text": wa.sv_number(rejected),
+            "reasons": [{"code": c, "text": REASONS.get(c, c), "n": n} for c, n in sorted(reasons.items(), key=lambda x: -x[1])],
+            "methods": [{"code": m, "text": METHODS.get(m, m), "n": n} for m, n in methods.items()],
+            "unmapped": [{"raw": r, "n": n} for r, n in (q.get("unmapped_categories") or {}).items()],
+            "files": [_file_name(f) for f in q.get("files") or []],
+        })
+    return out
+
+
+def quality_table(partners: list[dict]) -> dict:
+    """One table, partners as columns: rows read, accepted, rejected (+ per reason), geocoding."""
+    reasons = list(dict.fromkeys(r["code"] for p in partners for r in p["reasons"]))
+    methods = list(dict.fromkeys(m["code"] for p in partners for m in p["methods"]))
+    measures = [("total", "rows_read", "Inlästa rader", lambda p: p["rows_read"]),
+                ("total", "accepted", "Godkända", lambda p: p["accepted"]),
+                ("total", "rejected", "Avvisade", lambda p: p["rejected"])]
+    measures += [("reason", f"reason:{c}", f"– {REASONS.get(c, c)}", _lookup("reasons", c)) for c in reasons]
+    measures += [("method", f"method:{m}", f"Geokodning: {METHODS.get(m, m)}", _lookup("methods", m)) for m in methods]
+    rows = []
+    for kind, measure, label, get in measures:
+        cells = []
+        for p in partners:
+            n = get(p)
+            cells.append({"partner": p["key"], "n": n, "text": wa.sv_number(n) if n != "" else "–"})
+        rows.append({"kind": kind, "measure": measure, "label": label, "cells": cells})
+    details = [p for p in partners if p["files"] or p["unmapped"]]
+    return {"partners": partners, "rows": rows, "details": details}
+
+
+def _lookup(field: str, code: str):
+    return lambda p: next((x["n"] for x in p[field] if x["code"] == code), 0)
+
+
+def input_rows(run_info: dict) -> list[dict]:
+    """Input files with their sha256, from run_info['input_sha256'] (JSON object or list)."""
+    raw = run_info.get("input_sha256")
+    try:
+        data = json.loads(raw) if isinstance(raw, str) else raw
+    except json.JSONDecodeError:
+        return [{"path": "indata", "sha256": str(raw)}]
+    if isinstance(data, dict):
+        return [{"path": str(k), "sha256": str(v.get("sha256", "")) if isinstance(v, dict) else str(v)}
+                for k, v in sorted(data.items())]
+    if isinstance(data, list):
+        return [{"path": str(d.get("path", d.get("file", ""))), "sha256": str(d.get("sha256", ""))}
+                if isinstance(d, dict) else {"path": str(d), "sha256": ""} for d in data]
+    return []
+
+
+def param_rows(cfg) -> list[dict]:
+    a = cfg.analysis
+    rows = [
+        ("Koordinatsystem", a.crs),
+        ("Kärna (KDE)", a.kernel),
+        ("Bandbredd (m)", "automatisk (Silverman)" if a.bandwidth_m == "auto" else wa.sv_number(a.bandwidth_m)),
+        ("Cellstorlek (m)", wa.sv_number(a.cell_size_m)),
+        ("Zonnivåer", ", ".join(_level_text(v) for v in a.levels) + " av ytan"),
+        ("Rullande fönster", f"{a.rolling_weeks} veckor"),
+        ("DBSCAN", f"eps {wa.sv_number(a.dbscan.eps_m)} m, minst {a.dbscan.min_samples} händelser, buffert {wa.sv_number(a.dbscan.buffer_m)} m"),
+        ("Dubbletter mellan partner", f"inom {wa.sv_number(cfg.duplicates.distance_m)} m och {wa.sv_number(cfg.duplicates.minutes)} min"),
+        ("Minsta visade antal (känsliga kategorier)", str(cfg.privacy.min_count)),
+    ]
+    return [{"label": k, "value": v} for k, v in rows]
+
+
+def info_rows(run_info: dict) -> list[dict]:
+    rows = []
+    for key, value in run_info.items():
+        if key in INFO_SKIP or wa.is_missing(value):
+            continue
+        rows.append({"key": key, "label": INFO_LABELS.get(key, key), "value": str(value),
+                     "mono": any(m in key for m in _MONO)})
+    return rows
+
+
+# -- charts -----------------------------------------------------------------------------------------
+
+def group_chart(rows: list[dict], cfg) -> str:
+    """Horizontal bars: this week per group (group colour) against the earlier mean (outline)."""
+    if not rows:
+        return ""
+    labels = [r["label"] for r in rows][::-1]
+    now = [_num(r["n_week_raw"]) for r in rows][::-1]
+    prev = [_num(r["mean_prev_raw"]) for r in rows][::-1]
+    colors = [cfg.groups[r["key"]].color if r["key"] in cfg.groups else "#999999" for r in rows][::-1]
+    with _chart_style():
+        fig, ax = plt.subplots(figsize=(4.2, 0.32 * len(rows) + 0.9))
+        y = range(len(rows))
+        ax.barh(y, now, color=colors, height=0.6, label="Denna vecka")
+        ax.barh(y, prev, fill=False, edgecolor="#222222", linewidth=1.1, height=0.8,
+                label=f"Snitt föregående {cfg.analysis.rolling_weeks} v.")
+        ax.set_yticks(list(y), labels)
+        ax.set_xlabel("Antal händelser")
+        ax.legend(loc="lower right", fontsize=7, frameon=False)
+        return _svg(fig)
+
+
+def hour_chart(ctx) -> str:
+    """Events per hour of day (all weekdays), bars coloured by time-of-day bin."""
+    matrix = weekday_hour_matrix(_layer(ctx, "weekday_hour"))
+    per_hour = matrix.sum(axis=0)
+    bins = ctx.cfg.time_bin_of_hour()
+    palette = ["#3f4d7a", "#7fb3d5", "#f0b27a", "#c0392b", "#7d3c98", "#229954"]
+    keys = list(ctx.cfg.time_of_day)
+    with _chart_style():
+        fig, ax = plt.subplots(figsize=(4.2, 2.6))
+        for key in keys:
+            hours = [h for h in range(24) if bins[h] == key]
+            ax.bar(hours, [per_hour[h] for h in hours], color=palette[keys.index(key) % len(palette)],
+                   width=0.85, label=ctx.cfg.time_of_day[key].label)
+        ax.set_xticks(range(0, 24, 3))
+        ax.set_xlabel("Timme")
+        ax.set_ylabel("Antal händelser")
+        ax.legend(fontsize=6.5, frameon=False, ncol=2, loc="upper left")
+        return _svg(fig)
+
+
+def _chart_style():
+    return plt.rc_context({
+        "svg.fonttype": "none", "svg.hashsalt": "lagesbild", "text.parse_math": False,
+        "font.size": 8, "axes.spines.top": False, "axes.spines.right": False,
+    })
+
+
+def _svg(fig) -> str:
+    """Inline SVG: no XML prolog, DOCTYPE, metadata or namespace URLs (none needed in HTML)."""
+    buf = io.StringIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+    plt.close(fig)
+    svg = buf.getvalue()
+    svg = svg[svg.index("<svg"):]
+    svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.DOTALL)
+    svg = re.sub(r'\s+xmlns(:xlink)?="[^"]*"', "", svg)
+    return svg
+
+
+# -- small helpers ---------------------------------------------------------------------------------
+
+def _layer(ctx, name: str) -> pd.DataFrame:
+    frame = ctx.layers.get(name)
+    return frame if frame is not None else pd.DataFrame()
+
+
+def _raw(value) -> str:
+    """Machine-readable value for a data attribute: '' when missing, ints without '.0'."""
+    if wa.is_missing(value):
+        return ""
+    value = float(value)
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def _num(raw: str) -> float:
+    return float(raw) if raw else 0.0
+
+
+def _int(value) -> int | str:
+    return "" if wa.is_missing(value) else int(value)
+
+
+def _count_text(n, k: int) -> str:
+    return f"< {k}" if wa.is_missing(n) else wa.sv_number(n)
+
+
+def _text(value) -> str:
+    return "" if wa.is_missing(value) else str(value)
+
+
+def _file_name(value) -> str:
+    if isinstance(value, dict):
+        return str(value.get("path") or value.get("file") or value.get("name") or value)
+    return str(value)
+
+
+def _level_text(level) -> str:
+    return f"{float(level):g}".replace(".", ",") + "\u00a0%"
+
+
+def _time_label(key: str, cfg) -> str:
+    if key == ALL_DAY:
+        return "hela dygnet"
+    return cfg.time_of_day[key].label if key in cfg.time_of_day else key
+
+
+def _peak(row) -> str:
+    day = _text(getattr(row, "peak_weekday_name", ""))
+    if not day and not wa.is_missing(getattr(row, "peak_weekday", None)):
+        day = wa.WEEKDAYS[int(row.peak_weekday) - 1]
+    hour = getattr(row, "peak_hour", None)
+    if wa.is_missing(hour):
+        return day or "–"
+    return f"{day} kl. {int(hour):02d}–{(int(hour) + 1) % 24:02d}".strip()

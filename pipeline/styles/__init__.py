@@ -1,0 +1,110 @@
+"""Default QGIS styles (QML) for the archive's vector layers, stored in its ``layer_styles`` table.
+
+QML is generated rather than kept as static files because the event colours come from the
+config's ``groups`` and the hotspot classes from ``analysis.levels``. The XML follows what
+QGIS 3.22 writes (``<prop k v>`` symbol properties, still read by newer versions).
+
+>>> 'type="categorizedSymbol"' in events_qml(cfg)      # doctest: +SKIP
+True
+"""
+
+from __future__ import annotations
+
+from xml.sax.saxutils import quoteattr
+
+#: Swedish field aliases shown in QGIS attribute tables and forms.
+ALIASES = {
+    "event_id": "Händelse-id", "source": "Partner", "category": "Kategori",
+    "category_label": "Kategori (text)", "category_group": "Kategorigrupp", "occurred_at": "Tidpunkt",
+    "iso_week": "Vecka", "weekday": "Veckodag", "hour": "Timme", "time_of_day": "Tid på dygnet",
+    "area": "Område", "geocode_method": "Lägesbestämning", "duplicate_of": "Dubblett av",
+    "period": "Period", "level": "Nivå (% av ytan)", "zone_id": "Zon", "n_events": "Antal händelser",
+    "share_events": "Andel av händelserna", "area_km2": "Yta (km²)", "share_area": "Andel av ytan",
+    "pai": "PAI (träffsäkerhet)", "density_min": "Lägsta täthet (händelser/km²)",
+    "cluster_id": "Kluster-id", "top_categories": "Vanligaste kategorier", "categories": "Kategorier",
+    "partners": "Partner", "first_at": "Första händelse", "last_at": "Senaste händelse",
+    "peak_weekday": "Vanligaste veckodag (nr)", "peak_weekday_name": "Vanligaste veckodag",
+    "peak_hour": "Vanligaste timme", "status": "Status", "place_name": "Plats",
+}
+
+#: Fixed hotspot class colours, densest (smallest level) darkest.
+HOTSPOT_PALETTE = ["#bd0026", "#f03b20", "#fd8d3c", "#feb24c", "#fed976"]
+
+_HEADER = "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
+
+
+def events_qml(cfg) -> str:
+    """Points categorised by ``category_group`` in the configured group colours."""
+    cats, syms = [], []
+    for i, (key, group) in enumerate(cfg.groups.items()):
+        cats.append(_category(key, group.label, i))
+        syms.append(_symbol("marker", str(i), "SimpleMarker", {
+            "name": "circle", "color": _rgba(group.color), "outline_color": "255,255,255,255",
+            "outline_width": "0.3", "size": "2.6"}))
+    renderer = _categorized("category_group", cats, syms)
+    return _document(renderer, fields=ALIASES)
+
+
+def hotspots_qml(levels, colors: dict | None = None) -> str:
+    """Zones categorised by ``level`` with fixed, semi-transparent fills."""
+    cats, syms = [], []
+    for i, level in enumerate(sorted(levels)):
+        color = (colors or {}).get(level) or HOTSPOT_PALETTE[min(i, len(HOTSPOT_PALETTE) - 1)]
+        label = f"Tätaste {str(level).replace('.', ',')} % av ytan"
+        cats.append(_category(repr(float(level)), label, i))
+        syms.append(_symbol("fill", str(i), "SimpleFill", {
+            "color": _rgba(color, 140), "outline_color": _rgba(color), "outline_width": "0.4",
+            "style": "solid", "outline_style": "solid"}))
+    return _document(_categorized("level", cats, syms), fields=ALIASES)
+
+
+def clusters_qml() -> str:
+    """Outlined cluster polygons (no fill) labelled with their number of events."""
+    sym = _symbol("fill", "0", "SimpleFill", {
+        "color": "0,0,0,0", "style": "no", "outline_color": "40,40,40,255",
+        "outline_width": "0.6", "outline_style": "dash"})
+    renderer = (f'<renderer-v2 type="singleSymbol" symbollevels="0" forceraster="0" enableorderby="0">'
+                f"<symbols>{sym}</symbols></renderer-v2>")
+    return _document(renderer, fields=ALIASES, labeling=_labeling("n_events"), labels_enabled=True)
+
+
+# -- XML pieces --------------------------------------------------------------------------------
+
+def _document(renderer: str, *, fields: dict, labeling: str = "", labels_enabled: bool = False) -> str:
+    aliases = "".join(f"<alias field={quoteattr(f)} index=\"{i}\" name={quoteattr(a)}/>"
+                      for i, (f, a) in enumerate(fields.items()))
+    return (f'{_HEADER}<qgis version="3.22.0" styleCategories="AllStyleCategories" '
+            f'labelsEnabled="{int(labels_enabled)}">\n{renderer}\n{labeling}\n'
+            f"<aliases>{aliases}</aliases>\n<layerOpacity>1</layerOpacity>\n</qgis>\n")
+
+
+def _categorized(attr: str, categories: list[str], symbols: list[str]) -> str:
+    return (f'<renderer-v2 type="categorizedSymbol" attr={quoteattr(attr)} symbollevels="0" '
+            f'forceraster="0" enableorderby="0"><categories>{"".join(categories)}</categories>'
+            f'<symbols>{"".join(symbols)}</symbols></renderer-v2>')
+
+
+def _category(value: str, label: str, symbol: int) -> str:
+    return f'<category value={quoteattr(value)} label={quoteattr(label)} symbol="{symbol}" render="true"/>'
+
+
+def _symbol(kind: str, name: str, cls: str, props: dict) -> str:
+    body = "".join(f"<prop k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in props.items())
+    return (f'<symbol type="{kind}" name={quoteattr(name)} alpha="1" clip_to_extent="1" force_rhr="0">'
+            f'<layer class="{cls}" enabled="1" locked="0" pass="0">{body}</layer></symbol>')
+
+
+def _labeling(field: str) -> str:
+    return (f'<labeling type="simple"><settings calloutType="simple">'
+            f'<text-style fieldName={quoteattr(field)} isExpression="0" fontSize="10" fontWeight="75" '
+            f'textColor="20,20,20,255" textOpacity="1" fontSizeUnit="Point">'
+            f'<text-buffer bufferDraw="1" bufferSize="1" bufferSizeUnits="MM" bufferColor="255,255,255,255" '
+            f'bufferOpacity="1"/></text-style>'
+            f'<placement placement="0" centroidWhole="0" centroidInside="1"/>'
+            f'<rendering drawLabels="1" obstacle="1"/></settings></labeling>')
+
+
+def _rgba(hex_color: str, alpha: int = 255) -> str:
+    """'#8c510a' -> '140,81,10,255' (QGIS colour notation)."""
+    h = hex_color.lstrip("#")
+    return ",".join(str(int(h[i:i + 2], 16)) for i in (0, 2, 4)) + f",{alpha}"

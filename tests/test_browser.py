@@ -1,0 +1,235 @@
+"""The map and report in headless Chromium (Debian's), with every network request blocked.
+
+The test bodies take the ``site`` fixture: the WeekContext plus the written map, report and
+index paths. It is built from the synthetic week in ``tests/fixtures_week.py``; to run the same
+checks on real pipeline output, make ``site`` return the same dict from a weekly run.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipeline.maps import render_index, render_map
+from pipeline.report import render_report
+from tests.fixtures_week import XSS, build_week_context
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> dict:
+    """ctx and the three pages written like the runner does: maps/<week>/karta.html etc."""
+    ctx = build_week_context()
+    maps = tmp_path_factory.mktemp("site") / "maps"
+    week_dir = maps / ctx.week
+    week_dir.mkdir(parents=True)
+    (week_dir / "karta.html").write_text(render_map(ctx), encoding="utf-8")
+    (week_dir / "lagesbild.html").write_text(render_report(ctx), encoding="utf-8")
+    (maps / "index.html").write_text(render_index(ctx.weeks, ctx.cfg), encoding="utf-8")
+    return {"ctx": ctx, "map": week_dir / "karta.html", "report": week_dir / "lagesbild.html",
+            "index": maps / "index.html"}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
+        pytest.skip("Debian's chromium is not installed")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+class Page:
+    """A page opened offline, recording page errors, console errors and dialogs."""
+
+    def __init__(self, browser, path: Path, viewport=(1400, 900)):
+        self.errors, self.console, self.dialogs, self.blocked = [], [], [], []
+        self.page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("console", lambda m: self.console.append(m) if m.type == "error" else None)
+        self.page.on("dialog", self._dialog)
+        self.page.route("**/*", self._route)
+        self.page.goto(path.as_uri())
+
+    def _route(self, route):
+        url = route.request.url
+        if url.startswith(("file:", "data:")):
+            route.continue_()
+        else:
+            self.blocked.append(url)
+            route.abort()
+
+    def _dialog(self, dialog):
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def unexpected_console_errors(self) -> list[str]:
+        # Blocked tile requests log "Failed to load resource"; anything else is a bug.
+        return [m.text for m in self.console if "Failed to load resource" not in m.text]
+
+    def close(self):
+        self.page.close()
+
+
+def _clusters(ctx, period="vecka", tod="alla"):
+    cl = ctx.layers["clusters"]
+    return cl[(cl["period"] == period) & (cl["time_of_day"] == tod)]
+
+
+def _click(locator) -> None:
+    """Click an SVG path at its centre by dispatching the event: another layer (an event dot or
+    a marker-cluster bubble) may lie above the centre, which a real mouse click would hit."""
+    box = locator.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    locator.dispatch_event("click", {"clientX": x, "clientY": y, "bubbles": True})
+
+
+def test_map_offline_draws_default_layers(browser, site):
+    ctx, view = site["ctx"], Page(browser, site["map"])
+    try:
+        page = view.page
+        page.wait_for_selector("path.lb-boundary", state="attached")
+        assert view.errors == []
+        assert view.unexpected_console_errors() == []
+        assert all(u.startswith("http") for u in view.blocked)  # only tiles were asked for
+        # Default view: "Hela veckan" zones + clusters, events, areas, boundary; rolling off.
+        assert page.locator("path.lb-cluster").count() == len(_clusters(ctx))
+        hs = ctx.layers["hotspots"]
+        assert page.locator("path.lb-hotspot").count() == int(((hs.period == "vecka") & (hs.time_of_day == "alla")).sum())
+        assert page.locator("path.lb-area").count() == len(ctx.areas)
+        assert page.locator("path.lb-hotspot-rolling").count() == 0
+        assert page.locator(".leaflet-control-layers-base input:checked").count() == 1
+        assert page.title() == "Lägesbild vecka 47, 2026 – Mjölby kommun"
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "karta.png"))
+        assert view.dialogs == []
+    finally:
+        view.close()
+
+
+def test_time_of_day_choice_switches_clusters(browser, site):
+    ctx, view = site["ctx"], Page(browser, site["map"])
+    try:
+        page = view.page
+        page.wait_for_selector("path.lb-boundary", state="attached")
+        for key, b in ctx.cfg.time_of_day.items():
+            page.locator(".leaflet-control-layers-base label", has_text=b.label).click()
+            assert page.locator("path.lb-cluster").count() == len(_clusters(ctx, tod=key)), key
+        page.locator(".leaflet-control-layers-overlays label", has_text="Rullande").click()
+        assert page.locator("path.lb-hotspot-rolling").count() > 0
+        assert page.locator("path.lb-cluster-rolling").count() == len(_clusters(ctx, period="rullande"))
+        assert view.errors == []
+    finally:
+        view.close()
+
+
+def test_cluster_popups_show_event_count(browser, site):
+    ctx, view = site["ctx"], Page(browser, site["map"])
+    try:
+        page = view.page
+        page.wait_for_selector("path.lb-cluster", state="attached")
+        expected = dict(zip(_clusters(ctx)["cluster_id"], _clusters(ctx)["n_events"]))
+        paths = page.locator("path.lb-cluster")
+        seen = set()
+        for i in range(paths.count()):
+            path = paths.nth(i)
+            cid = path.get_attribute("data-cluster-id")
+            _click(path)
+            content = page.locator(".leaflet-popup-content").last
+            text = content.inner_text()
+            assert f"Antal händelser: {expected[cid]}" in text
+            assert ("Ny" in text) or ("Kvarstående" in text)
+            assert content.locator("img").count() == 0
+            if not seen:
+                SCREENSHOTS.mkdir(exist_ok=True)
+                page.wait_for_timeout(400)  # let the popup fade-in finish: screenshot only, not a check
+                page.screenshot(path=str(SCREENSHOTS / "karta_popup.png"))
+            seen.add(cid)
+            page.keyboard.press("Escape")
+        assert seen == set(expected)
+        assert view.dialogs == [] and view.errors == []
+    finally:
+        view.close()
+
+
+def test_xss_texts_stay_text(browser, site):
+    view = Page(browser, site["map"])
+    try:
+        page = view.page
+        page.wait_for_selector("path.lb-area", state="attached")
+        texts = []
+        for locator in (page.locator("path.lb-area"), page.locator("path.lb-cluster")):
+            for i in range(locator.count()):
+                _click(locator.nth(i))
+                texts.append(page.locator(".leaflet-popup-content").last.inner_text())
+        assert any(XSS in t for t in texts)  # shown literally ...
+        assert page.locator(".leaflet-popup-content img, .leaflet-tooltip img").count() == 0  # ... never as markup
+        # Open event popups too (zoom in until the marker cluster lets single dots go).
+        page.evaluate("document.querySelectorAll('.marker-cluster').forEach(e => e.click())")
+        dots = page.locator("path.lb-event")
+        for i in range(min(dots.count(), 40)):
+            dots.nth(i).dispatch_event("click")
+        assert view.dialogs == []
+        assert view.errors == []
+    finally:
+        view.close()
+
+
+def test_report_in_browser_matches_layers(browser, site):
+    ctx, view = site["ctx"], Page(browser, site["report"], viewport=(1000, 1400))
+    try:
+        page = view.page
+        assert view.errors == [] and view.unexpected_console_errors() == [] and view.blocked == []
+        cells = page.eval_on_selector_all(
+            "[data-n-week]", "els => els.map(e => [e.dataset.key, e.dataset.nWeek, e.textContent.trim()])")
+        kf = ctx.layers["key_figures"]
+        assert len(cells) == len(kf)
+        shown = {k: (n, t) for k, n, t in cells}
+        for row in kf.itertuples(index=False):
+            n, text = shown[f"{row.dimension}:{row.key}"]
+            assert int(n) == row.n_week and text == str(int(row.n_week))
+        heat = page.eval_on_selector_all("td[data-hour]", "els => els.reduce((s, e) => s + Number(e.dataset.n), 0)")
+        assert heat == int(ctx.layers["weekday_hour"]["n"].sum())
+        assert page.locator("td.lb-suppressed", has_text="< 3").count() >= 1
+        assert page.locator("svg").count() >= 2
+        assert view.dialogs == []
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "lagesbild.png"), full_page=True)
+    finally:
+        view.close()
+
+
+def test_report_prints_on_a4(browser, site, tmp_path):
+    view = Page(browser, site["report"])
+    try:
+        pdf = view.page.pdf(path=str(tmp_path / "lagesbild.pdf"), prefer_css_page_size=True)
+        assert pdf[:4] == b"%PDF" and pdf.count(b"/Type /Page") >= 2
+        # A4 portrait is 595 × 842 points.
+        assert b"/MediaBox [0 0 595" in pdf or b"/MediaBox [0 0 594" in pdf
+    finally:
+        view.close()
+
+
+def test_index_links_to_written_pages(browser, site):
+    view = Page(browser, site["index"], viewport=(900, 600))
+    try:
+        page = view.page
+        links = page.eval_on_selector_all("a", "els => els.map(a => a.href)")
+        week = site["ctx"].week
+        assert site["map"].as_uri() in links and site["report"].as_uri() in links
+        assert page.locator("tr.lb-week").first.get_attribute("data-week") == max(site["ctx"].weeks)
+        assert f"Vecka {int(week[-2:])}" in page.locator("body").inner_text()
+        page.screenshot(path=str(SCREENSHOTS / "index.png")) if SCREENSHOTS.exists() else None
+        assert view.errors == [] and view.blocked == []
+    finally:
+        view.close()

@@ -1,0 +1,109 @@
+"""The archive opens in QGIS (Debian's python3-qgis, run as a subprocess): every vector layer
+is valid with the expected feature count, the default styles come from ``layer_styles``, and
+the density raster is a valid EPSG:3006 layer."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import textwrap
+
+import pyogrio
+import pytest
+
+from pipeline.analysis.weekly import analyse_week
+from pipeline.archive import write_archive
+from tests.test_weekly import WEEK, config, synthetic
+
+QGIS_PYTHON = "/usr/bin/python3"
+LAYERS = ("events", "hotspots", "clusters", "area_summary", "key_figures", "weekday_hour", "run_info")
+
+SCRIPT = textwrap.dedent("""
+    import json, os, sys
+    from qgis.core import QgsApplication, QgsRasterLayer, QgsVectorLayer
+    path, names = sys.argv[1], sys.argv[2].split(",")
+    app = QgsApplication([], False)
+    app.initQgis()
+    out = {"vector": {}, "raster": {}}
+    for name in names:
+        layer = QgsVectorLayer(f"{path}|layername={name}", name, "ogr")
+        info = {"valid": layer.isValid(), "count": layer.featureCount()}
+        if layer.isValid() and layer.isSpatial():
+            renderer = layer.renderer()
+            info["renderer"] = renderer.type()
+            info["attr"] = renderer.classAttribute() if hasattr(renderer, "classAttribute") else None
+            info["categories"] = [str(c.value()) for c in getattr(renderer, "categories", lambda: [])()]
+            info["colors"] = [c.symbol().color().name() for c in getattr(renderer, "categories", lambda: [])()]
+            info["labels_enabled"] = layer.labelsEnabled()
+            info["label_field"] = layer.labeling().settings().fieldName if layer.labeling() else None
+            info["aliases"] = {f.name(): f.alias() for f in layer.fields()}
+            info["crs"] = layer.crs().authid()
+        out["vector"][name] = info
+    raster = QgsRasterLayer(f"GPKG:{path}:density", "density", "gdal")
+    out["raster"] = {"valid": raster.isValid(), "crs": raster.crs().authid(),
+                     "width": raster.width(), "height": raster.height()}
+    print("JSON" + json.dumps(out, ensure_ascii=False), flush=True)
+    # exitQgis() can segfault while tearing down providers; the answer is already out.
+    os._exit(0)
+""")
+
+
+def _has_qgis() -> bool:
+    if not os.path.exists(QGIS_PYTHON):
+        return False
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run([QGIS_PYTHON, "-c", "import qgis.core"], capture_output=True, env=env, timeout=60)
+    return done.returncode == 0
+
+
+pytestmark = pytest.mark.qgis
+
+
+@pytest.fixture(scope="module")
+def opened(tmp_path_factory):
+    if not _has_qgis():  # checked here, not at import, so collecting the suite stays fast
+        pytest.skip("Debian python3-qgis is not installed")
+    cfg = config()
+    events, boundary, areas = synthetic(cfg)
+    analysis = analyse_week(events, cfg, WEEK, boundary, areas)
+    path = write_archive(tmp_path_factory.mktemp("qgis") / f"{WEEK}.gpkg", analysis, {"run_started": "x"}, cfg)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(tmp_path_factory.mktemp("xdg"))}
+    env.pop("PYTHONPATH", None)  # the venv's packages must not shadow Debian's
+    done = subprocess.run([QGIS_PYTHON, "-c", SCRIPT, str(path), ",".join(LAYERS)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    line = next(l for l in done.stdout.splitlines() if l.startswith("JSON"))
+    return {"cfg": cfg, "path": path, "analysis": analysis, "qgis": json.loads(line[4:])}
+
+
+def test_every_vector_layer_is_valid_with_expected_count(opened):
+    path = opened["path"]
+    for name in LAYERS:
+        info = opened["qgis"]["vector"][name]
+        expected = pyogrio.read_info(path, layer=name)["features"]
+        assert info["valid"], name
+        assert info["count"] == expected > 0, name
+    assert opened["qgis"]["vector"]["clusters"]["count"] == len(opened["analysis"].clusters)
+
+
+def test_default_styles_come_from_layer_styles(opened):
+    cfg, vec = opened["cfg"], opened["qgis"]["vector"]
+    events = vec["events"]
+    assert events["renderer"] == "categorizedSymbol" and events["attr"] == "category_group"
+    assert events["categories"] == list(cfg.groups)
+    assert events["colors"] == [g.color.lower() for g in cfg.groups.values()]
+    assert events["aliases"]["category_group"] == "Kategorigrupp" and events["crs"] == "EPSG:3006"
+    hotspots = vec["hotspots"]
+    assert hotspots["renderer"] == "categorizedSymbol" and hotspots["attr"] == "level"
+    assert [float(v) for v in hotspots["categories"]] == cfg.analysis.levels
+    clusters = vec["clusters"]
+    assert clusters["renderer"] == "singleSymbol"
+    assert clusters["labels_enabled"] and clusters["label_field"] == "n_events"
+    assert clusters["aliases"]["n_events"] == "Antal händelser"
+
+
+def test_density_raster_opens_in_epsg_3006(opened):
+    raster, grid = opened["qgis"]["raster"], opened["analysis"].density.grid
+    assert raster["valid"] and raster["crs"] == "EPSG:3006"
+    assert (raster["width"], raster["height"]) == (grid.nx, grid.ny)

@@ -1,0 +1,148 @@
+"""render_report: one self-contained Swedish A4 page whose numbers equal the archive layers."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import pytest
+
+from pipeline.report import render_report, weekday_hour_matrix
+from pipeline.schema import REASONS
+from tests.fixtures_week import XSS, build_week_context, elements_with, external_refs, resource_refs
+
+
+@pytest.fixture(scope="module")
+def ctx():
+    return build_week_context()
+
+
+@pytest.fixture(scope="module")
+def page(ctx) -> str:
+    return render_report(ctx)
+
+
+def _num(text: str):
+    return None if text == "" else float(text)
+
+
+def test_self_contained_and_printable(page):
+    assert external_refs(page) == [] and resource_refs(page) == []
+    assert "http://" not in page and "https://" not in page  # not even SVG namespaces
+    assert "@page { size: A4" in page and "@media print" in page
+    assert page.startswith("<!DOCTYPE html>") and '<html lang="sv">' in page
+    assert page.count("<svg") >= 2  # inline matplotlib charts
+
+
+def test_title_and_swedish_sections(page):
+    assert "<title>Lägesbild vecka 47, 2026 – Mjölby kommun</title>" in page
+    assert "<h1>Lägesbild vecka 47, 2026 – Mjölby kommun</h1>" in page
+    for heading in ("Nyckeltal", "Heta tider", "Hotspot-zoner", "Kluster (DBSCAN)", "Underlag och datakvalitet",
+                    "Körinformation", "16–22 nov 2026", "Snitt föregående 4 v."):
+        assert heading in page, heading
+
+
+def test_key_figures_equal_layer(ctx, page):
+    kf = ctx.layers["key_figures"]
+    shown = {a["data-key"]: a for a, _ in elements_with(page, "data-n-week")}
+    means = {a["data-key"]: a for a, _ in elements_with(page, "data-mean-prev")}
+    changes = {a["data-key"]: a for a, _ in elements_with(page, "data-change")}
+    assert len(shown) == len(kf)
+    for row in kf.itertuples(index=False):
+        key = f"{row.dimension}:{row.key}"
+        assert _num(shown[key]["data-n-week"]) == row.n_week
+        assert _num(means[key]["data-mean-prev"]) == pytest.approx(row.mean_prev)
+        assert _num(changes[key]["data-change"]) == pytest.approx(row.change)
+
+
+def test_key_figure_text_and_change_marks(ctx, page):
+    kf = ctx.layers["key_figures"]
+    cells = {a["data-key"]: (a, t) for a, t in elements_with(page, "data-change")}
+    for row in kf.itertuples(index=False):
+        attrs, text = cells[f"{row.dimension}:{row.key}"]
+        if row.change > 0:
+            assert text.startswith("▲ ökning +") and attrs["class"] == "lb-up"
+        elif row.change < 0:
+            assert text.startswith("▼ minskning −") and attrs["class"] == "lb-down"
+    vald = kf[(kf.dimension == "group") & (kf.key == "vald")].iloc[0]
+    n_cell = next(t for a, t in elements_with(page, "data-n-week") if a["data-key"] == "group:vald")
+    assert n_cell == str(int(vald.n_week))
+
+
+def test_weekday_hour_table_equals_layer(ctx, page):
+    matrix = weekday_hour_matrix(ctx.layers["weekday_hour"])
+    cells = elements_with(page, "data-hour")
+    assert len(cells) == 7 * 24
+    for attrs, text in cells:
+        n = int(matrix.loc[int(attrs["data-weekday"]), int(attrs["data-hour"])])
+        assert int(attrs["data-n"]) == n and text == (str(n) if n else "")
+    assert f"Summa: {int(matrix.to_numpy().sum())} händelser" in page
+
+
+def test_weekday_hour_accepts_wide_layer():
+    wide = pd.DataFrame(0, index=range(1, 8), columns=range(24))
+    wide.loc[5, 22] = 6
+    assert weekday_hour_matrix(wide).loc[5, 22] == 6
+
+
+def test_clusters_and_zones_equal_layers(ctx, page):
+    cl = ctx.layers["clusters"]
+    week = cl[cl["period"] == "vecka"]
+    rows = {a["data-cluster-id"]: t for a, t in elements_with(page, "data-cluster-id")}
+    assert set(rows) == set(week["cluster_id"])
+    for row in week.itertuples(index=False):
+        assert ("Kvarstående" if row.status == "kvarstående" else "Ny") in rows[row.cluster_id]
+        assert str(row.n_events) in rows[row.cluster_id]
+    zones = elements_with(page, "data-zone-id")
+    assert len(zones) == len(ctx.layers["hotspots"])
+    hs = ctx.layers["hotspots"]
+    shown = sorted((a["data-period"], a["data-time-of-day"], float(a["data-level"]), int(a["data-zone-id"]))
+                   for a, _ in zones)
+    expected = sorted(zip(hs["period"], hs["time_of_day"], hs["level"].astype(float), hs["zone_id"].astype(int)))
+    assert shown == expected
+    # n_events cells in document order: zone tables (vecka, then rullande), then clusters.
+    n_cells = [int(a["data-n-events"]) for a, _ in elements_with(page, "data-n-events")]
+    assert sorted(n_cells) == sorted([*hs["n_events"], *week["n_events"]])
+
+
+def test_suppressed_counts_show_as_less_than_k(ctx, page):
+    k = ctx.cfg.privacy.min_count
+    cells = elements_with(page, "data-suppressed")
+    hidden = [(a, t) for a, t in cells if a["data-suppressed"] == "true"]
+    n_suppressed = int(ctx.layers["area_summary"]["suppressed"].sum())
+    assert len(hidden) == n_suppressed >= 1
+    assert all(t == f"< {k}" and a["data-n"] == "" for a, t in hidden)
+    shown = [(a, t) for a, t in cells if a["data-suppressed"] == "false" and a["data-n"] not in ("", "0")]
+    total = ctx.layers["area_summary"]["n_events"].dropna().sum()
+    assert sum(int(a["data-n"]) for a, _ in shown) == total
+
+
+def test_partner_quality_in_swedish(ctx, page):
+    partners = ctx.quality["partners"]
+    cells = elements_with(page, "data-measure")
+    read = {a["data-partner"]: int(a["data-n"]) for a, _ in cells if a.get("data-measure") == "rows_read" and "data-partner" in a}
+    assert read == {k: q["rows_read"] for k, q in partners.items()}
+    for q in partners.values():
+        for code in q["rejected_by_reason"]:
+            assert REASONS[code] in page
+    assert "Geokodning: gatans mittpunkt (okänt husnummer)" in page
+    assert "Okänd händelse (2)" in page
+
+
+def test_run_information(ctx, page):
+    assert "data/raw/polisen/polisen_demo_2026_v35-v47.csv" in page and "cd" * 32 in page
+    assert "0.1.0+g26ece58" in page and "ab" * 32 in page
+    assert "Kärna (KDE)" in page and "quartic" in page
+
+
+def test_xss_is_escaped(page):
+    assert XSS not in page
+    assert "Hagalund &lt;img src=x onerror=alert(1)&gt;" in page
+    assert "Hagalundsskolan &lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_empty_week_renders(ctx):
+    empty = {k: v.iloc[0:0] for k, v in ctx.layers.items()}
+    html = render_report(dataclasses.replace(ctx, layers=empty, quality={}))
+    assert "Inga kluster denna vecka" in html and "Ingen kvalitetssammanställning" in html
+    assert external_refs(html) == []
