@@ -115,7 +115,7 @@ def _run_weekly_locked(cfg, week, now, echo) -> WeeklyResult:
         rebuilt.append(w)
     if week not in weeks_present(events):
         echo(f"Obs: inga händelser i vecka {week}.")
-    paths = _render_weeks(cfg, rebuilt, boundary, areas, ingest.quality)
+    paths = _render_weeks(cfg, rebuilt, areas, ingest.quality)
     result = WeeklyResult(week, archive_path(cfg, week), *paths[week], _index_path(cfg), rebuilt)
     echo(f"Arkiv:   {result.archive}")
     echo(f"Karta:   {result.map}")
@@ -148,11 +148,8 @@ def _build_week(cfg, events, week, boundary, areas, ingest: IngestResult) -> Pat
     return write_archive(archive_path(cfg, week), analysis, info, cfg)
 
 
-def _render_weeks(cfg, weeks, boundary, areas, quality) -> dict[str, tuple[Path, Path]]:
+def _render_weeks(cfg, weeks, areas, quality) -> dict[str, tuple[Path, Path]]:
     """Render the built weeks, and their archived neighbours (their prev/next links change)."""
-    from pipeline.boundary import boundary_frame
-    from pipeline.context import WeekContext
-    from pipeline.archive import archive_path, read_archive, run_info_dict
     from pipeline.maps import render_index, render_map
     from pipeline.report import render_report
 
@@ -162,21 +159,35 @@ def _render_weeks(cfg, weeks, boundary, areas, quality) -> dict[str, tuple[Path,
         i = archived.index(w)
         todo.update(archived[max(i - 1, 0): i + 2])
     out = {}
-    maps_dir = cfg.path(cfg.paths.maps)
     for w in sorted(todo):
-        path = archive_path(cfg, w)
-        info = run_info_dict(path)
-        ctx = WeekContext(
-            week=w, cfg=cfg, layers=read_archive(path), run_info=info,
-            quality=json.loads(info.get("quality", "{}")) if w not in weeks else quality,
-            boundary=boundary_frame(cfg), areas=areas, weeks=archived,
-            map_path=maps_dir / w / "karta.html", report_path=maps_dir / w / "lagesbild.html",
-        )
+        ctx = week_context(cfg, w, areas=areas, quality=quality if w in weeks else None, weeks=archived)
         write_text(ctx.map_path, render_map(ctx))
         write_text(ctx.report_path, render_report(ctx))
         out[w] = (ctx.map_path, ctx.report_path)
     write_text(_index_path(cfg), render_index(list(reversed(archived)), cfg))
     return out
+
+
+def week_context(cfg, week: str, *, areas=None, quality: dict | None = None, weeks: list[str] | None = None):
+    """A week's archive read back, with what the renderers need besides (WeekContext).
+
+    ``quality`` defaults to the summary stored in the archive's run_info, so an old week is
+    rendered with the figures of the run that built it.
+    """
+    from pipeline.archive import archive_path, read_archive, run_info_dict
+    from pipeline.boundary import boundary_frame, load_areas
+    from pipeline.context import WeekContext
+
+    path = archive_path(cfg, week)
+    info = run_info_dict(path)
+    maps_dir = cfg.path(cfg.paths.maps)
+    return WeekContext(
+        week=week, cfg=cfg, layers=read_archive(path), run_info=info,
+        quality=quality if quality is not None else json.loads(info.get("quality", "{}")),
+        boundary=boundary_frame(cfg), areas=areas if areas is not None else load_areas(cfg),
+        weeks=weeks if weeks is not None else archived_weeks(cfg),
+        map_path=maps_dir / week / "karta.html", report_path=maps_dir / week / "lagesbild.html",
+    )
 
 
 def _index_path(cfg) -> Path:

@@ -1,0 +1,161 @@
+"""Cluster polygons and their attributes, and the new/persistent status against last week.
+
+``cluster_polygons`` turns DBSCAN labels of events into one polygon per cluster (the convex
+hull of its points, buffered so that even a one- or two-point hull becomes an area) with the
+attributes people read in the map and report: size, main categories, partners, time span and
+when in the week it peaks. ``mark_persistent`` marks a cluster ``kvarstående`` when it overlaps
+a cluster of the previous week, otherwise ``ny``.
+"""
+
+from __future__ import annotations
+
+import json
+import numbers
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+__all__ = ["CLUSTER_POLYGON_COLUMNS", "WEEKDAY_NAMES", "cluster_polygons", "mark_persistent"]
+
+CRS = "EPSG:3006"
+TIMEZONE = "Europe/Stockholm"
+
+#: Swedish weekday names, ISO weekday 1 (måndag) .. 7 (söndag).
+WEEKDAY_NAMES = ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag")
+
+#: Columns of ``cluster_polygons``' result, in order (plus ``geometry``).
+CLUSTER_POLYGON_COLUMNS = [
+    "cluster_id", "n_events", "top_categories", "categories", "partners", "first_at", "last_at",
+    "peak_weekday", "peak_weekday_name", "peak_hour",
+]
+_DTYPES = {"cluster_id": "object", "n_events": "int64", "top_categories": "object",
+           "categories": "object", "partners": "object", "first_at": "object", "last_at": "object",
+           "peak_weekday": "int64", "peak_weekday_name": "object", "peak_hour": "int64"}
+_NEEDED = ("category", "source", "occurred_at", "weekday", "hour", "geometry")
+
+NEW = "ny"
+PERSISTENT = "kvarstående"
+
+
+def cluster_polygons(events: gpd.GeoDataFrame, labels, *, buffer_m: float,
+                     taxonomy_labels: dict[str, str], partner_labels: dict[str, str],
+                     id_prefix: str) -> gpd.GeoDataFrame:
+    """One row per DBSCAN cluster (label >= 0) of ``events``, with a buffered hull polygon.
+
+    ``labels[i]`` is the cluster of ``events.iloc[i]`` (-1 = noise). Cluster ``k`` gets
+    ``cluster_id`` ``f"{id_prefix}-{k + 1}"``. Peaks (weekday, hour) and equal category counts
+    are broken by the smallest value / label, so the result does not depend on row order.
+
+    >>> polys = cluster_polygons(events, labels, buffer_m=25,          # doctest: +SKIP
+    ...     taxonomy_labels={"klotter": "Klotter"}, partner_labels={"polisen": "Polismyndigheten"},
+    ...     id_prefix="2026-W47-kvall")
+    >>> polys.loc[0, ["cluster_id", "n_events", "top_categories"]].tolist()  # doctest: +SKIP
+    ['2026-W47-kvall-1', 5, 'Klotter (3), Skadegörelse (2)']
+    """
+    labels = _validate_polygons_args(events, labels, buffer_m, id_prefix)
+    in_cluster = labels >= 0
+    if not in_cluster.any():
+        return _empty_polygons()
+    members = events.loc[in_cluster]
+    lab = labels[in_cluster]
+    # Dense renumbering keeps the shapely index arrays small even for sparse label values.
+    present, dense = np.unique(lab, return_inverse=True)
+    order = np.argsort(dense, kind="stable")  # shapely wants indices in increasing order
+    hulls = shapely.convex_hull(shapely.multipoints(members.geometry.values[order], indices=dense[order]))
+    geometry = shapely.buffer(hulls, buffer_m)
+    groups = np.split(order, np.flatnonzero(np.diff(dense[order])) + 1)
+    rows = [_attributes(members.iloc[g], taxonomy_labels, partner_labels) for g in groups]
+    frame = pd.DataFrame(rows, columns=CLUSTER_POLYGON_COLUMNS[1:])
+    frame.insert(0, "cluster_id", [f"{id_prefix}-{int(k) + 1}" for k in present])
+    return gpd.GeoDataFrame(frame.astype(_DTYPES), geometry=list(geometry), crs=CRS)
+
+
+def mark_persistent(current: gpd.GeoDataFrame, previous: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+    """Copy of ``current`` with ``status``: ``kvarstående`` if its polygon intersects a polygon
+    of ``previous`` (of the same ``time_of_day`` when both frames have that column), else ``ny``.
+
+    >>> mark_persistent(this_week, last_week)["status"].tolist()    # doctest: +SKIP
+    ['kvarstående', 'ny']
+    """
+    if not isinstance(current, gpd.GeoDataFrame):
+        raise ValueError("current must be a GeoDataFrame")
+    out = current.copy()
+    status = np.full(len(out), NEW, dtype=object)
+    if previous is not None and len(previous) and len(out):
+        if not isinstance(previous, gpd.GeoDataFrame):
+            raise ValueError("previous must be a GeoDataFrame or None")
+        prev = previous
+        if prev.crs is not None and out.crs is not None and prev.crs != out.crs:
+            prev = prev.to_crs(out.crs)
+        cur_i, prev_i = shapely.STRtree(prev.geometry.values).query(
+            out.geometry.values, predicate="intersects")
+        if "time_of_day" in out.columns and "time_of_day" in prev.columns:
+            same = (out["time_of_day"].to_numpy()[cur_i] == prev["time_of_day"].to_numpy()[prev_i])
+            cur_i = cur_i[np.asarray(same, dtype=bool)]
+        status[np.unique(cur_i)] = PERSISTENT
+    out["status"] = pd.Series(status, index=out.index, dtype=object)
+    return out
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _validate_polygons_args(events, labels, buffer_m, id_prefix) -> np.ndarray:
+    if not isinstance(events, gpd.GeoDataFrame):
+        raise ValueError("events must be a GeoDataFrame")
+    missing = [c for c in _NEEDED if c not in events.columns]
+    if missing:
+        raise ValueError(f"events lack columns {missing}")
+    if len(events) and (events.crs is None or events.crs.to_epsg() != 3006):
+        raise ValueError(f"events must be in {CRS}, got {events.crs}")
+    if isinstance(buffer_m, bool) or not isinstance(buffer_m, numbers.Real) or not np.isfinite(buffer_m) \
+            or buffer_m <= 0:
+        # A point or two-point hull only becomes a polygon with a positive buffer.
+        raise ValueError(f"buffer_m must be a finite number > 0, got {buffer_m!r}")
+    if not isinstance(id_prefix, str):
+        raise ValueError(f"id_prefix must be a string, got {id_prefix!r}")
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or len(labels) != len(events):
+        raise ValueError(f"labels must be 1-D with one label per event ({len(events)}), got shape {labels.shape}")
+    if len(labels) and not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels must be integers, got {labels.dtype}")
+    return labels.astype(np.int64)
+
+
+def _attributes(members: pd.DataFrame, taxonomy_labels, partner_labels) -> list:
+    """Attribute values of one cluster, in CLUSTER_POLYGON_COLUMNS[1:] order."""
+    counts = members["category"].astype(str).value_counts()
+    named = sorted(((taxonomy_labels.get(k, k), int(v), k) for k, v in counts.items()),
+                   key=lambda t: (-t[1], t[0]))
+    top = ", ".join(f"{label} ({n})" for label, n, _ in named[:3])
+    categories = json.dumps({k: n for _, n, k in named}, ensure_ascii=False)
+    partners = ", ".join(sorted({partner_labels.get(p, p) for p in members["source"].astype(str)}))
+    times = _local_times(members["occurred_at"])
+    weekday = _peak(members["weekday"])
+    return [len(members), top, categories, partners, _iso(times.min()), _iso(times.max()),
+            weekday, WEEKDAY_NAMES[weekday - 1], _peak(members["hour"])]
+
+
+def _peak(values: pd.Series) -> int:
+    """Most frequent value; ties go to the smallest value."""
+    counts = values.astype("int64").value_counts()
+    return int(counts[counts == counts.max()].index.min())
+
+
+def _local_times(values: pd.Series) -> pd.Series:
+    times = pd.to_datetime(values)
+    if times.dt.tz is None:
+        # Canonical events are tz-aware; naive times are taken as already local.
+        return times.dt.tz_localize(TIMEZONE, ambiguous="NaT", nonexistent="shift_forward")
+    return times.dt.tz_convert(TIMEZONE)
+
+
+def _iso(ts) -> str:
+    return "" if pd.isna(ts) else ts.isoformat(timespec="seconds")
+
+
+def _empty_polygons() -> gpd.GeoDataFrame:
+    frame = pd.DataFrame({c: pd.Series(dtype=t) for c, t in _DTYPES.items()})
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=CRS), crs=CRS)
