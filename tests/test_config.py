@@ -26,7 +26,7 @@ def _error(data: dict) -> str:
 def test_shipped_config_loads_into_typed_objects():
     cfg = load_config(ROOT / "config.yaml")
     assert cfg.municipality.kommunkod == "0586"
-    assert cfg.analysis.kernel == "quartic" and cfg.analysis.bandwidth_m == "auto"
+    assert cfg.analysis.kernel == "quartic" and cfg.analysis.bandwidth_m == 200
     assert set(cfg.partners) == {"polisen", "kommunen", "bostadsbolaget"}
     assert cfg.partners["bostadsbolaget"].crs == "EPSG:4326"
     assert cfg.time_bin_of_hour()[2] == "natt" and cfg.time_bin_of_hour()[23] == "kvall"
