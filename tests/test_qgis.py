@@ -13,7 +13,7 @@ import pyogrio
 import pytest
 
 from pipeline.analysis.weekly import analyse_week
-from pipeline.archive import write_archive
+from pipeline.archive import read_archive, write_archive
 from tests.test_weekly import WEEK, config, synthetic
 
 QGIS_PYTHON = "/usr/bin/python3"
@@ -60,21 +60,28 @@ def _has_qgis() -> bool:
 pytestmark = pytest.mark.qgis
 
 
-@pytest.fixture(scope="module")
-def opened(tmp_path_factory):
+@pytest.fixture(scope="module", params=["synthetic", "demo"])
+def opened(request, tmp_path_factory):
+    """The archive of a synthetic week, and the real one `lagesbild weekly` wrote for the demo."""
     if not _has_qgis():  # checked here, not at import, so collecting the suite stays fast
         pytest.skip("Debian python3-qgis is not installed")
-    cfg = config()
-    events, boundary, areas = synthetic(cfg)
-    analysis = analyse_week(events, cfg, WEEK, boundary, areas)
-    path = write_archive(tmp_path_factory.mktemp("qgis") / f"{WEEK}.gpkg", analysis, {"run_started": "x"}, cfg)
+    if request.param == "demo":
+        run = request.getfixturevalue("weekly_run")
+        cfg, path = run["cfg"], run["result"].archive
+    else:
+        cfg = config()
+        events, boundary, areas = synthetic(cfg)
+        analysis = analyse_week(events, cfg, WEEK, boundary, areas)
+        path = write_archive(tmp_path_factory.mktemp("qgis") / f"{WEEK}.gpkg", analysis, {"run_started": "x"}, cfg)
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(tmp_path_factory.mktemp("xdg"))}
     env.pop("PYTHONPATH", None)  # the venv's packages must not shadow Debian's
     done = subprocess.run([QGIS_PYTHON, "-c", SCRIPT, str(path), ",".join(LAYERS)],
                           capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     line = next(l for l in done.stdout.splitlines() if l.startswith("JSON"))
-    return {"cfg": cfg, "path": path, "analysis": analysis, "qgis": json.loads(line[4:])}
+    layers = read_archive(path)
+    return {"cfg": cfg, "path": path, "clusters": len(layers["clusters"]), "grid": layers["density"].grid,
+            "qgis": json.loads(line[4:])}
 
 
 def test_every_vector_layer_is_valid_with_expected_count(opened):
@@ -84,7 +91,7 @@ def test_every_vector_layer_is_valid_with_expected_count(opened):
         expected = pyogrio.read_info(path, layer=name)["features"]
         assert info["valid"], name
         assert info["count"] == expected > 0, name
-    assert opened["qgis"]["vector"]["clusters"]["count"] == len(opened["analysis"].clusters)
+    assert opened["qgis"]["vector"]["clusters"]["count"] == opened["clusters"]
 
 
 def test_default_styles_come_from_layer_styles(opened):
@@ -104,6 +111,6 @@ def test_default_styles_come_from_layer_styles(opened):
 
 
 def test_density_raster_opens_in_epsg_3006(opened):
-    raster, grid = opened["qgis"]["raster"], opened["analysis"].density.grid
+    raster, grid = opened["qgis"]["raster"], opened["grid"]
     assert raster["valid"] and raster["crs"] == "EPSG:3006"
     assert (raster["width"], raster["height"]) == (grid.nx, grid.ny)
