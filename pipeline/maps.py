@@ -286,14 +286,20 @@ def _cluster_popup(row, cfg) -> str:
 
 def _hotspot_popup(row, cfg, rolling: bool) -> str:
     period = f"rullande {cfg.analysis.rolling_weeks} veckor" if rolling else "veckan"
-    return _popup(f"Hotspot-zon: tätaste {_level_text(row.level)} av ytan", [
+    place = _text(getattr(row, "place_name", ""))
+    status = getattr(row, "status", None)
+    badge = "" if wa.is_missing(status) or not _text(status) else (
+        f'<p><span class="lb-status lb-status-{"ny" if str(status) == "ny" else "kvarstaende"}">'
+        f"{_status(status)}</span></p>")
+    return _popup(f"Hotspot-zon: {place}" if place else f"Hotspot-zon: tätaste {_level_text(row.level)} av ytan", [
+        ("Nivå", f"tätaste {_level_text(row.level)} av ytan"),
         ("Period", period),
         ("Tid på dygnet", _time_label(str(row.time_of_day), cfg)),
         ("Antal händelser", _count(row.n_events)),
         ("Andel av händelserna", wa.sv_percent(row.share_events)),
         ("Yta", f"{wa.sv_number(row.area_km2, 2)} km²"),
         ("PAI (andel händelser / andel yta)", wa.sv_number(row.pai, 0)),
-    ])
+    ], extra=badge)
 
 
 def _area_popup(name: str, fig, cfg) -> tuple[str, str]:

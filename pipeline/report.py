@@ -74,7 +74,7 @@ def render_report(ctx) -> str:
         "charts": {"groups": Markup(group_chart(kf["group"], cfg)), "hours": Markup(hour_chart(ctx))},
         "heat": heat_table(ctx),
         "level_text": " / ".join(_level_text(v) for v in cfg.analysis.levels),
-        "zone_blocks": zone_blocks(ctx),
+        "zone_blocks": zone_blocks(ctx), "top_zones": TOP_ZONES, "rolling_weeks": cfg.analysis.rolling_weeks,
         "clusters": cluster_rows(ctx),
         "min_samples": cfg.analysis.dbscan.min_samples,
         "eps": wa.sv_number(cfg.analysis.dbscan.eps_m),
@@ -143,22 +143,43 @@ def heat_table(ctx) -> dict:
 
 # -- hotspots and clusters ----------------------------------------------------------------------
 
+#: Zones listed per time of day in the report; every zone is in the map and the archive.
+TOP_ZONES = 5
+
+
 def zone_blocks(ctx) -> list[dict]:
-    """Tables of hotspot zones: this week (all bins), then the rolling window."""
+    """The largest hotspot zones at the broadest level: this week per time of day, then the
+    rolling window for the whole day. A meeting needs the few places that matter, not all."""
     hs = _layer(ctx, "hotspots")
     weeks = ctx.cfg.analysis.rolling_weeks
     blocks = []
     for period, title in (("vecka", "Denna vecka"), ("rullande", f"Rullande {weeks} veckor")):
-        part = hs[hs["period"].astype(str) == period] if len(hs) else hs
-        blocks.append({"title": title, "rows": [_zone_row(r, ctx.cfg) for r in _sorted_by_time(part, ctx.cfg,
-                                                                                           ["level", "n_events"], [True, False])]})
+        part = top_zones(hs, period, ALL_DAY if period == "rullande" else None)
+        blocks.append({"title": title, "rows": [_zone_row(r, ctx.cfg) for r in _sorted_by_time(
+            part, ctx.cfg, ["n_events", "zone_id"], [False, True])]})
     return blocks
 
 
+def top_zones(hotspots, period: str, time_of_day: str | None = None, n: int = TOP_ZONES):
+    """The ``n`` zones with most events per time of day, at the broadest level, of ``period``."""
+    if len(hotspots) == 0:
+        return hotspots
+    part = hotspots[(hotspots["period"].astype(str) == period)
+                    & (hotspots["level"].astype(float) == hotspots["level"].astype(float).max())]
+    if time_of_day is not None:
+        part = part[part["time_of_day"].astype(str) == time_of_day]
+    part = part.sort_values(["n_events", "zone_id"], ascending=[False, True], kind="stable")
+    return part.groupby("time_of_day", sort=False).head(n)
+
+
 def _zone_row(row, cfg) -> dict:
+    status = str(getattr(row, "status", "") or "")
     return {
         "period": str(row.period), "tod": str(row.time_of_day), "tod_label": _time_label(str(row.time_of_day), cfg),
         "level_raw": _raw(row.level), "level": _level_text(row.level), "zone_id": _raw(row.zone_id),
+        "place": _text(getattr(row, "place_name", "")) or "namnlös plats",
+        "status": "Ny" if status == "ny" else ("Kvarstående" if status else "–"),
+        "status_css": "ny" if status == "ny" else "kvarstaende",
         "n_raw": _raw(row.n_events), "n": _count_text(row.n_events, cfg.privacy.min_count),
         "share": wa.sv_percent(row.share_events), "pai": wa.sv_number(row.pai, 0), "area": wa.sv_number(row.area_km2, 2),
     }

@@ -94,15 +94,22 @@ def test_clusters_and_zones_equal_layers(ctx, page):
         assert ("Kvarstående" if row.status == "kvarstående" else "Ny") in rows[row.cluster_id]
         assert str(row.n_events) in rows[row.cluster_id]
     zones = elements_with(page, "data-zone-id")
-    assert len(zones) == len(ctx.layers["hotspots"])
     hs = ctx.layers["hotspots"]
-    shown = sorted((a["data-period"], a["data-time-of-day"], float(a["data-level"]), int(a["data-zone-id"]))
-                   for a, _ in zones)
-    expected = sorted(zip(hs["period"], hs["time_of_day"], hs["level"].astype(float), hs["zone_id"].astype(int)))
-    assert shown == expected
+    broadest = hs["level"].astype(float).max()
+    shown = [(a["data-period"], a["data-time-of-day"], float(a["data-level"]), int(a["data-zone-id"]), int(a_n))
+             for (a, _), a_n in zip(zones, [z["data-n-events"] for z, _ in elements_with(page, "data-n-events")])]
+    assert shown, "the report lists the largest zones"
+    by_key = {(r.period, r.time_of_day, float(r.level), int(r.zone_id)): int(r.n_events) for r in hs.itertuples()}
+    for period, tod, level, zone_id, n in shown:
+        assert by_key[(period, tod, level, zone_id)] == n  # every listed zone is the archive's, same count
+        assert level == broadest and (period == "vecka" or tod == "alla")
+    for (period, tod), group in pd.DataFrame(shown, columns=["p", "t", "l", "z", "n"]).groupby(["p", "t"]):
+        pool = hs[(hs["period"] == period) & (hs["time_of_day"] == tod) & (hs["level"].astype(float) == broadest)]
+        expected = sorted(pool["n_events"].astype(int), reverse=True)[: len(group)]
+        assert sorted(group["n"], reverse=True) == expected and len(group) == min(5, len(pool))
     # n_events cells in document order: zone tables (vecka, then rullande), then clusters.
     n_cells = [int(a["data-n-events"]) for a, _ in elements_with(page, "data-n-events")]
-    assert sorted(n_cells) == sorted([*hs["n_events"], *week["n_events"]])
+    assert sorted(n_cells) == sorted([n for *_k, n in shown] + list(week["n_events"]))
 
 
 def test_suppressed_counts_show_as_less_than_k(ctx, page):

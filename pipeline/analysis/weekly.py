@@ -32,7 +32,9 @@ PERIODS = ("vecka", "rullande")
 ALL_DAY = "alla"
 
 HOTSPOT_COLUMNS = ["period", "time_of_day", "level", "zone_id", "n_events", "share_events",
-                   "area_km2", "share_area", "pai", "density_min"]
+                   "area_km2", "share_area", "pai", "density_min", "status", "place_name"]
+#: The period that zones are compared against to tell new from persistent (not archived).
+BEFORE = "foregaende"
 CLUSTER_COLUMNS = ["cluster_id", "period", "time_of_day", "n_events", "top_categories", "categories",
                    "partners", "first_at", "last_at", "peak_weekday", "peak_weekday_name", "peak_hour",
                    "status", "place_name"]
@@ -147,8 +149,11 @@ def analyse_week(events, cfg, week: str, boundary, areas, *, gazetteer=None) -> 
     wk = counted[counted["iso_week"] == week]
     bandwidth = float(resolve_bandwidth(_xy(wk), a.bandwidth_m, a.cell_size_m))
 
-    periods = {"vecka": wk, "rullande": counted[counted["iso_week"].isin(window)]}
-    hotspots, densities = _hotspots(periods, cfg, grid, mask, bandwidth)
+    before = previous_weeks(week, a.rolling_weeks)
+    periods = {"vecka": wk, "rullande": counted[counted["iso_week"].isin(window)],
+               BEFORE: counted[counted["iso_week"].isin(before)]}
+    zones, densities = _hotspots(periods, cfg, grid, mask, bandwidth)
+    hotspots = _zone_status(zones, gazetteer)
     clusters = _week_clusters(counted, cfg, week, gazetteer)
 
     week_events = events[events["iso_week"] == week].copy()
@@ -227,6 +232,25 @@ def _concat(parts, columns):
     return out[[c for c in columns if c in out.columns] + rest]
 
 
+def _zone_status(zones, gazetteer):
+    """Mark each zone ``kvarstående`` when it overlaps a zone of the same level and time of day
+    in the previous ``rolling_weeks`` weeks, else ``ny``; name it after the nearest place.
+
+    Comparing with the preceding weeks together (not one sparse week) is what tells a
+    persistent hotspot from a new one in a small town.
+    """
+    before = zones[zones["period"] == BEFORE]
+    out = zones[zones["period"] != BEFORE].copy()
+    status = []
+    for row in out.itertuples():
+        ref = before[(before["time_of_day"] == row.time_of_day) & (before["level"] == row.level)]
+        hit = len(ref) and bool(ref.geometry.intersects(row.geometry).any())
+        status.append("kvarstående" if hit else "ny")
+    out["status"] = status
+    out["place_name"] = _place_names(out, gazetteer)
+    return _concat([out], HOTSPOT_COLUMNS) if len(out) else _concat([], HOTSPOT_COLUMNS)
+
+
 # -- clusters ----------------------------------------------------------------------------------
 
 def _week_clusters(counted, cfg, week, gazetteer):
@@ -281,11 +305,11 @@ def _clusters(counted, cfg, week):
     return _concat(parts, [c for c in CLUSTER_COLUMNS if c not in ("status", "place_name")])
 
 
-def _place_names(clusters, gazetteer) -> list[str]:
-    """Nearest gazetteer name to each cluster's centroid; "" without a gazetteer."""
-    if gazetteer is None or len(clusters) == 0:
-        return [""] * len(clusters)
-    c = clusters.geometry.centroid
+def _place_names(polygons, gazetteer) -> list[str]:
+    """Nearest gazetteer name to each polygon (a point inside it); "" without a gazetteer."""
+    if gazetteer is None or len(polygons) == 0:
+        return [""] * len(polygons)
+    c = polygons.geometry.representative_point()
     return [str(n or "") for n in gazetteer.nearest_names(c.x.to_numpy(), c.y.to_numpy())]
 
 
