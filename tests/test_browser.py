@@ -251,3 +251,30 @@ def test_index_links_to_written_pages(browser, site):
         assert view.errors == [] and view.blocked == []
     finally:
         view.close()
+
+
+def test_hostile_export_text_is_escaped_end_to_end(browser, project):
+    """An export whose category and place hold markup: after a real weekly run the report
+    shows the text literally (unmapped categories are listed), and no script runs."""
+    from pipeline.config import load_config
+    from pipeline.runner import run_weekly
+    from tests.conftest import NOW
+
+    hostile = "<img src=x onerror=alert(1)>"
+    export = project.parent / "data/raw/kommunen/kommunen_elak.csv"
+    export.write_bytes((
+        "Ärendenr;Datum;Tid;Verksamhet;Händelsetyp;Plats;Beskrivning\r\n"
+        f"MK-X-1;2026-11-18;20:15;<script>alert(2)</script>;{hostile};Stora torget;{hostile}\r\n"
+        f"MK-X-2;2026-11-18;20:20;Fritid;Klotter;{hostile};text\r\n"
+    ).encode("cp1252"))
+    result = run_weekly(load_config(project), week="2026-W47", now=NOW, echo=lambda s: None)
+    for path in (result.report, result.map):
+        view = Page(browser, path)
+        try:
+            view.page.wait_for_load_state("load")
+            if path == result.report:
+                assert hostile in view.page.locator("body").inner_text()
+            assert view.page.locator("img[src=x]").count() == 0
+            assert view.dialogs == [] and view.errors == []
+        finally:
+            view.close()
