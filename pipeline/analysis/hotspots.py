@@ -1,0 +1,145 @@
+"""Hotspot zones from a density surface, plus fixed colour scales for comparable maps.
+
+A zone at level L % is a connected group (4-neighbour, edge-sharing) of the densest cells that
+together cover L % of the municipality's area. Edges are exact cell edges (EPSG:3006).
+
+Example
+-------
+>>> import numpy as np
+>>> from pipeline.analysis.kde import Grid
+>>> g = Grid(0, 0, 100, 10, 10)
+>>> dens = np.zeros((10, 10)); dens[2, 3] = 5.0
+>>> z = hotspot_zones(dens, g, np.ones((10, 10), bool), [1.0], np.array([[350.0, 250.0]]))
+>>> int(z.n_events[0]), float(z.area_km2[0]), z.geometry[0].bounds
+(1, 0.01, (300.0, 200.0, 400.0, 300.0))
+"""
+
+from __future__ import annotations
+
+import math
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from scipy import ndimage
+
+from pipeline.analysis.kde import Grid, _as_points, _check_shape
+
+CRS = "EPSG:3006"
+COLUMNS = ["level", "zone_id", "n_events", "share_events", "area_km2", "share_area", "pai",
+           "density_min", "geometry"]
+#: Fixed colour per hotspot level (% of area) so every week's map reads the same.
+LEVEL_COLORS = {0.1: "#b30000", 0.5: "#fc8d59", 1.0: "#fdcc8a", 5.0: "#fef0d9"}
+LEVEL_FALLBACK_COLOR = "#e34a33"
+#: Fixed density legend in events/km² (lower edges of classes 1..len); below the first: class 0.
+DENSITY_BREAKS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0)
+DENSITY_COLORS = ("#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#b10026")
+
+
+def level_color(level: float) -> str:
+    """Fixed colour of a hotspot level. ``level_color(0.1) -> '#b30000'``; unknown -> fallback."""
+    for key, color in LEVEL_COLORS.items():
+        if math.isclose(float(level), key):
+            return color
+    return LEVEL_FALLBACK_COLOR
+
+
+def density_class(values, breaks=DENSITY_BREAKS) -> np.ndarray:
+    """Class index per value on a fixed legend: 0 below ``breaks[0]``, i for ``breaks[i-1] <= v < breaks[i]``.
+
+    >>> density_class([0.1, 0.5, 3, 100]).tolist()
+    [0, 1, 3, 7]
+    """
+    b = np.asarray(breaks, dtype=np.float64)
+    if b.ndim != 1 or len(b) == 0 or np.any(np.diff(b) <= 0):
+        raise ValueError("breaks must be a non-empty, strictly increasing sequence of events/km²")
+    return np.digitize(np.asarray(values, dtype=np.float64), b)
+
+
+def clip_mask(grid: Grid, geometry) -> np.ndarray:
+    """Boolean ``(ny, nx)`` mask (row 0 south) of cells whose centre lies in ``geometry``.
+
+    ``geometry`` is a shapely geometry or a GeoSeries/GeoDataFrame in EPSG:3006.
+    """
+    import shapely
+
+    if hasattr(geometry, "union_all"):
+        geometry = geometry.union_all()
+    if geometry is None or geometry.is_empty:
+        raise ValueError("clip_mask needs a non-empty boundary geometry (EPSG:3006)")
+    shapely.prepare(geometry)
+    xs, ys = grid.centres()
+    gx, gy = np.meshgrid(xs, ys)
+    return shapely.contains_xy(geometry, gx, gy)
+
+
+def _select(density: np.ndarray, mask: np.ndarray, n_cells: int) -> np.ndarray:
+    """Flat indices of the ``n_cells`` densest masked cells with density > 0.
+
+    Ties are broken by flat cell index (south-west first) so runs are reproducible.
+    """
+    flat = density.ravel()
+    cand = np.flatnonzero(mask.ravel() & (flat > 0))
+    order = np.lexsort((cand, -flat[cand]))
+    return cand[order[:n_cells]]
+
+
+def _zones(selected: np.ndarray, grid: Grid):
+    """Label connected zones and polygonise them (exact cell edges)."""
+    from rasterio import features
+    from shapely.geometry import shape
+
+    raster = np.zeros(grid.shape, dtype=np.int32)
+    raster.ravel()[selected] = 1
+    labels, n = ndimage.label(raster)  # default structure = 4-connectivity
+    north_up = np.ascontiguousarray(grid.to_north_up(labels)).astype(np.int32)
+    polys = {int(v): shape(geom) for geom, v in
+             features.shapes(north_up, mask=north_up > 0, connectivity=4, transform=grid.transform)}
+    return labels, n, polys
+
+
+def hotspot_zones(density, grid: Grid, mask, levels, points) -> gpd.GeoDataFrame:
+    """One row per (level, zone); see the module docstring and ARCHITECTURE "Week analysis".
+
+    ``density`` and ``mask`` have shape ``(ny, nx)`` with row 0 south (as :func:`kde` returns);
+    ``levels`` are % of the municipality's area (= mask cells · cell²); ``points`` (n, 2) are
+    the events counted into zones (by the cell they fall in).
+    """
+    dens = np.asarray(_check_shape(density, grid, "density"), dtype=np.float64)
+    msk = _check_shape(mask, grid, "mask").astype(bool)
+    if not np.isfinite(dens).all():
+        raise ValueError("density contains NaN or infinite values")
+    lv = [float(x) for x in levels]
+    if not lv or any(not (0 < x < 100) for x in lv):
+        raise ValueError(f"levels are percentages of the area, each in (0, 100), got {levels!r}")
+    pts = _as_points(np.asarray(points, dtype=np.float64).reshape(-1, 2))
+    n_mask = int(msk.sum())
+    if n_mask == 0:
+        raise ValueError("mask selects no cells; is the boundary inside the grid?")
+
+    cell_km2 = grid.cell**2 / 1e6
+    muni_km2 = n_mask * cell_km2
+    row, col, inside = grid.cell_index(pts)
+    rows = []
+    for level in sorted(lv):
+        selected = _select(dens, msk, math.ceil(level / 100.0 * n_mask))
+        if len(selected) == 0:
+            continue
+        labels, n_zones, polys = _zones(selected, grid)
+        counts = np.bincount(labels[row[inside], col[inside]], minlength=n_zones + 1)
+        sizes = np.bincount(labels.ravel(), minlength=n_zones + 1)
+        firsts = ndimage.minimum(np.arange(labels.size).reshape(labels.shape), labels, range(1, n_zones + 1))
+        order = sorted(range(1, n_zones + 1), key=lambda z: (-counts[z], -sizes[z], firsts[z - 1]))
+        for zone_id, z in enumerate(order, start=1):
+            share_events = counts[z] / len(pts) if len(pts) else math.nan
+            share_area = sizes[z] * cell_km2 / muni_km2
+            rows.append({
+                "level": level, "zone_id": zone_id, "n_events": int(counts[z]),
+                "share_events": share_events, "area_km2": sizes[z] * cell_km2,
+                "share_area": share_area, "pai": share_events / share_area,
+                "density_min": float(dens.ravel()[selected[-1]]), "geometry": polys[z],
+            })
+    frame = pd.DataFrame(rows, columns=COLUMNS).astype(
+        {"level": float, "zone_id": "int64", "n_events": "int64", "share_events": float,
+         "area_km2": float, "share_area": float, "pai": float, "density_min": float})
+    return gpd.GeoDataFrame(frame, geometry="geometry", crs=CRS)
