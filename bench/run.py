@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-KEYS = ("task", "method", "n", "grid", "wall_s", "peak_mb", "max_rel_err", "note")
+KEYS = ("task", "method", "n", "grid", "wall_s", "warm_s", "peak_mb", "max_rel_err", "note")
 
 
 def _module_rows(name: str) -> list[dict]:
