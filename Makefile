@@ -6,8 +6,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?= config.yaml
 WEEK ?=
+BACKFILL ?=
 
-WEEK_ARG := $(if $(WEEK),--week $(WEEK),)
+WEEK_ARG := $(if $(WEEK),--week $(WEEK),) $(if $(BACKFILL),--backfill,)
 
 .PHONY: weekly ingest test demo-data bench clean install
 

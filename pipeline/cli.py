@@ -24,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--config", default="config.yaml", help="path to config.yaml (default: %(default)s)")
         if name == "weekly":
             cmd.add_argument("--week", help="ISO week, e.g. 2026-W47 (default: latest complete week in the data)")
+            cmd.add_argument("--backfill", action="store_true",
+                             help="also build every earlier week in the data that has no archive yet")
         if name == "demo-data":
             cmd.add_argument("--seed", type=int, default=586, help="random seed (default: %(default)s)")
     return parser
@@ -52,7 +54,7 @@ def _dispatch(args) -> int:
     elif args.command == "weekly":
         from pipeline.runner import run_weekly
 
-        run_weekly(cfg, week=args.week)
+        run_weekly(cfg, week=args.week, backfill=args.backfill)
     elif args.command == "demo-data":
         from pipeline.demo import write_demo_data
 

@@ -85,16 +85,22 @@ def run_ingest(cfg: Config, now: pd.Timestamp | None = None, echo=print) -> Inge
 
 # -- weekly ----------------------------------------------------------------------------------
 
-def run_weekly(cfg: Config, week: str | None = None, now: pd.Timestamp | None = None, echo=print) -> WeeklyResult:
-    """Ingest, analyse ``week`` (default: latest complete week), archive, render; under a lock."""
+def run_weekly(cfg: Config, week: str | None = None, now: pd.Timestamp | None = None, echo=print,
+               backfill: bool = False) -> WeeklyResult:
+    """Ingest, analyse ``week`` (default: latest complete week), archive, render; under a lock.
+
+    Archived weeks whose inputs changed are rebuilt too; with ``backfill`` every earlier week
+    in the data that has no archive yet is built as well (to start an archive).
+    """
     with run_lock(cfg):
-        return _run_weekly_locked(cfg, week, now, echo)
+        return _run_weekly_locked(cfg, week, now, echo, backfill)
 
 
-def _run_weekly_locked(cfg, week, now, echo) -> WeeklyResult:
+def _run_weekly_locked(cfg, week, now, echo, backfill) -> WeeklyResult:
     from pipeline.analysis.weekly import latest_complete_week, weeks_present
     from pipeline.archive import archive_path
     from pipeline.boundary import load_areas, municipality_boundary
+    from pipeline.geocode import Gazetteer
 
     now = now if now is not None else pd.Timestamp.now(tz=cfg.timezone)
     remove_stale_temp_files(cfg)
@@ -107,10 +113,13 @@ def _run_weekly_locked(cfg, week, now, echo) -> WeeklyResult:
             raise LagesbildError("no complete ISO week with events in the data; add exports to data/raw/ or pass --week")
     check_week(week)
     boundary, areas = municipality_boundary(cfg), load_areas(cfg)
-    stale = [w for w in archived_weeks(cfg) if w != week and _is_stale(cfg, events, w)]
+    archived = archived_weeks(cfg)
+    stale = [w for w in archived if w != week and _is_stale(cfg, events, w)]
+    missing = [w for w in weeks_present(events) if backfill and w < week and w not in archived]
+    gazetteer = Gazetteer.read(cfg.path(cfg.geocoding.gazetteer))
     rebuilt = []
-    for w in [week, *stale]:
-        _build_week(cfg, events, w, boundary, areas, ingest)
+    for w in sorted({week, *stale, *missing}):
+        _build_week(cfg, events, w, boundary, areas, ingest, gazetteer)
         crash_point(f"after-archive:{w}")
         rebuilt.append(w)
     if week not in weeks_present(events):
@@ -124,13 +133,11 @@ def _run_weekly_locked(cfg, week, now, echo) -> WeeklyResult:
     return result
 
 
-def _build_week(cfg, events, week, boundary, areas, ingest: IngestResult) -> Path:
+def _build_week(cfg, events, week, boundary, areas, ingest: IngestResult, gazetteer) -> Path:
     from pipeline.analysis.weekly import analyse_week
     from pipeline.archive import archive_path, write_archive
-    from pipeline.geocode import Gazetteer
 
     started = time.time()
-    gazetteer = Gazetteer.read(cfg.path(cfg.geocoding.gazetteer))
     analysis = analyse_week(events, cfg, week, boundary, areas, gazetteer=gazetteer)
     info = {
         "week": week,

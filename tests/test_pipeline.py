@@ -147,6 +147,18 @@ def test_same_week_twice_gives_same_features_and_new_export_updates_old_week(pro
     assert len(new) == len(old) + 1
 
 
+def test_backfill_builds_missing_earlier_weeks_and_links_them(project):
+    cfg = load_config(project)
+    result = run_weekly(cfg, week="2026-W24", now=NOW, echo=lambda s: None, backfill=True)
+    assert result.rebuilt == ["2026-W22", "2026-W23", "2026-W24"]
+    archive = project.parent / "data/processed/archive"
+    assert sorted(p.stem for p in archive.glob("*.gpkg")) == result.rebuilt
+    middle = (project.parent / "maps/2026-W23/karta.html").read_text(encoding="utf-8")
+    assert "../2026-W22/karta.html" in middle and "../2026-W24/karta.html" in middle
+    index = result.index.read_text(encoding="utf-8")
+    assert index.index("2026-W24") < index.index("2026-W22")  # newest first
+
+
 def _strip_volatile(html: str) -> str:
     """Folium gives map elements random ids; compare the rest."""
     import re
