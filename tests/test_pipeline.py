@@ -175,3 +175,39 @@ def test_cli_errors_are_one_line_without_traceback(project):
     missing = run("ingest", "--config", str(project.parent / "nope.yaml"))
     assert missing.returncode == 2 and "config file not found" in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1
+
+
+def test_shared_outputs_keep_sensitive_events_aggregate_only(project):
+    """Sensitive categories count in aggregates but are never points, and no free text or
+    case id leaves data/processed."""
+    extra = project.parent / "data/raw/polisen/polisen_demo_extra.csv"
+    extra.write_bytes((
+        "\ufeffDiarienr;Brottskod;Brottsbenämning;Från datum;Från kl;Till datum;Till kl;Gatuadress;Ort;X-koord;Y-koord\r\n"
+        "5000-K999001-26;0210;Våldtäkt;2026-11-19;23:10;;;Vasagatan 3;Mjölby;;\r\n"
+        "5000-K999002-26;9320;Misshandel i nära relation;2026-11-20;21:40;;;Blåklintsvägen 6;Mjölby;;\r\n"
+    ).encode("utf-8"))
+    cfg = load_config(project)
+    result = run_weekly(cfg, week=DEMO_WEEK, now=NOW, echo=lambda s: None)
+    events = gpd.read_parquet(project.parent / "data/processed/events.parquet")
+    week = events[(events["iso_week"] == DEMO_WEEK) & (events["duplicate_of"] == "")]
+    sensitive = week[week["sensitive"]]
+    assert set(sensitive["source_id"]) == {"5000-K999001-26", "5000-K999002-26"}
+    layer = pyogrio.read_dataframe(result.archive, layer="events")
+    assert not set(layer["event_id"]) & set(sensitive["event_id"])
+    assert not {"source_id", "location_text", "description"} & set(layer.columns)
+    html, report = result.map.read_text(encoding="utf-8"), result.report.read_text(encoding="utf-8")
+    for key in cfg.sensitive_categories():
+        assert cfg.taxonomy[key].label not in html
+    for case_id in week["source_id"].dropna():
+        assert case_id not in html and case_id not in report
+    summary = pyogrio.read_dataframe(result.archive, layer="area_summary")
+    shown = summary[summary["category"].isin(cfg.sensitive_categories())]
+    assert len(shown) == 2 and shown["suppressed"].all() and shown["n_events"].isna().all()
+    assert report.count("&lt; 3") >= 2 or report.count("< 3") >= 2
+
+
+def test_week_map_is_small_and_self_contained(weekly_run):
+    html = weekly_run["result"].map.read_text(encoding="utf-8")
+    assert len(html.encode("utf-8")) < 5 * 2**20
+    assert "<script src=" not in html and "<link href=\"http" not in html
+    assert "Lägesbild vecka 47, 2026 – Mjölby kommun" in html
