@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,7 +140,6 @@ def _build_week(cfg, events, week, boundary, areas, ingest: IngestResult, gazett
     analysis = analyse_week(events, cfg, week, boundary, areas, gazetteer=gazetteer)
     info = {
         "week": week,
-        "code_version": code_version(cfg.base_dir),
         "config_sha256": cfg.sha256,
         "input_sha256": json.dumps(ingest.inputs, ensure_ascii=False, sort_keys=True),
         "events_fingerprint": week_fingerprint(cfg, events, week),
@@ -280,15 +278,6 @@ def run_lock(cfg):
             lock.release()
 
     return _Guard()
-
-
-def code_version(base_dir: Path) -> str:
-    try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=base_dir, capture_output=True,
-                             text=True, timeout=5).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        sha = ""
-    return f"{pipeline.__version__}+{sha}" if sha else pipeline.__version__
 
 
 def _display_name(path: Path, base: Path) -> str:
