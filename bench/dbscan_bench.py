@@ -185,17 +185,28 @@ def chicago_points() -> np.ndarray:
 # ---------------------------------------------------------------------------- child side
 
 
-def _child(method: str, dataset: str, n: int, out: str) -> None:
-    import resource
+def status_mb(field: str) -> float:
+    """A memory figure of this process from /proc/self/status (VmRSS, VmHWM), in MB.
 
+    Not getrusage's ru_maxrss: on Linux that keeps the high-water mark a forked child
+    inherited from its parent, so every child reported the harness's own peak.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise KeyError(field)
+
+
+def _child(method: str, dataset: str, n: int, out: str) -> None:
     sys.path.insert(0, str(ROOT))
     pts = chicago_points() if dataset == "chicago" else town_points(n)
     fit = _method(method)
-    base_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    base_mb = status_mb("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")  # reset the peak to the current RSS
     t0 = time.perf_counter()
     labels, core = fit(pts)
     wall = time.perf_counter() - t0
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    peak_mb = status_mb("VmHWM")
     labels, core = np.asarray(labels, np.int64), np.asarray(core, bool)
     np.savez(out, labels=labels, core=core)
     print(json.dumps({"n": len(pts), "wall_s": wall, "peak_mb": peak_mb, "base_mb": base_mb,

@@ -181,7 +181,7 @@ def _core_mask(pts, cells: _Cells, eps: float, min_samples: int, slack: float):
     tree = None
     if len(idx):
         tree = cKDTree(pts, leafsize=32, balanced_tree=False, compact_nodes=False)
-        counts = tree.query_ball_point(pts[idx], eps, return_length=True)
+        counts = tree.query_ball_point(pts[idx], eps, return_length=True, workers=-1)
         core[idx] = counts >= min_samples
         maybe_border[idx] = (counts < min_samples) & (counts > 1)
     return core, maybe_border, tree
