@@ -40,9 +40,9 @@ SPLIT_WEEK = 35                        # polisen: v22–v34 and v35–v47 in two
 # Relative output paths (below the output base dir).
 GAZETTEER_PATH = "data/reference/gazetteer_demo.csv"
 AREAS_PATH = "data/reference/areas_demo.geojson"
-POLISEN_PATHS = ("data/raw/polisen/polisen_demo_2026_v22-v34.csv", "data/raw/polisen/polisen_demo_2026_v35-v47.csv")
-KOMMUNEN_PATH = "data/raw/kommunen/kommunen_demo_2026.csv"
-BOSTAD_PATH = "data/raw/bostadsbolaget/bostadsbolaget_demo_2026.csv"
+POLISEN_PATHS = ("data/raw/polisen/demo_polisen_2026_v22-v34.csv", "data/raw/polisen/demo_polisen_2026_v35-v47.csv")
+KOMMUNEN_PATH = "data/raw/kommunen/demo_kommunen_2026.csv"
+BOSTAD_PATH = "data/raw/bostadsbolaget/demo_bostadsbolaget_2026.csv"
 
 POLISEN_COLUMNS = ["Diarienr", "Brottskod", "Brottsbenämning", "Från datum", "Från kl", "Till datum",
                    "Till kl", "Gatuadress", "Ort", "X-koord", "Y-koord"]
@@ -284,7 +284,7 @@ def write_demo_data(cfg, seed: int = SEED, out_dir: str | Path | None = None) ->
     """Write the demo gazetteer, areas and partner exports below ``out_dir`` (default cfg.base_dir).
 
     >>> write_demo_data(cfg, out_dir="/tmp/demo")[-1].name   # doctest: +SKIP
-    'bostadsbolaget_demo_2026.csv'
+    'demo_bostadsbolaget_2026.csv'
     """
     base = Path(out_dir) if out_dir is not None else Path(cfg.base_dir)
     files = render_demo_files(seed)
@@ -301,7 +301,7 @@ def render_demo_files(seed: int = SEED) -> dict[str, bytes]:
     """All demo files as {relative path: bytes}; pure and deterministic.
 
     >>> sorted(render_demo_files())[0]
-    'data/raw/bostadsbolaget/bostadsbolaget_demo_2026.csv'
+    'data/raw/bostadsbolaget/demo_bostadsbolaget_2026.csv'
     """
     demo = generate_demo(seed)
     rng = np.random.default_rng([seed, 2])  # separate stream for formatting and dirt

@@ -211,8 +211,8 @@ def _weekday_hour(counted) -> pd.DataFrame:
 def _run_info(cfg, events) -> dict:
     return {
         "week": WEEK, "code_version": "0.1.0+g26ece58", "config_sha256": "ab" * 32,
-        "input_sha256": json.dumps({"data/raw/polisen/polisen_demo_2026_v35-v47.csv": "cd" * 32,
-                                    "data/raw/kommunen/kommunen_demo_2026.csv": "ef" * 32}),
+        "input_sha256": json.dumps({"data/raw/polisen/demo_polisen_2026_v35-v47.csv": "cd" * 32,
+                                    "data/raw/kommunen/demo_kommunen_2026.csv": "ef" * 32}),
         "bandwidth_m": "212.5", "cell_size_m": "50", "kernel": "quartic", "levels": "[0.1, 0.5]",
         "rows_read": "520", "rows_accepted": str(len(events) + 300), "rows_rejected": "40",
         "run_started": "2026-11-23T07:30:00+01:00", "quality": json.dumps({"partners": {}}),
@@ -229,7 +229,7 @@ def _quality(cfg) -> dict:
             "rejected_by_reason": rejected,
             "geocoded_by_method": {"coordinates": accepted - 30, "exact": 20, "fuzzy": 6, "street_centroid": 4},
             "unmapped_categories": {"Okänd händelse": 2} if i == 1 else {},
-            "files": [f"data/raw/{key}/{key}_demo_2026.csv"],
+            "files": [f"data/raw/{key}/demo_{key}_2026.csv"],
         }
     return {"partners": partners}
 

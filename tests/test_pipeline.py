@@ -75,7 +75,7 @@ def test_reingest_is_idempotent_and_a_copied_export_adds_nothing(project):
     second = run_ingest(cfg, now=NOW, echo=lambda s: None)
     pd.testing.assert_frame_equal(first.events.drop(columns="geometry"), second.events.drop(columns="geometry"))
     raw = project.parent / "data/raw/bostadsbolaget"
-    shutil.copy(raw / "bostadsbolaget_demo_2026.csv", raw / "bostadsbolaget_demo_2026_kopia.csv")
+    shutil.copy(raw / "demo_bostadsbolaget_2026.csv", raw / "demo_bostadsbolaget_2026_kopia.csv")
     third = run_ingest(cfg, now=NOW, echo=lambda s: None)
     assert sorted(third.events["event_id"]) == sorted(first.events["event_id"])
     copied = third.rejected[third.rejected["source_file"].str.endswith("_kopia.csv")]
@@ -180,7 +180,7 @@ def test_cli_errors_are_one_line_without_traceback(project):
 def test_shared_outputs_keep_sensitive_events_aggregate_only(project):
     """Sensitive categories count in aggregates but are never points, and no free text or
     case id leaves data/processed."""
-    extra = project.parent / "data/raw/polisen/polisen_demo_extra.csv"
+    extra = project.parent / "data/raw/polisen/demo_polisen_extra.csv"
     extra.write_bytes((
         "\ufeffDiarienr;Brottskod;Brottsbenämning;Från datum;Från kl;Till datum;Till kl;Gatuadress;Ort;X-koord;Y-koord\r\n"
         "5000-K999001-26;0210;Våldtäkt;2026-11-19;23:10;;;Vasagatan 3;Mjölby;;\r\n"

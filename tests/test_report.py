@@ -137,7 +137,7 @@ def test_partner_quality_in_swedish(ctx, page):
 
 
 def test_run_information(ctx, page):
-    assert "data/raw/polisen/polisen_demo_2026_v35-v47.csv" in page and "cd" * 32 in page
+    assert "data/raw/polisen/demo_polisen_2026_v35-v47.csv" in page and "cd" * 32 in page
     assert "0.1.0+g26ece58" in page and "ab" * 32 in page
     assert "Kärna (KDE)" in page and "quartic" in page
 
