@@ -27,6 +27,22 @@ WEEK_FORMAT = "YYYY-Www, e.g. 2026-W47"
 
 
 @dataclass
+class Reference:
+    """The reference data every stage reads: boundary, named areas, gazetteer."""
+
+    boundary: object
+    areas: gpd.GeoDataFrame
+    gazetteer: object
+
+    @classmethod
+    def load(cls, cfg: Config) -> "Reference":
+        from pipeline.boundary import load_areas, municipality_boundary
+        from pipeline.geocode import Gazetteer
+
+        return cls(municipality_boundary(cfg), load_areas(cfg), Gazetteer.read(cfg.path(cfg.geocoding.gazetteer)))
+
+
+@dataclass
 class IngestResult:
     events: gpd.GeoDataFrame
     rejected: pd.DataFrame
@@ -46,25 +62,22 @@ class WeeklyResult:
 
 # -- ingest ----------------------------------------------------------------------------------
 
-def run_ingest(cfg: Config, now: pd.Timestamp | None = None, echo=print) -> IngestResult:
+def run_ingest(cfg: Config, now: pd.Timestamp | None = None, echo=print,
+               ref: Reference | None = None) -> IngestResult:
     """Read every partner's exports; write the clean and rejected tables and the summary."""
-    from pipeline.boundary import load_areas, municipality_boundary
     from pipeline.clean import finalise
-    from pipeline.geocode import Gazetteer
     from pipeline.ingest import normalise_partner
     from pipeline.io.read import expand_files, read_export
     from pipeline.quality import format_summary, quality_summary, unmapped_categories
 
     now = now if now is not None else pd.Timestamp.now(tz=cfg.timezone)
-    boundary = municipality_boundary(cfg)
-    areas = load_areas(cfg)
-    gazetteer = Gazetteer.read(cfg.path(cfg.geocoding.gazetteer))
+    ref = ref or Reference.load(cfg)
     events, rejected, rows_read, inputs, exports = [], [], {}, {}, {}
     for partner, pcfg in cfg.partners.items():
         for path in expand_files(pcfg.files, cfg.base_dir, partner=partner):
             name = _display_name(path, cfg.base_dir)
             raw = read_export(path, partner, pcfg, name)
-            ev, rej = normalise_partner(raw, partner, cfg, gazetteer, boundary, now)
+            ev, rej = normalise_partner(raw, partner, cfg, ref.gazetteer, ref.boundary, now)
             events.append(ev)
             rejected.append(rej)
             rows_read[(partner, name)] = raw.rows_read
@@ -72,7 +85,7 @@ def run_ingest(cfg: Config, now: pd.Timestamp | None = None, echo=print) -> Inge
             inputs[name] = _sha256(path)
     all_events = pd.concat(events, ignore_index=True) if events else empty_events()
     all_rejected = pd.concat(rejected, ignore_index=True) if rejected else empty_rejected()
-    all_events, all_rejected = finalise(gpd.GeoDataFrame(all_events, crs="EPSG:3006"), all_rejected, cfg, areas)
+    all_events, all_rejected = finalise(gpd.GeoDataFrame(all_events, crs="EPSG:3006"), all_rejected, cfg, ref.areas)
     quality = quality_summary(rows_read, all_events, all_rejected, unmapped_categories(all_events, cfg), cfg=cfg, exports=exports)
     processed = cfg.path(cfg.paths.processed)
     write_parquet(processed / "events.parquet", all_events)
@@ -98,12 +111,11 @@ def run_weekly(cfg: Config, week: str | None = None, now: pd.Timestamp | None = 
 def _run_weekly_locked(cfg, week, now, echo, backfill) -> WeeklyResult:
     from pipeline.analysis.weekly import latest_complete_week, weeks_present
     from pipeline.archive import archive_path
-    from pipeline.boundary import load_areas, municipality_boundary
-    from pipeline.geocode import Gazetteer
 
     now = now if now is not None else pd.Timestamp.now(tz=cfg.timezone)
     remove_stale_temp_files(cfg)
-    ingest = run_ingest(cfg, now=now, echo=echo)
+    ref = Reference.load(cfg)
+    ingest = run_ingest(cfg, now=now, echo=echo, ref=ref)
     crash_point("after-ingest")
     events = ingest.events
     if week is None:
@@ -111,19 +123,17 @@ def _run_weekly_locked(cfg, week, now, echo, backfill) -> WeeklyResult:
         if week is None:
             raise LagesbildError("no complete ISO week with events in the data; add exports to data/raw/ or pass --week")
     check_week(week)
-    boundary, areas = municipality_boundary(cfg), load_areas(cfg)
     archived = archived_weeks(cfg)
     stale = [w for w in archived if w != week and _is_stale(cfg, events, w)]
     missing = [w for w in weeks_present(events) if backfill and w < week and w not in archived]
-    gazetteer = Gazetteer.read(cfg.path(cfg.geocoding.gazetteer))
     rebuilt = []
     for w in sorted({week, *stale, *missing}):
-        _build_week(cfg, events, w, boundary, areas, ingest, gazetteer)
+        _build_week(cfg, events, w, ref, ingest)
         crash_point(f"after-archive:{w}")
         rebuilt.append(w)
     if week not in weeks_present(events):
         echo(f"Obs: inga händelser i vecka {week}.")
-    paths = _render_weeks(cfg, rebuilt, areas, ingest.quality)
+    paths = _render_weeks(cfg, rebuilt, ref.areas, ingest.quality)
     result = WeeklyResult(week, archive_path(cfg, week), *paths[week], _index_path(cfg), rebuilt)
     echo(f"Arkiv:   {result.archive}")
     echo(f"Karta:   {result.map}")
@@ -132,12 +142,12 @@ def _run_weekly_locked(cfg, week, now, echo, backfill) -> WeeklyResult:
     return result
 
 
-def _build_week(cfg, events, week, boundary, areas, ingest: IngestResult, gazetteer) -> Path:
+def _build_week(cfg, events, week, ref: Reference, ingest: IngestResult) -> Path:
     from pipeline.analysis.weekly import analyse_week
     from pipeline.archive import archive_path, write_archive
 
     started = time.time()
-    analysis = analyse_week(events, cfg, week, boundary, areas, gazetteer=gazetteer)
+    analysis = analyse_week(events, cfg, week, ref.boundary, ref.areas, gazetteer=ref.gazetteer)
     info = {
         "week": week,
         "config_sha256": cfg.sha256,
