@@ -36,8 +36,8 @@ class Reference:
 
     @classmethod
     def load(cls, cfg: Config) -> "Reference":
-        from pipeline.boundary import load_areas, municipality_boundary
-        from pipeline.geocode import Gazetteer
+        from pipeline.io.reference import load_areas, municipality_boundary
+        from pipeline.sources.geocode import Gazetteer
 
         return cls(municipality_boundary(cfg), load_areas(cfg), Gazetteer.read(cfg.path(cfg.geocoding.gazetteer)))
 
@@ -65,10 +65,10 @@ class WeeklyResult:
 def run_ingest(cfg: Config, now: pd.Timestamp | None = None, echo=print,
                ref: Reference | None = None) -> IngestResult:
     """Read every partner's exports; write the clean and rejected tables and the summary."""
-    from pipeline.clean import finalise
-    from pipeline.ingest import normalise_partner
-    from pipeline.io.read import expand_files, read_export
-    from pipeline.quality import format_summary, quality_summary, unmapped_categories
+    from pipeline.sources.clean import finalise
+    from pipeline.sources.normalise import normalise_partner
+    from pipeline.sources.read import expand_files, read_export
+    from pipeline.sources.quality import format_summary, quality_summary, unmapped_categories
 
     now = now if now is not None else pd.Timestamp.now(tz=cfg.timezone)
     ref = ref or Reference.load(cfg)
@@ -110,7 +110,7 @@ def run_weekly(cfg: Config, week: str | None = None, now: pd.Timestamp | None = 
 
 def _run_weekly_locked(cfg, week, now, echo, backfill) -> WeeklyResult:
     from pipeline.analysis.weekly import latest_complete_week, weeks_present
-    from pipeline.archive import archive_path
+    from pipeline.io.archive import archive_path
 
     now = now if now is not None else pd.Timestamp.now(tz=cfg.timezone)
     remove_stale_temp_files(cfg)
@@ -144,7 +144,7 @@ def _run_weekly_locked(cfg, week, now, echo, backfill) -> WeeklyResult:
 
 def _build_week(cfg, events, week, ref: Reference, ingest: IngestResult) -> Path:
     from pipeline.analysis.weekly import analyse_week
-    from pipeline.archive import archive_path, write_archive
+    from pipeline.io.archive import archive_path, write_archive
 
     started = time.time()
     analysis = analyse_week(events, cfg, week, ref.boundary, ref.areas, gazetteer=ref.gazetteer)
@@ -165,8 +165,8 @@ def _build_week(cfg, events, week, ref: Reference, ingest: IngestResult) -> Path
 
 def _render_weeks(cfg, weeks, areas, quality) -> dict[str, tuple[Path, Path]]:
     """Render the built weeks, and their archived neighbours (their prev/next links change)."""
-    from pipeline.maps import render_index, render_map
-    from pipeline.report import render_report
+    from pipeline.render.maps import render_index, render_map
+    from pipeline.render.report import render_report
 
     archived = archived_weeks(cfg)
     todo = set(weeks)
@@ -189,9 +189,9 @@ def week_context(cfg, week: str, *, areas=None, quality: dict | None = None, wee
     ``quality`` defaults to the summary stored in the archive's run_info, so an old week is
     rendered with the figures of the run that built it.
     """
-    from pipeline.archive import archive_path, read_archive, run_info_dict
-    from pipeline.boundary import boundary_frame, load_areas
-    from pipeline.context import WeekContext
+    from pipeline.io.archive import archive_path, read_archive, run_info_dict
+    from pipeline.io.reference import boundary_frame, load_areas
+    from pipeline.render.context import WeekContext
 
     path = archive_path(cfg, week)
     info = run_info_dict(path)
@@ -246,7 +246,7 @@ def week_fingerprint(cfg, events, week: str) -> str:
 
 
 def _is_stale(cfg, events, week: str) -> bool:
-    from pipeline.archive import archive_path, run_info_dict
+    from pipeline.io.archive import archive_path, run_info_dict
 
     try:
         info = run_info_dict(archive_path(cfg, week))

@@ -25,7 +25,7 @@ import shapely
 from shapely.geometry import Point
 
 from pipeline.config import Category, load_config
-from pipeline.context import WeekContext
+from pipeline.render.context import WeekContext
 from pipeline.schema import OUTSIDE_AREA
 
 ROOT = Path(__file__).resolve().parents[1]

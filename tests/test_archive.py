@@ -14,9 +14,9 @@ import pytest
 import rasterio
 
 import pipeline
-from pipeline import archive
+from pipeline.io import archive
 from pipeline.analysis.weekly import analyse_week
-from pipeline.archive import EVENT_LAYER_COLUMNS, read_archive, run_info_dict, weekday_hour_matrix, write_archive
+from pipeline.io.archive import EVENT_LAYER_COLUMNS, read_archive, run_info_dict, weekday_hour_matrix, write_archive
 from tests.test_weekly import WEEK, config, synthetic
 
 VECTOR_LAYERS = {"events", "hotspots", "clusters", "area_summary", "key_figures", "weekday_hour",

@@ -10,7 +10,7 @@ import geopandas as gpd
 import pytest
 from shapely.geometry import Point, box
 
-from pipeline.boundary import boundary_frame, empty_areas, load_areas, municipality_boundary
+from pipeline.io.reference import boundary_frame, empty_areas, load_areas, municipality_boundary
 from pipeline.config import load_config
 from pipeline.errors import ConfigError, InputError
 

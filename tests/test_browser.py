@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.maps import render_index, render_map
-from pipeline.report import render_report
+from pipeline.render.maps import render_index, render_map
+from pipeline.render.report import render_report
 from tests.fixtures_week import XSS, build_week_context
 
 pytestmark = pytest.mark.browser

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 import shapely
 
-from pipeline.clean import cross_partner_duplicates, finalise
+from pipeline.sources.clean import cross_partner_duplicates, finalise
 from pipeline.config import load_config
-from pipeline.geocode import Gazetteer
-from pipeline.ingest import normalise_partner
+from pipeline.sources.geocode import Gazetteer
+from pipeline.sources.normalise import normalise_partner
 from pipeline.schema import EVENT_COLUMNS, OUTSIDE_AREA, REJECTED_COLUMNS, empty_rejected, validate_events
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from pyproj import Transformer
 
-from pipeline.coords import to_sweref
+from pipeline.sources.coords import to_sweref
 
 REAL = Path("/work/shared/data/real")
 # Mjölby centre (GeoNames) and its published SWEREF 99 TM position.

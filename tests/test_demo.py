@@ -16,7 +16,7 @@ import pytest
 from shapely.geometry import Point
 
 from pipeline import demo
-from pipeline.boundary import municipality_boundary
+from pipeline.io.reference import municipality_boundary
 from pipeline.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]

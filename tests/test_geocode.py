@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import InputError
-from pipeline.geocode import Gazetteer, normalise_address, normalise_number, town_key
+from pipeline.sources.geocode import Gazetteer, normalise_address, normalise_number, town_key
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_GAZETTEER = ROOT / "data" / "reference" / "gazetteer_demo.csv"
@@ -209,9 +209,9 @@ def test_towns_align_by_index_or_position(gaz):
 def test_doctests():
     import doctest
 
-    import pipeline.geocode
+    import pipeline.sources.geocode
 
-    assert doctest.testmod(pipeline.geocode).failed == 0
+    assert doctest.testmod(pipeline.sources.geocode).failed == 0
 
 
 def test_empty_input(gaz):

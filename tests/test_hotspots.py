@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from shapely.geometry import box
 
-from pipeline.analysis.hotspots import (
+from pipeline.analysis.zones import (
     LEVEL_FALLBACK_COLOR, clip_mask, density_class, hotspot_zones, level_color,
 )
 from pipeline.analysis.kde import Grid

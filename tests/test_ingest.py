@@ -13,10 +13,10 @@ import yaml
 
 from pipeline.config import parse_config
 from pipeline.errors import InputError
-from pipeline.geocode import Gazetteer
-from pipeline.ingest import HELPER_COLUMNS, normalise_partner
-from pipeline.io.read import read_export
-from pipeline.quality import format_summary, quality_summary, unmapped_categories
+from pipeline.sources.geocode import Gazetteer
+from pipeline.sources.normalise import HELPER_COLUMNS, normalise_partner
+from pipeline.sources.read import read_export
+from pipeline.sources.quality import format_summary, quality_summary, unmapped_categories
 from pipeline.schema import EVENT_COLUMNS, REASONS, REJECTED_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.parse import check_window, parse_datetimes, parse_numbers
+from pipeline.sources.parse import check_window, parse_datetimes, parse_numbers
 
 TZ = "Europe/Stockholm"
 REAL = Path("/work/shared/data/real")

@@ -13,7 +13,7 @@ import pyogrio
 import pytest
 
 from pipeline.analysis.weekly import analyse_week
-from pipeline.archive import read_archive, write_archive
+from pipeline.io.archive import read_archive, write_archive
 from tests.test_weekly import WEEK, config, synthetic
 
 QGIS_PYTHON = "/usr/bin/python3"

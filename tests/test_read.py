@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.config import Partner
 from pipeline.errors import InputError
-from pipeline.io.read import RawExport, expand_files, read_export
+from pipeline.sources.read import RawExport, expand_files, read_export
 
 REAL = Path("/work/shared/data/real")
 

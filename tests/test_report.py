@@ -7,7 +7,7 @@ import dataclasses
 import pandas as pd
 import pytest
 
-from pipeline.report import render_report, weekday_hour_matrix
+from pipeline.render.report import render_report, weekday_hour_matrix
 from pipeline.schema import REASONS
 from tests.fixtures_week import XSS, build_week_context, elements_with, external_refs, resource_refs
 

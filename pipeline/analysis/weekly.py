@@ -137,7 +137,7 @@ def analyse_week(events, cfg, week: str, boundary, areas, *, gazetteer=None) -> 
     >>> wa.density.values.shape == (wa.density.grid.ny, wa.density.grid.nx)   # doctest: +SKIP
     True
     """
-    from pipeline.analysis.hotspots import clip_mask
+    from pipeline.analysis.zones import clip_mask
     from pipeline.analysis.kde import Grid, resolve_bandwidth
 
     a = cfg.analysis
@@ -199,7 +199,7 @@ def _xy(frame) -> np.ndarray:
 
 def _hotspots(periods, cfg, grid, mask, bandwidth):
     """Zones for every (period, time_of_day) with at least 2 events; the all-day surfaces."""
-    from pipeline.analysis.hotspots import hotspot_zones
+    from pipeline.analysis.zones import hotspot_zones
     from pipeline.analysis.kde import kde
 
     a = cfg.analysis

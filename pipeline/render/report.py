@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from markupsafe import Markup  # noqa: E402
 
-from pipeline import web_assets as wa  # noqa: E402
+from pipeline.render import web_assets as wa  # noqa: E402
 from pipeline.schema import REASONS  # noqa: E402
 
 ALL_DAY = "alla"

@@ -7,7 +7,7 @@ nothing is fetched from a CDN and nothing is copied into the repository: the ins
 ``xstatic-leaflet`` and ``xstatic-leaflet-markercluster`` packages are the source. Images
 that ``leaflet.css`` refers to (layer-control icon, default marker) become data: URIs.
 
->>> from pipeline.web_assets import head_html
+>>> from pipeline.render.web_assets import head_html
 >>> html = head_html()
 >>> "<script>" in html and "L.markerClusterGroup" in html and "url(images/" not in html
 True
@@ -108,7 +108,7 @@ def _env() -> jinja2.Environment:
 
 
 def render_template(name: str, **values) -> str:
-    """Render ``pipeline/templates/<name>`` with autoescaping.
+    """Render ``pipeline/render/templates/<name>`` with autoescaping.
 
     >>> "&lt;b&gt;" in render_template("index.html.j2", title="<b>", rows=[])
     True
@@ -117,7 +117,7 @@ def render_template(name: str, **values) -> str:
 
 
 def template_text(name: str) -> str:
-    """Raw text of a static template file (CSS/JS) in ``pipeline/templates``."""
+    """Raw text of a static template file (CSS/JS) in ``pipeline/render/templates``."""
     return (TEMPLATE_DIR / name).read_text(encoding="utf-8")
 
 

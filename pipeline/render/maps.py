@@ -2,7 +2,7 @@
 
 ``render_map(ctx)`` builds a Folium map from the archive layers in a :class:`WeekContext` and
 returns one self-contained HTML page: Leaflet and Leaflet.markercluster are inlined from the
-XStatic packages (``pipeline.web_assets``), folium's CDN links (jQuery, Bootstrap, Font Awesome)
+XStatic packages (``pipeline.render.web_assets``), folium's CDN links (jQuery, Bootstrap, Font Awesome)
 are dropped, and with no network every vector layer still draws. Geometries leave EPSG:3006
 only here, for the web map. Every text from data is HTML-escaped before it reaches a popup.
 
@@ -31,7 +31,7 @@ import shapely
 from branca.element import Element, Figure, MacroElement
 from folium.template import Template
 
-from pipeline import web_assets as wa
+from pipeline.render import web_assets as wa
 
 WEB_CRS = "EPSG:4326"
 ALL_DAY = "alla"

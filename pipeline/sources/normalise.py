@@ -13,7 +13,7 @@ few per-row Python loops (ids, messages) only touch strings.
 
 Besides the canonical columns, ``events`` carries the helper columns ``HELPER_COLUMNS``
 (``_content``: hash of the mapped field values, ``_raw``: the raw record) that
-:func:`pipeline.clean.finalise` needs for duplicate detection and then drops.
+:func:`pipeline.sources.clean.finalise` needs for duplicate detection and then drops.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ import pandas as pd
 import shapely
 
 from pipeline.config import Config
-from pipeline.coords import to_sweref
+from pipeline.sources.coords import to_sweref
 from pipeline.errors import InputError
-from pipeline.parse import NULL_TOKENS, check_window, parse_datetimes, parse_numbers
+from pipeline.sources.parse import NULL_TOKENS, check_window, parse_datetimes, parse_numbers
 from pipeline.schema import EVENT_COLUMNS, REASONS, REJECTED_COLUMNS
 
 #: Non-schema columns passed from normalise_partner to clean.finalise (dropped there).
@@ -45,7 +45,7 @@ def normalise_partner(raw, partner: str, cfg: Config, gazetteer, boundary,
                       now: pd.Timestamp) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Turn one export's raw rows into (events, rejected); see the module docstring.
 
-    ``raw`` is a :class:`pipeline.io.read.RawExport` or its ``frame`` (then the file name is
+    ``raw`` is a :class:`pipeline.sources.read.RawExport` or its ``frame`` (then the file name is
     taken from ``frame.attrs["display_name"]``, default: the partner key).
     """
     frame, source_file = _unpack(raw, partner)
@@ -174,7 +174,7 @@ def _fault_messages(frame: pd.DataFrame, cols: dict[str, str]) -> pd.Series:
 
 def _too_long_messages(rows: pd.DataFrame) -> list[str]:
     """Name the first over-long column: the reader keeps the fields of such rows."""
-    from pipeline.io.read import MAX_FIELD_CHARS
+    from pipeline.sources.read import MAX_FIELD_CHARS
 
     data = [c for c in rows.columns if not str(c).startswith("_")]
     lengths = pd.DataFrame({c: rows[c].astype("string").str.len().fillna(0) for c in data}, index=rows.index)

@@ -28,7 +28,7 @@ def unmapped_categories(events: pd.DataFrame, cfg) -> dict[str, Counter]:
     >>> unmapped_categories(events, cfg)                 # doctest: +SKIP
     {'kommunen': Counter({'Vattenläcka': 2})}
     """
-    from pipeline.ingest import unmapped_mask
+    from pipeline.sources.normalise import unmapped_mask
 
     out: dict[str, Counter] = {}
     if len(events):

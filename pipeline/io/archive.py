@@ -245,10 +245,10 @@ def code_version() -> str:
 
 def _write_layer_styles(tmp: Path, layers: dict, cfg) -> None:
     """QGIS default styles in the ``layer_styles`` table, registered as an attributes table."""
-    from pipeline.styles import clusters_qml, events_qml, hotspots_qml
+    from pipeline.render.qgis_styles import clusters_qml, events_qml, hotspots_qml
 
     try:
-        from pipeline.analysis.hotspots import LEVEL_COLORS
+        from pipeline.analysis.zones import LEVEL_COLORS
     except ImportError:
         LEVEL_COLORS = None
     styles = {
