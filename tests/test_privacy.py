@@ -132,3 +132,98 @@ def test_format_count():
 
 def test_doctests():
     assert doctest.testmod(privacy).failed == 0
+
+
+# -- real-world spellings (issue 9): tolerant of Unicode separators, case and glued letters -------
+NBSP, NNBSP, THIN, EN, MINUS, ZWSP = "\u00a0", "\u202f", "\u2009", "\u2013", "\u2212", "\u200b"
+
+#: (text, the personal value that must disappear, label it becomes)
+MUST_REDACT = [
+    ("pnr850101-1234", "850101-1234", PNR),
+    ("Pnr:19850101-1234", "19850101-1234", PNR),
+    (f"Anmälare 850101{EN}1234", f"850101{EN}1234", PNR),
+    (f"född 850101{NBSP}1234", f"850101{NBSP}1234", PNR),
+    (f"pnr 19850101 {EN} 1234", f"19850101 {EN} 1234", PNR),
+    (f"pnr 850101{MINUS}1234", f"850101{MINUS}1234", PNR),
+    (f"pnr 850101{ZWSP}-1234", f"850101{ZWSP}-1234", PNR),
+    ("personnr: 8501011234.", "8501011234", PNR),
+    ("samordningsnr 850161 - 1234", "850161 - 1234", PNR),
+    ("Målsägande 451212+1234", "451212+1234", PNR),
+    ("８５０１０１-１２３４ (helbredd)", "８５０１０１-１２３４", PNR),
+    ("ID850101-1234X", "850101-1234", PNR),
+    ("Ring 070 - 765 43 21", "070 - 765 43 21", TEL),
+    ("tel:0701112233", "0701112233", TEL),
+    ("Tel.0701112233", "0701112233", TEL),
+    ("tfn0701112233", "0701112233", TEL),
+    (f"mobil 070{EN}765 43 21", f"070{EN}765 43 21", TEL),
+    (f"mobil 070{NBSP}765{NBSP}43{NBSP}21", f"070{NBSP}765{NBSP}43{NBSP}21", TEL),
+    (f"ring 013{THIN}12{THIN}34{THIN}56", f"013{THIN}12{THIN}34{THIN}56", TEL),
+    (f"växel 08{NNBSP}123{NNBSP}456{NNBSP}78", f"08{NNBSP}123{NNBSP}456{NNBSP}78", TEL),
+    ("+46 (0)70-111 22 33 (pappa)", "+46 (0)70-111 22 33", TEL),
+    ("nås på 0046 70 111 22 33", "0046 70 111 22 33", TEL),
+    ("+46701112233", "+46701112233", TEL),
+    ("(013) 12 34 56 kontoret", "(013) 12 34 56", TEL),
+    ("tel 0142-123 45, 2026-11-16", "0142-123 45", TEL),
+    ("ring 070-123 45 67 2026 igen", "070-123 45 67", TEL),
+    ("norskt nr +47 912 34 567", "+47 912 34 567", TEL),
+    ("KALLE.K@EXAMPLE.SE", "KALLE.K@EXAMPLE.SE", MAIL),
+    ("mail:asa.orn@mjölby.se", "asa.orn@mjölby.se", MAIL),
+    ("kalle(at)example.se", "kalle(at)example.se", MAIL),
+    ("reg abc 123", "abc 123", REG),
+    ("bil abc123 sågs", "abc123", REG),
+    ("moped Def 45g", "Def 45g", REG),
+    ("regnr ABC-123", "ABC-123", REG),
+    (f"regnr XYZ{NBSP}789", f"XYZ{NBSP}789", REG),
+]
+
+#: Texts with nothing personal: dates, times, case numbers, house numbers, postcodes, sums.
+LEAVE_ALONE = [
+    "2026-11-16 kl 21:40",
+    "16.11.2026 21.40",
+    "01-02-2026",
+    "01.02.2026 kl 08.15",
+    f"2026-11-16 21:40 {EN} 2026-11-17 06:15",
+    "20261116",
+    f"18.30{EN}21.00",
+    "kl 0230, ronderat 0245",
+    "Ärende 5000-K123456-26",
+    "Diarienr 5000-K1234567-26 och 5000-K110512-26",
+    "MK-2026-00123",
+    "BB26-90001",
+    "Vasagatan 12B",
+    "Storgatan 5, 595 30 Mjölby",
+    f"595{NBSP}30 Mjölby",
+    "Lgh 1102, tr 3",
+    "rum 101 och sal 204",
+    "2 500 kr i skada",
+    f"12{NBSP}500 kr",
+    "Kommunkod 0586",
+    "år 2026, tredje gången sedan 2024",
+    "SOS 112 ringdes",
+    "Koordinater 507240,6465010",
+    "E 507240 N 6465010",
+    "ca 0,5 km",
+    "mellan 18 och 20",
+    "vecka 47, 2026-W47",
+    "för 100 kr",
+    "Brand i soprum, hus 123",
+    "typ 123 skylt",
+]
+
+
+@pytest.mark.parametrize("text, value, label", MUST_REDACT, ids=[t for t, _, _ in MUST_REDACT])
+def test_real_world_spellings_are_redacted(text, value, label):
+    out = redact(text)
+    assert value not in out, out
+    assert label in out, out
+    assert out == text.replace(value, label), out   # nothing else in the text changes
+
+
+@pytest.mark.parametrize("text", LEAVE_ALONE)
+def test_real_world_non_personal_numbers_left_alone(text):
+    assert redact(text) == text
+
+
+def test_corpus_size():
+    assert len(MUST_REDACT) + len(LEAVE_ALONE) >= 50
+    assert len(LEAVE_ALONE) >= 25
