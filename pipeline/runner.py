@@ -1,8 +1,11 @@
-"""The stage runner: the only place (with pipeline/io and archive.py) that touches files.
+"""The stage runner: with pipeline/io, the only place that touches files.
 
-``run_ingest`` reads every partner export, runs the pure stages and writes
-``events.parquet``, ``rejected.csv`` and ``quality.json``. ``run_weekly`` then analyses a
-week, writes its GeoPackage archive and renders the map, the report and the index.
+``run_ingest`` reads every partner export, runs the pure source stages and writes
+``events.parquet``, ``rejected.csv`` and ``quality.json``. ``run_weekly`` then builds every
+declared product (pipeline/products/catalog.py) for a week, writes their layers into the
+week's GeoPackage archive and renders the map, the report and the index. Which weeks to
+rebuild follows from the declarations: a week is stale when anything a product of it reads
+(its declared weeks of events, the register, config, code) has changed.
 """
 
 from __future__ import annotations
@@ -15,15 +18,28 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+from filelock import FileLock, Timeout
 
 import pipeline
+from pipeline.analysis.weeks import check_week, latest_complete_week, weeks_present
 from pipeline.config import Config
 from pipeline.errors import LagesbildError, LockedError
 from pipeline.io import write_csv, write_parquet, write_text
+from pipeline.io.archive import archive_path, read_archive, run_info_dict, write_archive
 from pipeline.io.atomic import crash_point
+from pipeline.io.reference import boundary_frame, load_areas, municipality_boundary
+from pipeline.products import ProductInput, build_order, events_for
+from pipeline.products.catalog import PRODUCTS
+from pipeline.render.context import WeekContext
+from pipeline.render.index import render_index
+from pipeline.render.maps import render_map
+from pipeline.render.report import render_report
 from pipeline.schema import empty_events, empty_rejected
-
-WEEK_FORMAT = "YYYY-Www, e.g. 2026-W47"
+from pipeline.sources.clean import finalise
+from pipeline.sources.geocode import Gazetteer
+from pipeline.sources.normalise import normalise_partner
+from pipeline.sources.quality import format_summary, quality_summary, unmapped_categories
+from pipeline.sources.read import expand_files, read_export
 
 
 @dataclass
@@ -36,9 +52,6 @@ class Reference:
 
     @classmethod
     def load(cls, cfg: Config) -> "Reference":
-        from pipeline.io.reference import load_areas, municipality_boundary
-        from pipeline.sources.geocode import Gazetteer
-
         return cls(municipality_boundary(cfg), load_areas(cfg), Gazetteer.read(cfg.path(cfg.geocoding.gazetteer)))
 
 
@@ -65,11 +78,6 @@ class WeeklyResult:
 def run_ingest(cfg: Config, now: pd.Timestamp | None = None, echo=print,
                ref: Reference | None = None) -> IngestResult:
     """Read every partner's exports; write the clean and rejected tables and the summary."""
-    from pipeline.sources.clean import finalise
-    from pipeline.sources.normalise import normalise_partner
-    from pipeline.sources.read import expand_files, read_export
-    from pipeline.sources.quality import format_summary, quality_summary, unmapped_categories
-
     now = now if now is not None else pd.Timestamp.now(tz=cfg.timezone)
     ref = ref or Reference.load(cfg)
     events, rejected, rows_read, inputs, exports = [], [], {}, {}, {}
@@ -109,9 +117,6 @@ def run_weekly(cfg: Config, week: str | None = None, now: pd.Timestamp | None = 
 
 
 def _run_weekly_locked(cfg, week, now, echo, backfill) -> WeeklyResult:
-    from pipeline.analysis.weekly import latest_complete_week, weeks_present
-    from pipeline.io.archive import archive_path
-
     now = now if now is not None else pd.Timestamp.now(tz=cfg.timezone)
     remove_stale_temp_files(cfg)
     ref = Reference.load(cfg)
@@ -124,11 +129,13 @@ def _run_weekly_locked(cfg, week, now, echo, backfill) -> WeeklyResult:
             raise LagesbildError("no complete ISO week with events in the data; add exports to data/raw/ or pass --week")
     check_week(week)
     archived = archived_weeks(cfg)
-    stale = [w for w in archived if w != week and _is_stale(cfg, events, w)]
+    hashes = week_hashes(events)
+    interventions = load_interventions(cfg, ref)
+    stale = [w for w in archived if w != week and _is_stale(cfg, hashes, interventions, w)]
     missing = [w for w in weeks_present(events) if backfill and w < week and w not in archived]
     rebuilt = []
     for w in sorted({week, *stale, *missing}):
-        _build_week(cfg, events, w, ref, ingest)
+        _build_week(cfg, events, w, ref, ingest, hashes, interventions)
         crash_point(f"after-archive:{w}")
         rebuilt.append(w)
     if week not in weeks_present(events):
@@ -142,17 +149,36 @@ def _run_weekly_locked(cfg, week, now, echo, backfill) -> WeeklyResult:
     return result
 
 
-def _build_week(cfg, events, week, ref: Reference, ingest: IngestResult) -> Path:
-    from pipeline.analysis.weekly import analyse_week
-    from pipeline.io.archive import archive_path, write_archive
+def build_products(cfg, events, week: str, ref: Reference, interventions=None) -> list:
+    """Every declared product for ``week``, in dependency order: their ProductOutputs.
 
+    Each product sees only the events of the weeks it declares (``events_for``)."""
+    outputs, upstream = [], {}
+    for product in build_order(PRODUCTS):
+        inp = ProductInput(
+            cfg=cfg, week=week, events=events_for(product, cfg, events, week), reference=ref,
+            interventions=interventions if "interventions" in product.inputs else None,
+            upstream={r: upstream[r] for r in product.requires},
+        )
+        out = product.build(inp)
+        upstream[product.name] = out.layers
+        outputs.append(out)
+    return outputs
+
+
+def load_interventions(cfg, ref: Reference) -> pd.DataFrame | None:
+    """The accepted rows of the interventions register, or None when none is configured."""
+    return None
+
+
+def _build_week(cfg, events, week, ref: Reference, ingest: IngestResult, hashes, interventions) -> Path:
     started = time.time()
-    analysis = analyse_week(events, cfg, week, ref.boundary, ref.areas, gazetteer=ref.gazetteer)
+    outputs = build_products(cfg, events, week, ref, interventions)
     info = {
         "week": week,
         "config_sha256": cfg.sha256,
         "input_sha256": json.dumps(ingest.inputs, ensure_ascii=False, sort_keys=True),
-        "events_fingerprint": week_fingerprint(cfg, events, week),
+        "events_fingerprint": week_fingerprint(cfg, hashes, interventions, week),
         "rows_read": str(sum(p["rows_read"] for p in ingest.quality["partners"].values())),
         "rows_accepted": str(len(ingest.events)),
         "rows_rejected": str(len(ingest.rejected)),
@@ -160,14 +186,11 @@ def _build_week(cfg, events, week, ref: Reference, ingest: IngestResult) -> Path
         "run_started": pd.Timestamp(started, unit="s", tz="UTC").tz_convert(cfg.timezone).isoformat(),
         "run_seconds": f"{time.time() - started:.2f}",
     }
-    return write_archive(archive_path(cfg, week), analysis, info, cfg)
+    return write_archive(archive_path(cfg, week), outputs, info, cfg)
 
 
 def _render_weeks(cfg, weeks, areas, quality) -> dict[str, tuple[Path, Path]]:
     """Render the built weeks, and their archived neighbours (their prev/next links change)."""
-    from pipeline.render.maps import render_index, render_map
-    from pipeline.render.report import render_report
-
     archived = archived_weeks(cfg)
     todo = set(weeks)
     for w in weeks:
@@ -189,10 +212,6 @@ def week_context(cfg, week: str, *, areas=None, quality: dict | None = None, wee
     ``quality`` defaults to the summary stored in the archive's run_info, so an old week is
     rendered with the figures of the run that built it.
     """
-    from pipeline.io.archive import archive_path, read_archive, run_info_dict
-    from pipeline.io.reference import boundary_frame, load_areas
-    from pipeline.render.context import WeekContext
-
     path = archive_path(cfg, week)
     info = run_info_dict(path)
     maps_dir = cfg.path(cfg.paths.maps)
@@ -211,18 +230,6 @@ def _index_path(cfg) -> Path:
 
 # -- helpers ---------------------------------------------------------------------------------
 
-def check_week(week: str) -> str:
-    """Validate an ISO week string such as ``2026-W47``."""
-    import datetime as dt
-
-    try:
-        year, num = week.split("-W")
-        dt.date.fromisocalendar(int(year), int(num), 1)
-    except (ValueError, AttributeError):
-        raise LagesbildError(f"--week {week!r} is not an ISO week; write {WEEK_FORMAT}") from None
-    if len(num) != 2 or len(year) != 4:
-        raise LagesbildError(f"--week {week!r} is not an ISO week; write {WEEK_FORMAT}")
-    return week
 
 
 def archived_weeks(cfg) -> list[str]:
@@ -230,29 +237,44 @@ def archived_weeks(cfg) -> list[str]:
     return sorted(p.stem for p in folder.glob("*-W[0-9][0-9].gpkg")) if folder.is_dir() else []
 
 
-def week_fingerprint(cfg, events, week: str) -> str:
-    """sha256 of everything a week's outputs depend on: its events, the weeks its rolling
-    window and its 'new or persistent' comparison reach back to, the config and code."""
-    from pipeline.analysis.weekly import previous_weeks
+#: Event columns a week's outputs depend on (with the geometry): their hash is the fingerprint.
+FINGERPRINT_COLUMNS = ["event_id", "occurred_at", "category", "area", "duplicate_of", "source", "sensitive"]
 
-    weeks = {week, *previous_weeks(week, cfg.analysis.rolling_weeks)}
-    sel = events[events["iso_week"].isin(weeks)].sort_values("event_id")
-    cols = ["event_id", "occurred_at", "category", "area", "duplicate_of", "source"]
+
+def week_hashes(events) -> dict[str, str]:
+    """sha256 of each ISO week's events (sorted by id), computed once per run."""
+    out = {}
+    for week, sel in events.groupby(events["iso_week"].astype(str), sort=True):
+        sel = sel.sort_values("event_id")
+        h = hashlib.sha256(pd.util.hash_pandas_object(sel[FINGERPRINT_COLUMNS].astype(str), index=False)
+                           .values.tobytes())
+        h.update(b"".join(sel.geometry.to_wkb()))
+        out[str(week)] = h.hexdigest()
+    return out
+
+
+def week_fingerprint(cfg, hashes: dict[str, str], interventions, week: str) -> str:
+    """sha256 of everything a week's products read, as the catalog declares it: the events of
+    each product's weeks, the interventions register where declared, the config and the code."""
     h = hashlib.sha256(cfg.sha256.encode())
     h.update(pipeline.__version__.encode())
-    h.update(pd.util.hash_pandas_object(sel[cols].astype(str), index=False).values.tobytes())
-    h.update(b"".join(sel.geometry.to_wkb()))
+    present = sorted(hashes)
+    for product in PRODUCTS:
+        weeks = product.weeks_read(cfg, week, present)
+        weeks = [w for w in present if w <= week] if weeks is None else weeks
+        h.update(product.name.encode())
+        h.update("".join(f"{w}:{hashes.get(w, '-')};" for w in weeks).encode())
+        if "interventions" in product.inputs and interventions is not None:
+            h.update(pd.util.hash_pandas_object(interventions.astype(str), index=False).values.tobytes())
     return h.hexdigest()
 
 
-def _is_stale(cfg, events, week: str) -> bool:
-    from pipeline.io.archive import archive_path, run_info_dict
-
+def _is_stale(cfg, hashes, interventions, week: str) -> bool:
     try:
         info = run_info_dict(archive_path(cfg, week))
-    except Exception:  # an unreadable archive is rebuilt
+    except Exception:  # noqa: BLE001 - an unreadable archive is rebuilt
         return True
-    return info.get("events_fingerprint") != week_fingerprint(cfg, events, week)
+    return info.get("events_fingerprint") != week_fingerprint(cfg, hashes, interventions, week)
 
 
 def remove_stale_temp_files(cfg) -> list[Path]:
@@ -269,8 +291,6 @@ def remove_stale_temp_files(cfg) -> list[Path]:
 
 def run_lock(cfg):
     """An exclusive lock so two runs never write the same outputs at once."""
-    from filelock import FileLock, Timeout
-
     lock_path = cfg.path(cfg.paths.processed) / ".lagesbild.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(lock_path, timeout=0)

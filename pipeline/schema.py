@@ -62,6 +62,50 @@ REASONS: dict[str, str] = {
 }
 
 OUTSIDE_AREA = "Utanför namngivet område"
+
+# -- the one vocabulary ------------------------------------------------------------------------
+# Every product, the archive and the renderers use these names; no string literals elsewhere.
+
+CRS = "EPSG:3006"            #: SWEREF 99 TM: every distance, area and grid
+WEB_CRS = "EPSG:4326"        #: only inside the web map
+TIMEZONE = "Europe/Stockholm"
+
+#: Periods a zone or cluster is computed over: the ISO week itself, and the rolling window
+#: (the week and the ``analysis.rolling_weeks - 1`` weeks before it).
+WEEK_PERIOD = "vecka"
+ROLLING_PERIOD = "rullande"
+PERIODS = (WEEK_PERIOD, ROLLING_PERIOD)
+#: The period zones and clusters are compared against (never archived): the
+#: ``analysis.rolling_weeks`` weeks before the week, pooled.
+BEFORE_PERIOD = "foregaende"
+#: ``time_of_day`` key of the whole day (the config's bins are the other keys).
+ALL_DAY = "alla"
+
+#: Status of a week's zone or cluster. One rule for both: ``kvarstående`` ("seen before") when
+#: it overlaps a zone / cluster of the same kind and time of day computed from the previous
+#: ``analysis.rolling_weeks`` weeks pooled (BEFORE_PERIOD), else ``ny``. Not to be confused with
+#: the *persistent hot spot* class of emerging hot spot analysis (``ihållande``), which is a
+#: statement about a cell's Gi* series over many weeks.
+STATUS_NEW = "ny"
+STATUS_SEEN_BEFORE = "kvarstående"
+STATUSES = (STATUS_NEW, STATUS_SEEN_BEFORE)
+
+#: Swedish weekday names, ISO weekday 1 (måndag) .. 7 (söndag).
+WEEKDAY_NAMES = ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag")
+
+#: Every layer of a week's GeoPackage archive: name -> what it holds. Products declare which
+#: of these they write (pipeline/products/catalog.py).
+LAYERS: dict[str, str] = {
+    "events": "The week's events, minimised (no case ids, free text or addresses; sensitive events left out).",
+    "hotspots": "Hotspot zones per period × time of day × level (densest cells of the kernel density).",
+    "clusters": "DBSCAN cluster polygons per period × time of day.",
+    "density": "Raster: kernel density of the week (events/km²).",
+    "density_rolling": "Raster: kernel density of the rolling window (events/km²).",
+    "area_summary": "Counts per named area × category × time of day, small sensitive counts suppressed.",
+    "key_figures": "Week counts against the mean of the previous weeks per group, area, time of day, partner.",
+    "weekday_hour": "Counts per weekday × hour (long form).",
+    "run_info": "Key/value strings: parameters, input hashes, code version, row counts, quality.",
+}
 GEOCODE_METHODS = ("coordinates", "exact", "fuzzy", "street_centroid", "place")
 
 
@@ -78,12 +122,29 @@ def empty_rejected() -> pd.DataFrame:
     return df.astype({"source_line": "int64"})
 
 
+class SchemaError(ValueError):
+    """A frame that does not follow the canonical schema: a bug in a stage, not bad input."""
+
+
 def validate_events(events) -> None:
-    """Raise AssertionError if ``events`` does not follow the canonical schema."""
+    """Raise :class:`SchemaError` if ``events`` does not follow the canonical schema.
+
+    Real exceptions, not ``assert``: ``python -O`` strips asserts, and a wrong table must never
+    pass silently.
+
+    >>> validate_events(empty_events())
+    >>> validate_events(empty_events().drop(columns="area"))
+    Traceback (most recent call last):
+    ...
+    pipeline.schema.SchemaError: events lack canonical columns ['area']
+    """
     missing = [c for c in EVENT_COLUMNS if c not in events.columns]
-    assert not missing, f"events lack canonical columns {missing}"
-    assert events.crs is not None and events.crs.to_epsg() == 3006, "events must be in EPSG:3006"
-    assert events["event_id"].is_unique, "event_id must be unique"
+    if missing:
+        raise SchemaError(f"events lack canonical columns {missing}")
+    if events.crs is None or events.crs.to_epsg() != 3006:
+        raise SchemaError("events must be in EPSG:3006")
+    if not events["event_id"].is_unique:
+        raise SchemaError("event_id must be unique")
 
 
 def _pandas_dtype(t: str):

@@ -16,7 +16,9 @@ import rasterio
 import pipeline
 from pipeline.io import archive
 from pipeline.analysis.weekly import analyse_week
-from pipeline.io.archive import EVENT_LAYER_COLUMNS, read_archive, run_info_dict, weekday_hour_matrix, write_archive
+from pipeline.analysis.tables import EVENT_LAYER_COLUMNS, weekday_hour_matrix
+from pipeline.products.week import week_output
+from pipeline.io.archive import read_archive, run_info_dict, write_archive
 from tests.test_weekly import WEEK, config, synthetic
 
 VECTOR_LAYERS = {"events", "hotspots", "clusters", "area_summary", "key_figures", "weekday_hour",
@@ -43,7 +45,7 @@ def analysis(cfg):
 @pytest.fixture(scope="module")
 def written(tmp_path_factory, analysis, cfg):
     path = tmp_path_factory.mktemp("archive") / f"{WEEK}.gpkg"
-    assert write_archive(path, analysis, dict(RUN_INFO), cfg) == path
+    assert write_archive(path, week_output(analysis, cfg), dict(RUN_INFO), cfg) == path
     return path
 
 
@@ -152,8 +154,8 @@ def _features(path):
 
 
 def test_writing_twice_gives_identical_features(tmp_path, analysis, cfg):
-    first = write_archive(tmp_path / "a.gpkg", analysis, {"run_started": "2026-11-23T07:00:00+01:00"}, cfg)
-    second = write_archive(tmp_path / "b.gpkg", analysis, {"run_started": "2026-11-30T09:00:00+01:00"}, cfg)
+    first = write_archive(tmp_path / "a.gpkg", week_output(analysis, cfg), {"run_started": "2026-11-23T07:00:00+01:00"}, cfg)
+    second = write_archive(tmp_path / "b.gpkg", week_output(analysis, cfg), {"run_started": "2026-11-30T09:00:00+01:00"}, cfg)
     a, b = _features(first), _features(second)
     for name in a:
         pd.testing.assert_frame_equal(a[name], b[name], obj=name)
@@ -162,7 +164,7 @@ def test_writing_twice_gives_identical_features(tmp_path, analysis, cfg):
 
 
 def test_crash_mid_write_leaves_previous_archive_intact(tmp_path, analysis, cfg, monkeypatch):
-    path = write_archive(tmp_path / f"{WEEK}.gpkg", analysis, {"run_started": "x"}, cfg)
+    path = write_archive(tmp_path / f"{WEEK}.gpkg", week_output(analysis, cfg), {"run_started": "x"}, cfg)
     before = path.read_bytes()
 
     def boom(*args, **kwargs):
@@ -170,7 +172,7 @@ def test_crash_mid_write_leaves_previous_archive_intact(tmp_path, analysis, cfg,
 
     monkeypatch.setattr(archive, "_write_layer_styles", boom)
     with pytest.raises(RuntimeError, match="crash while writing"):
-        write_archive(path, analysis, {"run_started": "y"}, cfg)
+        write_archive(path, week_output(analysis, cfg), {"run_started": "y"}, cfg)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
 
@@ -184,7 +186,7 @@ def test_geotiff_fallback_when_gpkg_raster_fails(tmp_path, analysis, cfg, monkey
         return real(path, surface, **options)
 
     monkeypatch.setattr(archive, "_write_raster", no_gpkg)
-    path = write_archive(tmp_path / f"{WEEK}.gpkg", analysis, {}, cfg)
+    path = write_archive(tmp_path / f"{WEEK}.gpkg", week_output(analysis, cfg), {}, cfg)
     tif = tmp_path / f"{WEEK}_density.tif"
     assert run_info_dict(path)["density_storage"] == tif.name and tif.is_file()
     layers = read_archive(path)
@@ -196,7 +198,7 @@ def test_geotiff_fallback_when_gpkg_raster_fails(tmp_path, analysis, cfg, monkey
 def test_week_without_events_still_archives(tmp_path, cfg):
     events, boundary, areas = synthetic(cfg)
     empty = analyse_week(events, cfg, "2026-W52", boundary, areas)   # nothing in W49–W52
-    path = write_archive(tmp_path / "2026-W52.gpkg", empty, {}, cfg)
+    path = write_archive(tmp_path / "2026-W52.gpkg", week_output(empty, cfg), {}, cfg)
     layers = read_archive(path)
     assert VECTOR_LAYERS <= set(layers)
     assert len(layers["events"]) == len(layers["clusters"]) == len(layers["area_summary"]) == 0

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.render.maps import render_index, render_map
+from pipeline.render.index import render_index
+from pipeline.render.maps import render_map
 from pipeline.render.report import render_report
 from tests.fixtures_week import XSS, build_week_context
 

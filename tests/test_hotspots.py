@@ -5,10 +5,9 @@ import numpy as np
 import pytest
 from shapely.geometry import box
 
-from pipeline.analysis.zones import (
-    LEVEL_FALLBACK_COLOR, clip_mask, density_class, hotspot_zones, level_color,
-)
-from pipeline.analysis.kde import Grid
+from pipeline.analysis.grid import Grid, clip_mask
+from pipeline.analysis.zones import density_class, hotspot_zones
+from pipeline.render.palette import LEVEL_FALLBACK_COLOR, ZONE_COLORS, level_color
 
 G = Grid(500_000.0, 6_460_000.0, 100.0, 20, 10)  # 200 cells, 2 km²
 
@@ -98,7 +97,8 @@ def test_clip_mask_uses_cell_centres():
 
 
 def test_colours_and_classes():
-    assert level_color(0.1) == "#b30000" and level_color(7.3) == LEVEL_FALLBACK_COLOR
+    # one palette for map and QGIS: the 0.1 % zone has the map's densest colour everywhere
+    assert level_color(0.1) == ZONE_COLORS[0] == "#b10026" and level_color(7.3) == LEVEL_FALLBACK_COLOR
     assert density_class([0, 0.5, 0.99, 1, 60]).tolist() == [0, 1, 1, 2, 7]
     with pytest.raises(ValueError):
         density_class([1], breaks=[2, 1])

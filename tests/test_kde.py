@@ -4,7 +4,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.analysis.kde import Grid, exact_kde, kde, resolve_bandwidth, silverman_bandwidth
+from pipeline.analysis.grid import Grid
+from pipeline.analysis.kde import exact_kde, kde, resolve_bandwidth, silverman_bandwidth
 
 REAL = Path("/work/shared/data/real")
 

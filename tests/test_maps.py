@@ -9,7 +9,8 @@ import re
 import pytest
 
 from pipeline.config import MapConfig
-from pipeline.render.maps import neighbour_weeks, render_index, render_map
+from pipeline.render.index import render_index
+from pipeline.render.maps import neighbour_weeks, render_map
 from tests.fixtures_week import XSS, XSS_AREA, build_week_context, external_refs, resource_refs
 
 MAX_BYTES = 5 * 1024 * 1024

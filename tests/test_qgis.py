@@ -13,6 +13,7 @@ import pyogrio
 import pytest
 
 from pipeline.analysis.weekly import analyse_week
+from pipeline.products.week import week_output
 from pipeline.io.archive import read_archive, write_archive
 from tests.test_weekly import WEEK, config, synthetic
 
@@ -72,7 +73,7 @@ def opened(request, tmp_path_factory):
         cfg = config()
         events, boundary, areas = synthetic(cfg)
         analysis = analyse_week(events, cfg, WEEK, boundary, areas)
-        path = write_archive(tmp_path_factory.mktemp("qgis") / f"{WEEK}.gpkg", analysis, {"run_started": "x"}, cfg)
+        path = write_archive(tmp_path_factory.mktemp("qgis") / f"{WEEK}.gpkg", week_output(analysis, cfg), {"run_started": "x"}, cfg)
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(tmp_path_factory.mktemp("xdg"))}
     env.pop("PYTHONPATH", None)  # the venv's packages must not shadow Debian's
     done = subprocess.run([QGIS_PYTHON, "-c", SCRIPT, str(path), ",".join(LAYERS)],

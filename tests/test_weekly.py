@@ -110,9 +110,8 @@ def synthetic(cfg=None, with_duplicate: bool = True):
 
 # -- tests -------------------------------------------------------------------------------------
 
-from pipeline.analysis.weekly import (  # noqa: E402
-    analyse_week, countable, latest_complete_week, previous_weeks, weeks_present,
-)
+from pipeline.analysis.weekly import analyse_week, countable  # noqa: E402
+from pipeline.analysis.weeks import latest_complete_week, previous_weeks, weeks_present  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +173,7 @@ def test_weekday_hour_shape_and_cells(wa, data):
 
 
 def test_density_grid_is_the_municipality_grid_and_integrates_to_counts(wa, data, cfg):
-    from pipeline.analysis.kde import Grid
+    from pipeline.analysis.grid import Grid
 
     grid = Grid.anchored(BOUNDARY.bounds, cfg.analysis.cell_size_m)
     assert wa.density.grid == grid and wa.density_rolling.grid == grid

@@ -17,13 +17,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-__all__ = ["CLUSTER_POLYGON_COLUMNS", "WEEKDAY_NAMES", "cluster_polygons", "mark_persistent"]
+from pipeline.schema import CRS, STATUS_NEW, STATUS_SEEN_BEFORE, TIMEZONE, WEEKDAY_NAMES
 
-CRS = "EPSG:3006"
-TIMEZONE = "Europe/Stockholm"
-
-#: Swedish weekday names, ISO weekday 1 (måndag) .. 7 (söndag).
-WEEKDAY_NAMES = ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag")
+__all__ = ["CLUSTER_POLYGON_COLUMNS", "WEEKDAY_NAMES", "cluster_polygons", "mark_persistent", "peak_time"]
 
 #: Columns of ``cluster_polygons``' result, in order (plus ``geometry``).
 CLUSTER_POLYGON_COLUMNS = [
@@ -35,8 +31,8 @@ _DTYPES = {"cluster_id": "object", "n_events": "int64", "top_categories": "objec
            "peak_weekday": "int64", "peak_weekday_name": "object", "peak_hour": "int64"}
 _NEEDED = ("category", "source", "occurred_at", "weekday", "hour", "geometry")
 
-NEW = "ny"
-PERSISTENT = "kvarstående"
+NEW = STATUS_NEW
+PERSISTENT = STATUS_SEEN_BEFORE
 
 
 def cluster_polygons(events: gpd.GeoDataFrame, labels, *, buffer_m: float,
@@ -133,15 +129,24 @@ def _attributes(members: pd.DataFrame, taxonomy_labels, partner_labels) -> list:
     categories = json.dumps({k: n for _, n, k in named}, ensure_ascii=False)
     partners = ", ".join(sorted({partner_labels.get(p, p) for p in members["source"].astype(str)}))
     times = _local_times(members["occurred_at"])
-    weekday = _peak(members["weekday"])
+    weekday, hour = peak_time(members["weekday"], members["hour"])
     return [len(members), top, categories, partners, _iso(times.min()), _iso(times.max()),
-            weekday, WEEKDAY_NAMES[weekday - 1], _peak(members["hour"])]
+            weekday, WEEKDAY_NAMES[weekday - 1], hour]
 
 
-def _peak(values: pd.Series) -> int:
-    """Most frequent value; ties go to the smallest value."""
-    counts = values.astype("int64").value_counts()
-    return int(counts[counts == counts.max()].index.min())
+def peak_time(weekdays: pd.Series, hours: pd.Series) -> tuple[int, int]:
+    """The most common (weekday, hour) cell; ties go to the earliest in the week.
+
+    The joint cell, not the two marginals: the most common weekday and the most common hour
+    taken apart can name an hour when nothing happened on that day.
+
+    >>> peak_time(pd.Series([1, 1, 2, 2, 2]), pd.Series([9, 9, 22, 9, 23]))
+    (1, 9)
+    """
+    pairs = pd.DataFrame({"w": weekdays.astype("int64").to_numpy(), "h": hours.astype("int64").to_numpy()})
+    counts = pairs.value_counts()
+    best = sorted(counts[counts == counts.max()].index)[0]
+    return int(best[0]), int(best[1])
 
 
 def _local_times(values: pd.Series) -> pd.Series:

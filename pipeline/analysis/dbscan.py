@@ -29,13 +29,27 @@ which is where its time and gigabytes go).
 from __future__ import annotations
 
 import numbers
+from typing import NamedTuple
 
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-__all__ = ["dbscan"]
+__all__ = ["DBSCANResult", "dbscan"]
+
+
+class DBSCANResult(NamedTuple):
+    """What :func:`dbscan` returns: sklearn's ``labels_`` and a core-point mask.
+
+    ``labels``: int64, -1 = noise, clusters 0..k-1 numbered by their lowest core point index
+    (``sklearn.cluster.DBSCAN.labels_``); ``core``: bool mask, True where sklearn's
+    ``core_sample_indices_`` holds the point. A NamedTuple, so ``labels, core = dbscan(...)``
+    unpacks too.
+    """
+
+    labels: np.ndarray
+    core: np.ndarray
 
 # Cell offsets (dx, dy) of every cell that can hold a point within eps of a point in cell
 # (0, 0) when the side is just under eps/sqrt(2); only the "forward" half, each unordered
@@ -53,27 +67,26 @@ _BATCH_PAIRS = 2_000_000
 _BIG_PAIR = 200_000
 
 
-def dbscan(points, eps: float, min_samples: int) -> tuple[np.ndarray, np.ndarray]:
+def dbscan(points, eps: float, min_samples: int) -> DBSCANResult:
     """Cluster 2-D points exactly as ``sklearn.cluster.DBSCAN`` does, but fast.
 
-    Returns ``(labels, core)``: int64 labels (-1 = noise, clusters 0..k-1 numbered by their
-    lowest core point index) and a bool core-point mask.
+    Returns a :class:`DBSCANResult` ``(labels, core)``: the labels sklearn's ``labels_`` holds,
+    and the core-point mask sklearn's ``core_sample_indices_`` describes.
 
-    >>> import numpy as np
     >>> pts = np.array([[0, 0], [0, 1], [1, 0], [10, 10], [50, 50]], dtype=float)
-    >>> labels, core = dbscan(pts, eps=1.5, min_samples=3)
-    >>> labels.tolist(), core.tolist()
+    >>> result = dbscan(pts, eps=1.5, min_samples=3)
+    >>> result.labels.tolist(), result.core.tolist()
     ([0, 0, 0, -1, -1], [True, True, True, False, False])
     """
     pts, eps, min_samples = _validate(points, eps, min_samples)
     n = len(pts)
     if n == 0:
-        return np.empty(0, np.int64), np.zeros(0, bool)
+        return DBSCANResult(np.empty(0, np.int64), np.zeros(0, bool))
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     extent = float((hi - lo).max())
     if extent / eps > _MAX_CELLS_PER_AXIS:
-        return _dbscan_tree(pts, eps, min_samples)
-    return _dbscan_grid(pts, eps, min_samples, lo, extent)
+        return DBSCANResult(*_dbscan_tree(pts, eps, min_samples))
+    return DBSCANResult(*_dbscan_grid(pts, eps, min_samples, lo, extent))
 
 
 # ---------------------------------------------------------------------------- validation

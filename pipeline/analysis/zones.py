@@ -6,7 +6,7 @@ together cover L % of the municipality's area. Edges are exact cell edges (EPSG:
 Example
 -------
 >>> import numpy as np
->>> from pipeline.analysis.kde import Grid
+>>> from pipeline.analysis.grid import Grid
 >>> g = Grid(0, 0, 100, 10, 10)
 >>> dens = np.zeros((10, 10)); dens[2, 3] = 5.0
 >>> z = hotspot_zones(dens, g, np.ones((10, 10), bool), [1.0], np.array([[350.0, 250.0]]))
@@ -23,25 +23,15 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from pipeline.analysis.kde import Grid, _as_points, _check_shape
+from pipeline.analysis.grid import Grid, as_points, check_shape
+from pipeline.schema import CRS
 
-CRS = "EPSG:3006"
 COLUMNS = ["level", "zone_id", "n_events", "share_events", "area_km2", "share_area", "pai",
            "density_min", "geometry"]
-#: Fixed colour per hotspot level (% of area) so every week's map reads the same.
-LEVEL_COLORS = {0.1: "#b30000", 0.5: "#fc8d59", 1.0: "#fdcc8a", 5.0: "#fef0d9"}
-LEVEL_FALLBACK_COLOR = "#e34a33"
 #: Fixed density legend in events/km² (lower edges of classes 1..len); below the first: class 0.
 DENSITY_BREAKS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0)
-DENSITY_COLORS = ("#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#b10026")
 
 
-def level_color(level: float) -> str:
-    """Fixed colour of a hotspot level. ``level_color(0.1) -> '#b30000'``; unknown -> fallback."""
-    for key, color in LEVEL_COLORS.items():
-        if math.isclose(float(level), key):
-            return color
-    return LEVEL_FALLBACK_COLOR
 
 
 def density_class(values, breaks=DENSITY_BREAKS) -> np.ndarray:
@@ -55,22 +45,6 @@ def density_class(values, breaks=DENSITY_BREAKS) -> np.ndarray:
         raise ValueError("breaks must be a non-empty, strictly increasing sequence of events/km²")
     return np.digitize(np.asarray(values, dtype=np.float64), b)
 
-
-def clip_mask(grid: Grid, geometry) -> np.ndarray:
-    """Boolean ``(ny, nx)`` mask (row 0 south) of cells whose centre lies in ``geometry``.
-
-    ``geometry`` is a shapely geometry or a GeoSeries/GeoDataFrame in EPSG:3006.
-    """
-    import shapely
-
-    if hasattr(geometry, "union_all"):
-        geometry = geometry.union_all()
-    if geometry is None or geometry.is_empty:
-        raise ValueError("clip_mask needs a non-empty boundary geometry (EPSG:3006)")
-    shapely.prepare(geometry)
-    xs, ys = grid.centres()
-    gx, gy = np.meshgrid(xs, ys)
-    return shapely.contains_xy(geometry, gx, gy)
 
 
 def _select(density: np.ndarray, mask: np.ndarray, n_cells: int) -> np.ndarray:
@@ -105,14 +79,14 @@ def hotspot_zones(density, grid: Grid, mask, levels, points) -> gpd.GeoDataFrame
     ``levels`` are % of the municipality's area (= mask cells · cell²); ``points`` (n, 2) are
     the events counted into zones (by the cell they fall in).
     """
-    dens = np.asarray(_check_shape(density, grid, "density"), dtype=np.float64)
-    msk = _check_shape(mask, grid, "mask").astype(bool)
+    dens = np.asarray(check_shape(density, grid, "density"), dtype=np.float64)
+    msk = check_shape(mask, grid, "mask").astype(bool)
     if not np.isfinite(dens).all():
         raise ValueError("density contains NaN or infinite values")
     lv = [float(x) for x in levels]
     if not lv or any(not (0 < x < 100) for x in lv):
         raise ValueError(f"levels are percentages of the area, each in (0, 100), got {levels!r}")
-    pts = _as_points(np.asarray(points, dtype=np.float64).reshape(-1, 2))
+    pts = as_points(np.asarray(points, dtype=np.float64).reshape(-1, 2))
     n_mask = int(msk.sum())
     if n_mask == 0:
         raise ValueError("mask selects no cells; is the boundary inside the grid?")

@@ -10,9 +10,9 @@ Everything is built in a temporary file that is renamed into place at the end, s
 leaves the previous archive untouched. Feature layers are sorted and carry no wall-clock
 time, so the same inputs give the same features.
 
->>> path = write_archive(archive_path(cfg, "2026-W47"), analysis, {"week": "2026-W47"}, cfg)  # doctest: +SKIP
->>> sorted(read_archive(path))                                                            # doctest: +SKIP
-['area_summary', 'clusters', 'density', 'density_rolling', 'events', ...]
+Which layers there are is not decided here: every layer the week's products return
+(pipeline/products/catalog.py) is written — a GeoDataFrame as a vector layer, a DataFrame as
+an attribute table, a :class:`~pipeline.analysis.grid.Surface` as a raster.
 """
 
 from __future__ import annotations
@@ -26,16 +26,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-import pipeline
-from pipeline.analysis.weekly import DensitySurface
-from pipeline.io.atomic import atomic_path
+import geopandas as gpd
+import pyogrio
+import rasterio
 
-CRS = "EPSG:3006"
-RASTER_LAYERS = ("density", "density_rolling")
-#: Columns of the minimised public ``events`` layer (no source_id, location_text, description).
-EVENT_LAYER_COLUMNS = ["event_id", "source", "category", "category_label", "category_group",
-                       "occurred_at", "iso_week", "weekday", "hour", "time_of_day", "area",
-                       "geocode_method", "duplicate_of"]
+import pipeline
+from pipeline.analysis.grid import Grid, Surface
+from pipeline.io.atomic import atomic_path
+from pipeline.render.qgis_styles import STYLES
+from pipeline.schema import CRS, LAYERS
+
 #: Sort keys that make every layer's row order deterministic.
 SORT_KEYS = {
     "events": ["occurred_at", "event_id"],
@@ -44,7 +44,6 @@ SORT_KEYS = {
     "area_summary": ["area", "category", "time_of_day"],
     "weekday_hour": ["weekday", "hour"],
 }
-_DIMENSION_ORDER = {"group": 0, "area": 1, "time_of_day": 2, "partner": 3}
 #: The QGIS ``layer_styles`` table, as QGIS itself creates it.
 _LAYER_STYLES_SQL = """
 CREATE TABLE layer_styles (
@@ -56,97 +55,54 @@ CREATE TABLE layer_styles (
 
 
 def archive_path(cfg, week: str) -> Path:
-    """>>> archive_path(cfg, "2026-W47").name      # doctest: +SKIP
-    '2026-W47.gpkg'
-    """
+    """The archive file of ``week``: ``<paths.archive>/<YYYY-Www>.gpkg``."""
     return cfg.path(cfg.paths.archive) / f"{week}.gpkg"
 
 
 # -- write -------------------------------------------------------------------------------------
 
-def write_archive(path: Path, analysis, run_info: dict, cfg) -> Path:
-    """Write the week's GeoPackage atomically (raster first, then vector and attribute layers).
+def write_archive(path: Path, outputs, run_info: dict, cfg) -> Path:
+    """Write the week's GeoPackage atomically (rasters first, then vector and attribute layers).
 
-    >>> write_archive(Path("archive/2026-W47.gpkg"), analysis, {}, cfg)   # doctest: +SKIP
-    PosixPath('archive/2026-W47.gpkg')
+    ``outputs`` is one ProductOutput or a list of them (their layers and run_info entries);
+    ``run_info`` adds the runner's entries (week, input hashes, fingerprint, ...).
     """
     path = Path(path)
-    layers = archive_layers(analysis, cfg)
+    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    layers, info = {}, {}
+    for out in outputs:
+        clash = set(layers) & set(out.layers)
+        if clash:
+            raise ValueError(f"two products write the same archive layers {sorted(clash)}")
+        unknown = set(out.layers) - set(LAYERS)
+        if unknown:
+            raise ValueError(f"archive layers {sorted(unknown)} are not declared in pipeline.schema.LAYERS")
+        layers.update(out.layers)
+        info.update(out.info)
+    info.update(run_info)
+    rasters = {n: v for n, v in layers.items() if isinstance(v, Surface)}
+    tables = {n: _sorted(n, _plain(v)) for n, v in layers.items() if not isinstance(v, Surface)}
+    week = str(info.get("week", path.stem))
     with atomic_path(path) as tmp:
         try:
-            storage = _write_rasters(tmp, path, analysis)
-            for name, frame in layers.items():
+            storage = _write_rasters(tmp, path, week, rasters)
+            for name, frame in tables.items():
                 _write_layer(tmp, name, frame)
-            info = _run_info_rows(run_info, analysis, cfg, layers, storage)
-            _write_layer(tmp, "run_info", info)
-            _write_layer_styles(tmp, layers, cfg)
+            _write_layer(tmp, "run_info", _run_info_rows(info, cfg, tables, storage))
+            _write_layer_styles(tmp, tables, cfg)
         finally:
             _remove_sidecars(tmp)
     return path
 
 
-def archive_layers(analysis, cfg) -> dict[str, pd.DataFrame]:
-    """The vector/attribute layers exactly as they are written (sorted, minimised)."""
-    return {
-        "events": _sorted("events", events_layer(analysis.events, cfg)),
-        "hotspots": _sorted("hotspots", _plain(analysis.hotspots)),
-        "clusters": _sorted("clusters", _plain(analysis.clusters)),
-        "area_summary": _sorted("area_summary", _plain(analysis.area_summary)),
-        "key_figures": _key_figures(analysis.key_figures),
-        "weekday_hour": weekday_hour_long(analysis.weekday_hour),
-    }
 
 
-def events_layer(events, cfg):
-    """Minimised point layer: no free text or partner ids, sensitive events left out.
-
-    >>> "source_id" in events_layer(events, cfg).columns     # doctest: +SKIP
-    False
-    """
-    import geopandas as gpd
-
-    keep = events[~events["sensitive"].fillna(False).astype(bool)]
-    out = pd.DataFrame({c: keep[c] for c in EVENT_LAYER_COLUMNS if c in keep.columns})
-    labels = {k: c.label for k, c in cfg.taxonomy.items()}
-    out["category_label"] = keep["category"].astype(str).map(labels).fillna("")
-    out["occurred_at"] = [t.isoformat() for t in keep["occurred_at"]]
-    out["duplicate_of"] = keep["duplicate_of"].fillna("").astype(str)
-    for col in ("weekday", "hour"):
-        out[col] = out[col].astype("int64")
-    return gpd.GeoDataFrame(out[EVENT_LAYER_COLUMNS], geometry=keep.geometry.to_numpy(), crs=CRS)
 
 
-def weekday_hour_long(table: pd.DataFrame) -> pd.DataFrame:
-    """7 × 24 table -> long rows (weekday, hour, n), Monday 00 first.
-
-    >>> weekday_hour_long(pd.DataFrame([[1] * 24] * 7, index=range(1, 8))).shape
-    (168, 3)
-    """
-    long = table.reindex(index=range(1, 8), columns=range(24), fill_value=0).stack()
-    return pd.DataFrame({
-        "weekday": long.index.get_level_values(0).astype("int64"),
-        "hour": long.index.get_level_values(1).astype("int64"),
-        "n": long.to_numpy().astype("int64"),
-    })
 
 
-def weekday_hour_matrix(long: pd.DataFrame) -> pd.DataFrame:
-    """Long rows back to the 7 × 24 table (index weekday 1–7, columns hour 0–23).
-
-    >>> weekday_hour_matrix(pd.DataFrame({"weekday": [1], "hour": [0], "n": [2]})).iloc[0, 0]
-    np.int64(2)
-    """
-    table = long.pivot_table(index="weekday", columns="hour", values="n", aggfunc="sum")
-    table = table.reindex(index=range(1, 8), columns=range(24), fill_value=0).fillna(0).astype("int64")
-    table.index.name, table.columns.name = "weekday", "hour"
-    return table
 
 
-def _key_figures(frame: pd.DataFrame) -> pd.DataFrame:
-    """Key figures in dimension order (group, area, time, partner), config order within."""
-    out = _plain(frame).reset_index(drop=True)
-    order = out["dimension"].map(_DIMENSION_ORDER).fillna(len(_DIMENSION_ORDER))
-    return out.assign(_o=order).sort_values("_o", kind="stable").drop(columns="_o").reset_index(drop=True)
 
 
 def _sorted(name: str, frame):
@@ -170,57 +126,56 @@ def _plain(frame):
 
 
 def _write_layer(tmp: Path, name: str, frame) -> None:
-    import pyogrio
-
     kwargs = {}
-    if hasattr(frame, "geometry") and "geometry" in frame.columns:
-        kwargs["geometry_type"] = "Point" if name == "events" else "MultiPolygon"
-        kwargs["promote_to_multi"] = name != "events"
+    if isinstance(frame, gpd.GeoDataFrame):
+        points = len(frame) > 0 and bool((frame.geom_type == "Point").all()) or name == "events"
+        kwargs["geometry_type"] = "Point" if points else "MultiPolygon"
+        kwargs["promote_to_multi"] = not points
     pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG", **kwargs)
 
 
 # -- rasters -----------------------------------------------------------------------------------
 
-def _write_rasters(tmp: Path, dest: Path, analysis) -> str:
-    """Both density surfaces as GPKG gridded coverages; a GeoTIFF beside the archive if that fails."""
+def _write_rasters(tmp: Path, dest: Path, week: str, rasters: dict) -> str:
+    """Every surface as a GPKG gridded coverage; if GDAL cannot, one GeoTIFF beside the archive
+    (``<week>_density.tif``, one band per surface, its layer name in the band's ``layer`` tag)."""
     try:
-        for i, name in enumerate(RASTER_LAYERS):
-            _write_raster(tmp, getattr(analysis, name), driver="GPKG", TILE_FORMAT="TIFF",
+        for i, (name, surface) in enumerate(rasters.items()):
+            _write_raster(tmp, {name: surface}, driver="GPKG", TILE_FORMAT="TIFF",
                           RASTER_TABLE=name, **({"APPEND_SUBDATASET": "YES"} if i else {}))
         return "gpkg"
     except Exception:  # noqa: BLE001 - GDAL builds without GPKG raster support
         _remove_sidecars(tmp)
         tmp.unlink(missing_ok=True)
-        tif = dest.with_name(f"{analysis.week}_density.tif")
+        tif = dest.with_name(f"{week}_density.tif")
         with atomic_path(tif) as ttmp:
-            _write_raster(ttmp, analysis.density, driver="GTiff", COMPRESS="DEFLATE")
+            _write_raster(ttmp, rasters, driver="GTiff", COMPRESS="DEFLATE")
         return tif.name
 
 
-def _write_raster(path: Path, surface: DensitySurface, **options) -> None:
-    import rasterio
-
-    values = np.flipud(np.asarray(surface.values, dtype=np.float32))  # rows north first
-    with rasterio.open(path, "w", width=values.shape[1], height=values.shape[0], count=1,
-                       dtype="float32", crs=CRS, transform=surface.grid.transform, **options) as dst:
-        dst.write(values, 1)
-        dst.set_band_description(1, "täthet (händelser/km²)")
+#: Band descriptions of the raster layers (Swedish: they show in QGIS).
+BAND_DESCRIPTIONS = {"density": "täthet (händelser/km²)", "density_rolling": "täthet (händelser/km²)"}
 
 
-# -- run_info and styles -----------------------------------------------------------------------
+def _write_raster(path: Path, surfaces: dict, **options) -> None:
+    """Write ``surfaces`` (name -> Surface, all on one grid) as the bands of one raster."""
+    grids = {s.grid for s in surfaces.values()}
+    if len(grids) != 1:
+        raise ValueError(f"raster layers {sorted(surfaces)} must share one grid")
+    grid = grids.pop()
+    with rasterio.open(path, "w", width=grid.nx, height=grid.ny, count=len(surfaces),
+                       dtype="float32", crs=CRS, transform=grid.transform, **options) as dst:
+        for band, (name, surface) in enumerate(surfaces.items(), start=1):
+            dst.write(np.flipud(np.asarray(surface.values, dtype=np.float32)), band)  # rows north first
+            dst.set_band_description(band, BAND_DESCRIPTIONS.get(name, name))
+            dst.update_tags(band, layer=name)
 
-def _run_info_rows(run_info: dict, analysis, cfg, layers: dict, storage: str) -> pd.DataFrame:
-    """key/value strings: the runner's entries plus parameters, code version and row counts."""
-    a = cfg.analysis
-    info = {
-        "week": analysis.week, "crs": CRS, "kernel": analysis.kernel,
-        "bandwidth_m": f"{analysis.bandwidth_m:.3f}", "bandwidth_config": str(a.bandwidth_m),
-        "cell_size_m": f"{analysis.cell_size_m:g}", "levels": json.dumps(list(a.levels)),
-        "eps_m": f"{a.dbscan.eps_m:g}", "min_samples": str(a.dbscan.min_samples),
-        "buffer_m": f"{a.dbscan.buffer_m:g}", "rolling_weeks": str(a.rolling_weeks),
-        "privacy_min_count": str(cfg.privacy.min_count), "config_sha256": cfg.sha256,
-        "code_version": code_version(), "density_storage": storage,
-    }
+
+
+def _run_info_rows(run_info: dict, cfg, layers: dict, storage: str) -> pd.DataFrame:
+    """key/value strings: the products' and runner's entries, code version and row counts."""
+    info = {"crs": CRS, "config_sha256": cfg.sha256, "code_version": code_version(),
+            "density_storage": storage}
     info.update({f"rows:{name}": str(len(frame)) for name, frame in layers.items()})
     for key, value in run_info.items():
         info[str(key)] = value if isinstance(value, str) else json.dumps(
@@ -244,18 +199,9 @@ def code_version() -> str:
 
 
 def _write_layer_styles(tmp: Path, layers: dict, cfg) -> None:
-    """QGIS default styles in the ``layer_styles`` table, registered as an attributes table."""
-    from pipeline.render.qgis_styles import clusters_qml, events_qml, hotspots_qml
-
-    try:
-        from pipeline.analysis.zones import LEVEL_COLORS
-    except ImportError:
-        LEVEL_COLORS = None
-    styles = {
-        "events": ("Händelser per kategorigrupp", events_qml(cfg)),
-        "hotspots": ("Hotspot-zoner per nivå", hotspots_qml(cfg.analysis.levels, _level_colors(LEVEL_COLORS))),
-        "clusters": ("Kluster med antal händelser", clusters_qml()),
-    }
+    """QGIS default styles (pipeline.render.qgis_styles.STYLES) of the layers written, in the
+    ``layer_styles`` table, registered as an attributes table."""
+    styles = {name: (title, make(cfg)) for name, (title, make) in STYLES.items() if name in layers}
     con = sqlite3.connect(tmp)
     try:
         with con:
@@ -274,11 +220,6 @@ def _write_layer_styles(tmp: Path, layers: dict, cfg) -> None:
         con.close()
 
 
-def _level_colors(colors) -> dict | None:
-    """LEVEL_COLORS from hotspots.py as {level: '#rrggbb'}, whatever container it is."""
-    if isinstance(colors, dict):
-        return {float(k): v for k, v in colors.items()}
-    return None
 
 
 def _remove_sidecars(tmp: Path) -> None:
@@ -290,14 +231,7 @@ def _remove_sidecars(tmp: Path) -> None:
 # -- read --------------------------------------------------------------------------------------
 
 def read_archive(path: Path) -> dict:
-    """Every vector/attribute layer as a (Geo)DataFrame, the density rasters as DensitySurface.
-
-    >>> layers = read_archive(archive_path(cfg, "2026-W47"))     # doctest: +SKIP
-    >>> layers["density"].values.shape                            # doctest: +SKIP
-    (612, 804)
-    """
-    import pyogrio
-
+    """Every vector/attribute layer as a (Geo)DataFrame, every raster as a Surface."""
     path = Path(path)
     out = {}
     for name, geom_type in pyogrio.list_layers(path):
@@ -322,30 +256,33 @@ def _read_rasters(path: Path, run_info) -> dict:
         match = run_info.loc[run_info["key"] == "density_storage", "value"]
         storage = str(match.iloc[0]) if len(match) else "gpkg"
     if storage != "gpkg":
-        return {"density": read_raster(path.with_name(storage))}
-    return {name: read_raster(f"GPKG:{path}:{name}") for name in RASTER_LAYERS}
+        return read_raster_bands(path.with_name(storage))
+    with sqlite3.connect(path) as con:
+        names = [r[0] for r in con.execute(
+            "SELECT table_name FROM gpkg_contents WHERE data_type = '2d-gridded-coverage' ORDER BY table_name")]
+    return {name: read_raster(f"GPKG:{path}:{name}") for name in names}
 
 
-def read_raster(source) -> DensitySurface:
-    """A density raster back as DensitySurface (row 0 south, like kde())."""
-    import rasterio
-
-    from pipeline.analysis.kde import Grid
-
+def read_raster_bands(source) -> dict:
+    """Every band of a fallback GeoTIFF as {layer name: Surface}."""
     with rasterio.open(source) as src:
-        values = np.flipud(src.read(1)).astype(np.float32)
-        t = src.transform
-        grid = Grid(t.c, t.f - src.height * t.a, t.a, src.width, src.height)
-    return DensitySurface(values, grid)
+        names = [src.tags(b).get("layer", "density") for b in range(1, src.count + 1)]
+        grid = _grid_of(src)
+        return {n: Surface(np.flipud(src.read(b)).astype(np.float32), grid) for b, n in enumerate(names, start=1)}
+
+
+def _grid_of(src) -> Grid:
+    t = src.transform
+    return Grid(t.c, t.f - src.height * t.a, t.a, src.width, src.height)
+
+
+def read_raster(source) -> Surface:
+    """A raster layer back as a Surface (row 0 south, like kde())."""
+    with rasterio.open(source) as src:
+        return Surface(np.flipud(src.read(1)).astype(np.float32), _grid_of(src))
 
 
 def run_info_dict(path: Path) -> dict[str, str]:
-    """The ``run_info`` table as {key: value} (all strings, as written).
-
-    >>> run_info_dict(archive_path(cfg, "2026-W47"))["kernel"]    # doctest: +SKIP
-    'quartic'
-    """
-    import pyogrio
-
+    """The ``run_info`` table as {key: value} (all strings, as written)."""
     frame = pyogrio.read_dataframe(Path(path), layer="run_info")
     return dict(zip(frame["key"].astype(str), frame["value"].astype(str)))

@@ -1,0 +1,123 @@
+"""Products: what the runner builds for every ISO week, declared apart from the functions.
+
+A :class:`Product` names its function, the inputs it reads, how many earlier and later
+weeks of events it needs, and the archive layers it writes (kedro's ``Node(func, inputs,
+outputs)``, dagster's partitioned assets with the ISO week as partition). The runner
+(pipeline/runner.py) builds every product in ``catalog.PRODUCTS`` for a week, writes their
+layers into that week's archive, and fingerprints exactly the inputs each product declares,
+so a week is rebuilt when — and only when — something it reads has changed. A new
+capability is one module (in analysis/ or evaluation/) plus one declaration in catalog.py.
+
+>>> from pipeline.products.catalog import PRODUCTS
+>>> [p.name for p in PRODUCTS][0]
+'week'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pandas as pd
+
+from pipeline.analysis.weeks import next_weeks, previous_weeks, weeks_present
+
+#: What a product may declare in ``inputs``.
+INPUTS = ("events", "reference", "interventions")
+
+
+@dataclass
+class ProductInput:
+    """What a product's function gets: nothing else, and no file access."""
+
+    cfg: Any
+    week: str
+    events: Any                      # canonical events of the declared weeks (duplicates included)
+    reference: Any                   # boundary (shapely, EPSG:3006), areas, gazetteer
+    interventions: pd.DataFrame | None = None
+    upstream: dict[str, dict[str, Any]] = field(default_factory=dict)   # product -> its layers
+
+
+@dataclass
+class ProductOutput:
+    """A product's result: archive layers (name -> frame or Surface) and run_info entries."""
+
+    layers: dict[str, Any]
+    info: dict[str, str] = field(default_factory=dict)
+
+
+WeeksSpec = int | None | Callable[[Any], int | None]
+
+
+@dataclass(frozen=True)
+class Product:
+    """One declared product.
+
+    ``weeks_before``: earlier weeks of events it reads — an int, None for every week up to the
+    built one, or a function of the config (``lambda cfg: cfg.analysis.rolling_weeks``).
+    ``weeks_after``: later weeks it reads (evaluation products only; analysis never looks ahead).
+    ``requires``: products of the same week whose layers it reads (``ProductInput.upstream``).
+    """
+
+    name: str
+    build: Callable[[ProductInput], ProductOutput]
+    layers: tuple[str, ...]
+    weeks_before: WeeksSpec = 0
+    weeks_after: int = 0
+    inputs: tuple[str, ...] = ("events", "reference")
+    requires: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        unknown = [i for i in self.inputs if i not in INPUTS]
+        if unknown:
+            raise ValueError(f"product {self.name!r}: unknown inputs {unknown}; allowed {INPUTS}")
+        if self.weeks_after < 0:
+            raise ValueError(f"product {self.name!r}: weeks_after must be >= 0")
+
+    def lookback(self, cfg) -> int | None:
+        """Earlier weeks read, resolved against the config (None = all history)."""
+        spec = self.weeks_before(cfg) if callable(self.weeks_before) else self.weeks_before
+        return None if spec is None else int(spec)
+
+    def weeks_read(self, cfg, week: str, available: list[str] | None = None) -> list[str] | None:
+        """The ISO weeks of events this product reads for ``week``; None = every week <= week.
+
+        >>> Product("x", build=None, layers=(), weeks_before=2, weeks_after=1).weeks_read(None, "2026-W01")
+        ['2025-W51', '2025-W52', '2026-W01', '2026-W02']
+        """
+        back = self.lookback(cfg)
+        after = next_weeks(week, self.weeks_after)
+        if back is None:
+            return None if not after else [w for w in (available or []) if w <= week] + after
+        return previous_weeks(week, back) + [week] + after
+
+
+def events_for(product: Product, cfg, events, week: str):
+    """The canonical events ``product`` may read for ``week`` (a filter on ``iso_week``)."""
+    weeks = product.weeks_read(cfg, week, weeks_present(events))
+    iso = events["iso_week"].astype(str)
+    if weeks is None:
+        return events[(iso <= week) & (iso != "")]
+    return events[iso.isin(weeks)]
+
+
+def build_order(products) -> list[Product]:
+    """Products ordered so every product comes after the ones it ``requires``."""
+    by_name = {p.name: p for p in products}
+    done, order = set(), []
+
+    def visit(p, stack=()):
+        if p.name in done:
+            return
+        if p.name in stack:
+            raise ValueError(f"products require each other in a cycle: {' -> '.join((*stack, p.name))}")
+        for r in p.requires:
+            if r not in by_name:
+                raise ValueError(f"product {p.name!r} requires unknown product {r!r}")
+            visit(by_name[r], (*stack, p.name))
+        done.add(p.name)
+        order.append(p)
+
+    for p in products:
+        visit(p)
+    return order

@@ -31,19 +31,14 @@ import shapely
 from branca.element import Element, Figure, MacroElement
 from folium.template import Template
 
+from pipeline.render import format as fmt
+from pipeline.render.palette import (
+    AREA_COLOR, BOUNDARY_COLOR, CLUSTER_COLOR, CLUSTER_FILL, OTHER_COLOR, ROLLING_COLOR, zone_color,
+)
+from pipeline.render.overlays import OVERLAYS
+from pipeline.schema import ALL_DAY, ROLLING_PERIOD, STATUS_SEEN_BEFORE, WEB_CRS, WEEK_PERIOD
 from pipeline.render import web_assets as wa
 
-WEB_CRS = "EPSG:4326"
-ALL_DAY = "alla"
-#: Hotspot zone fill per level rank (smallest level = densest = darkest); fixed so every
-#: week's map reads the same and the legend never changes meaning.
-ZONE_COLORS = ("#b10026", "#fc4e2a", "#feb24c", "#ffeda0")
-ROLLING_COLOR = "#67000d"
-CLUSTER_COLOR = "#08306b"
-CLUSTER_FILL = "#6baed6"
-AREA_COLOR = "#444444"
-BOUNDARY_COLOR = "#222222"
-OTHER_COLOR = "#999999"
 #: Custom panes and their z-index: areas < hotspot zones < clusters < events (overlayPane 400).
 PANES = (("lbOmraden", 360), ("lbZoner", 380), ("lbKluster", 390))
 MJOLBY = (58.3245, 15.1316)  # fallback centre when a week has nothing to draw
@@ -58,7 +53,7 @@ def render_map(ctx) -> str:
     0
     """
     cfg = ctx.cfg
-    title = wa.week_title(ctx.week, cfg.municipality.name)
+    title = fmt.week_title(ctx.week, cfg.municipality.name)
     fig = Figure(title=_html.escape(title))
     m = folium.Map(location=MJOLBY, zoom_start=13, tiles=None, control_scale=True, max_zoom=19)
     fig.add_child(m)
@@ -71,6 +66,7 @@ def render_map(ctx) -> str:
     n_points = _add_events(m, ctx)
     _add_areas(m, ctx)
     _add_boundary(m, ctx)
+    _add_overlays(m, ctx)
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     bounds = _bounds(ctx)
     if bounds:
@@ -82,21 +78,6 @@ def render_map(ctx) -> str:
     return fig.render().replace("<html>", '<html lang="sv">', 1)
 
 
-def render_index(weeks: list[str], cfg, maps_dir_rel: str = "") -> str:
-    """index.html: every archived week, newest first, with links to its map and report.
-
-    ``maps_dir_rel`` is prefixed to the week folders (``""`` when index.html sits in maps/).
-
-    >>> "2026-W47/karta.html" in render_index(["2026-W46", "2026-W47"], cfg)   # doctest: +SKIP
-    True
-    """
-    rows = []
-    for week in sorted(set(weeks), reverse=True):
-        year, num = wa.week_parts(week)
-        rows.append({"week": week, "year": year, "number": num, "period": wa.week_period(week),
-                     "map_href": f"{maps_dir_rel}{week}/karta.html",
-                     "report_href": f"{maps_dir_rel}{week}/lagesbild.html"})
-    return wa.render_template("index.html.j2", title=f"Lägesbild – {cfg.municipality.name}", rows=rows)
 
 
 # -- folium elements -----------------------------------------------------------------------------
@@ -148,17 +129,17 @@ def _add_time_groups(m, ctx) -> None:
     levels = _levels(ctx)
     for i, (key, label) in enumerate(_time_options(ctx.cfg)):
         group = folium.FeatureGroup(name=_html.escape(label), overlay=False, show=(i == 0)).add_to(m)
-        zones = _select(hotspots, "vecka", key)
+        zones = _select(hotspots, WEEK_PERIOD, key)
         _vector_layer(group, _hotspot_features(zones, ctx.cfg, levels), "lbZoner")
-        _vector_layer(group, _cluster_features(_select(clusters, "vecka", key), ctx.cfg), "lbKluster")
+        _vector_layer(group, _cluster_features(_select(clusters, WEEK_PERIOD, key), ctx.cfg), "lbKluster")
 
 
 def _add_rolling(m, ctx) -> None:
     weeks = ctx.cfg.analysis.rolling_weeks
     group = folium.FeatureGroup(name=f"Rullande {weeks} veckor: zoner och kluster", show=False).add_to(m)
-    zones = _select(_layer(ctx, "hotspots"), "rullande", ALL_DAY)
+    zones = _select(_layer(ctx, "hotspots"), ROLLING_PERIOD, ALL_DAY)
     _vector_layer(group, _hotspot_features(zones, ctx.cfg, _levels(ctx), rolling=True), "lbZoner")
-    clusters = _select(_layer(ctx, "clusters"), "rullande", ALL_DAY)
+    clusters = _select(_layer(ctx, "clusters"), ROLLING_PERIOD, ALL_DAY)
     _vector_layer(group, _cluster_features(clusters, ctx.cfg, rolling=True), "lbKluster")
 
 
@@ -174,10 +155,20 @@ def _add_areas(m, ctx) -> None:
     _vector_layer(group, _area_features(ctx), "lbOmraden")
 
 
+def _add_overlays(m, ctx) -> None:
+    """The declared overlays (pipeline/render/overlays.py), each an off-switchable layer."""
+    for overlay in OVERLAYS:
+        feats = overlay.build(ctx)
+        if feats is None:
+            continue
+        group = folium.FeatureGroup(name=_html.escape(overlay.label), show=overlay.show).add_to(m)
+        _vector_layer(group, feats, overlay.pane)
+
+
 def _add_boundary(m, ctx) -> None:
     group = folium.FeatureGroup(name="Kommungräns", show=True).add_to(m)
     style = {"color": BOUNDARY_COLOR, "weight": 3, "fill": False, "className": "lb-boundary"}
-    feats = [_feature(g, style) for g in _to_web(ctx.boundary).geometry if g is not None and not g.is_empty]
+    feats = [feature(g, style) for g in to_web(ctx.boundary).geometry if g is not None and not g.is_empty]
     _vector_layer(group, feats, "lbOmraden", interactive=False)
 
 
@@ -187,29 +178,28 @@ def _hotspot_features(zones, cfg, levels: list[float], rolling: bool = False) ->
     # Draw the widest level first so the densest zones lie on top.
     zones = zones.sort_values("level", ascending=False) if len(zones) else zones
     feats = []
-    for row, geom in zip(zones.itertuples(index=False), _to_web(zones).geometry):
-        color = _zone_color(row.level, levels)
+    for row, geom in zip(zones.itertuples(index=False), to_web(zones).geometry):
+        color = zone_color(row.level, levels)
         style = {"color": ROLLING_COLOR if rolling else color, "weight": 2 if rolling else 1,
                  "fillColor": color, "fillOpacity": 0.15 if rolling else 0.45,
                  "dashArray": "6 4" if rolling else None,
                  "className": "lb-hotspot lb-hotspot-rolling" if rolling else "lb-hotspot"}
-        feats.append(_feature(geom, style, popup=_hotspot_popup(row, cfg, rolling),
-                              tooltip=f"Hotspot-zon: tätaste {_level_text(row.level)} av ytan"))
+        feats.append(feature(geom, style, popup=_hotspot_popup(row, cfg, rolling),
+                              tooltip=f"Hotspot-zon: tätaste {fmt.level_text(row.level)} av ytan"))
     return feats
 
 
 def _cluster_features(clusters, cfg, rolling: bool = False) -> list[dict]:
     feats = []
-    for row, geom in zip(clusters.itertuples(index=False), _to_web(clusters).geometry):
-        persistent = str(row.status) != "ny"
+    for row, geom in zip(clusters.itertuples(index=False), to_web(clusters).geometry):
         cid = str(row.cluster_id)
-        classes = ["lb-cluster", "lb-cluster-kvarstaende" if persistent else "lb-cluster-ny",
+        classes = ["lb-cluster", f"lb-cluster-{fmt.status_css(row.status)}",
                    f"lb-cid-{_css_token(cid)}"] + (["lb-cluster-rolling"] if rolling else [])
         style = {"color": CLUSTER_COLOR, "weight": 3, "fillColor": CLUSTER_FILL, "fillOpacity": 0.25,
-                 "dashArray": "8 5" if persistent else None, "className": " ".join(classes)}
-        place = _text(row.place_name) or "Kluster"
-        tip = f"{_html.escape(place)} – {_count(row.n_events)} händelser ({_status(row.status)})"
-        feats.append(_feature(geom, style, popup=_cluster_popup(row, cfg), tooltip=tip, cid=cid))
+                 "dashArray": "8 5" if str(row.status) == STATUS_SEEN_BEFORE else None, "className": " ".join(classes)}
+        place = fmt.text(row.place_name) or "Kluster"
+        tip = f"{_html.escape(place)} – {_count(row.n_events)} händelser ({fmt.status_text(row.status)})"
+        feats.append(feature(geom, style, popup=_cluster_popup(row, cfg), tooltip=tip, cid=cid))
     return feats
 
 
@@ -222,10 +212,10 @@ def _area_features(ctx) -> list[dict]:
     style = {"color": AREA_COLOR, "weight": 1.5, "dashArray": "4 4", "fillColor": AREA_COLOR,
              "fillOpacity": 0.04, "className": "lb-area"}
     feats = []
-    for name, geom in zip(areas["name"], _to_web(areas).geometry):
+    for name, geom in zip(areas["name"], to_web(areas).geometry):
         fig = figures.get(str(name))
-        popup, tip = _area_popup(str(name), fig, ctx.cfg)
-        feats.append(_feature(geom, style, popup=popup, tooltip=tip))
+        html, tip = _area_popup(str(name), fig, ctx.cfg)
+        feats.append(feature(geom, style, popup=html, tooltip=tip))
     return feats
 
 
@@ -239,7 +229,7 @@ def _event_rows(ctx) -> tuple[list, list[str]]:
     dup = events["duplicate_of"].fillna("").astype(str) if "duplicate_of" in events else ""
     keep = (dup == "") & ~events["category"].astype(str).isin(ctx.cfg.sensitive_categories())
     events = events[keep]
-    web = _to_web(events)
+    web = to_web(events)
     rows = []
     for row, pt in zip(events.itertuples(index=False), web.geometry):
         if pt is None or pt.is_empty:
@@ -250,7 +240,11 @@ def _event_rows(ctx) -> tuple[list, list[str]]:
     return rows, colors
 
 
-def _feature(geom, style: dict, popup: str | None = None, tooltip: str | None = None, cid: str | None = None):
+def feature(geom, style: dict, popup: str | None = None, tooltip: str | None = None, cid: str | None = None):
+    """A GeoJSON feature (geometry in EPSG:4326) with its Leaflet style, popup HTML and tooltip.
+
+    ``popup`` is HTML: escape every data text in it (``html.escape``); ``tooltip`` is text.
+    """
     props = {"style": {k: v for k, v in style.items() if v is not None}}
     if popup:
         props["popup"] = popup
@@ -264,62 +258,62 @@ def _feature(geom, style: dict, popup: str | None = None, tooltip: str | None = 
 
 # -- popups (every data value escaped) ----------------------------------------------------------------
 
-def _popup(title: str, lines: list[tuple[str, object]], extra: str = "") -> str:
-    body = "".join(f"<p><b>{_html.escape(k)}:</b> {_html.escape(_text(v))}</p>" for k, v in lines)
+def popup(title: str, lines: list[tuple[str, object]], extra: str = "") -> str:
+    """Popup HTML: a title and "label: value" lines, every text escaped; ``extra`` is trusted HTML."""
+    body = "".join(f"<p><b>{_html.escape(k)}:</b> {_html.escape(fmt.text(v))}</p>" for k, v in lines)
     return f'<div class="lb-popup"><h3>{_html.escape(title)}</h3>{extra}{body}</div>'
 
 
 def _cluster_popup(row, cfg) -> str:
-    persistent = str(row.status) != "ny"
-    badge = (f'<p><span class="lb-status lb-status-{"kvarstaende" if persistent else "ny"}">'
-             f"{_status(row.status)}</span></p>")
-    return _popup(f"Kluster: {_text(row.place_name) or 'namnlös plats'}", [
+    badge = (f'<p><span class="lb-status lb-status-{fmt.status_css(row.status)}">'
+             f"{fmt.status_text(row.status)}</span></p>")
+    return popup(f"Kluster: {fmt.text(row.place_name) or 'namnlös plats'}", [
         ("Antal händelser", _count(row.n_events)),
-        ("Vanligaste kategorier", _text(row.top_categories) or "–"),
-        ("Partner", _text(row.partners) or "–"),
-        ("Mest aktiv", _peak(row)),
-        ("Tid på dygnet", _time_label(str(row.time_of_day), cfg)),
-        ("Första händelse", wa.sv_datetime(row.first_at)),
-        ("Senaste händelse", wa.sv_datetime(row.last_at)),
+        ("Vanligaste kategorier", fmt.text(row.top_categories) or "–"),
+        ("Partner", fmt.text(row.partners) or "–"),
+        ("Mest aktiv", fmt.row_peak(row)),
+        ("Tid på dygnet", fmt.time_label(str(row.time_of_day), cfg)),
+        ("Första händelse", fmt.sv_datetime(row.first_at)),
+        ("Senaste händelse", fmt.sv_datetime(row.last_at)),
     ], extra=badge)
 
 
 def _hotspot_popup(row, cfg, rolling: bool) -> str:
     period = f"rullande {cfg.analysis.rolling_weeks} veckor" if rolling else "veckan"
-    place = _text(getattr(row, "place_name", ""))
+    place = fmt.text(getattr(row, "place_name", ""))
     status = getattr(row, "status", None)
-    badge = "" if wa.is_missing(status) or not _text(status) else (
-        f'<p><span class="lb-status lb-status-{"ny" if str(status) == "ny" else "kvarstaende"}">'
-        f"{_status(status)}</span></p>")
-    return _popup(f"Hotspot-zon: {place}" if place else f"Hotspot-zon: tätaste {_level_text(row.level)} av ytan", [
-        ("Nivå", f"tätaste {_level_text(row.level)} av ytan"),
+    badge = "" if fmt.is_missing(status) or not fmt.text(status) else (
+        f'<p><span class="lb-status lb-status-{fmt.status_css(status)}">'
+        f"{fmt.status_text(status)}</span></p>")
+    return popup(f"Hotspot-zon: {place}" if place else f"Hotspot-zon: tätaste {fmt.level_text(row.level)} av ytan", [
+        ("Nivå", f"tätaste {fmt.level_text(row.level)} av ytan"),
         ("Period", period),
-        ("Tid på dygnet", _time_label(str(row.time_of_day), cfg)),
+        ("Tid på dygnet", fmt.time_label(str(row.time_of_day), cfg)),
         ("Antal händelser", _count(row.n_events)),
-        ("Andel av händelserna", wa.sv_percent(row.share_events)),
-        ("Yta", f"{wa.sv_number(row.area_km2, 2)} km²"),
-        ("PAI (andel händelser / andel yta)", wa.sv_number(row.pai, 0)),
+        ("Andel av händelserna", fmt.sv_percent(row.share_events)),
+        ("Yta", f"{fmt.sv_number(row.area_km2, 2)} km²"),
+        ("PAI (andel händelser / andel yta)", fmt.sv_number(row.pai, 0)),
     ], extra=badge)
 
 
 def _area_popup(name: str, fig, cfg) -> tuple[str, str]:
     if fig is None:
-        return _popup(name, [("Händelser denna vecka", "–")]), _html.escape(name)
-    arrow, css, text = wa.change_parts(fig.change)
+        return popup(name, [("Händelser denna vecka", "–")]), _html.escape(name)
+    arrow, css, text = fmt.change_parts(fig.change)
     weeks = cfg.analysis.rolling_weeks
     change = f'<p class="{css}">{arrow} {_html.escape(text)}</p>'
-    popup = _popup(name, [("Händelser denna vecka", _count(fig.n_week)),
-                          (f"Snitt föregående {weeks} veckor", wa.sv_number(fig.mean_prev, 1))], extra=change)
+    html = popup(name, [("Händelser denna vecka", _count(fig.n_week)),
+                          (f"Snitt föregående {weeks} veckor", fmt.sv_number(fig.mean_prev, 1))], extra=change)
     tip = f'{_html.escape(name)}: {_count(fig.n_week)} <span class="{css}">{arrow}</span>'
-    return popup, tip
+    return html, tip
 
 
 def _event_popup(row, cfg) -> str:
-    partner = cfg.partners[row.source].label if str(row.source) in cfg.partners else _text(row.source)
-    return _popup(_text(row.category_label) or "Händelse", [
-        ("Tid", wa.sv_datetime(row.occurred_at)),
+    partner = cfg.partners[row.source].label if str(row.source) in cfg.partners else fmt.text(row.source)
+    return popup(fmt.text(row.category_label) or "Händelse", [
+        ("Tid", fmt.sv_datetime(row.occurred_at)),
         ("Källa", partner),
-        ("Område", _text(row.area) or "–"),
+        ("Område", fmt.text(row.area) or "–"),
     ])
 
 
@@ -335,7 +329,7 @@ def _add_page(fig, ctx, title: str, n_points: int) -> None:
     chrome = wa.render_template(
         "karta_chrome.html.j2", title=title, prev_week=prev_week, next_week=next_week,
         prev_label=_week_label(prev_week), next_label=_week_label(next_week), n_points=n_points,
-        zones=[{"color": _zone_color(lv, levels), "label": f"Tätaste {_level_text(lv)} av ytan"} for lv in levels],
+        zones=[{"color": zone_color(lv, levels), "label": f"Tätaste {fmt.level_text(lv)} av ytan"} for lv in levels],
         rolling_color=ROLLING_COLOR, rolling_weeks=ctx.cfg.analysis.rolling_weeks,
         cluster_color=CLUSTER_COLOR, cluster_fill=CLUSTER_FILL,
         groups=[{"color": g.color, "label": g.label} for g in ctx.cfg.groups.values()],
@@ -357,7 +351,7 @@ def neighbour_weeks(week: str, weeks: list[str]) -> tuple[str | None, str | None
 def _week_label(week: str | None) -> str:
     if not week:
         return ""
-    year, num = wa.week_parts(week)
+    year, num = fmt.week_parts(week)
     return f"{num}, {year}"
 
 
@@ -399,7 +393,8 @@ def _select(frame, period: str, tod: str):
     return frame[mask]
 
 
-def _to_web(frame) -> gpd.GeoDataFrame:
+def to_web(frame) -> gpd.GeoDataFrame:
+    """``frame`` (EPSG:3006) reprojected for the web map; an empty frame when there is none."""
     if frame is None or len(frame) == 0 or not isinstance(frame, gpd.GeoDataFrame):
         return gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=WEB_CRS))
     if frame.crs is None:
@@ -410,11 +405,11 @@ def _to_web(frame) -> gpd.GeoDataFrame:
 def _bounds(ctx):
     """[[south, west], [north, east]] to open on: the week's zones and clusters (what the
     meeting discusses), else the events, else the municipal boundary."""
-    focus = [_select(_layer(ctx, n), "vecka", ALL_DAY) for n in ("hotspots", "clusters")]
+    focus = [_select(_layer(ctx, n), WEEK_PERIOD, ALL_DAY) for n in ("hotspots", "clusters")]
     focus = [f for f in focus if len(f)]
     candidates = [pd.concat(focus)] if focus else []
     for frame in [*candidates, _layer(ctx, "events"), ctx.boundary]:
-        web = _to_web(frame)
+        web = to_web(frame)
         if len(web) and not web.geometry.is_empty.all():
             w, s, e, n = web.total_bounds
             if np.isfinite([w, s, e, n]).all():
@@ -426,8 +421,6 @@ def _time_options(cfg) -> list[tuple[str, str]]:
     return [(ALL_DAY, "Hela veckan")] + [(k, b.label) for k, b in cfg.time_of_day.items()]
 
 
-def _time_label(key: str, cfg) -> str:
-    return "hela dygnet" if key == ALL_DAY else (cfg.time_of_day[key].label if key in cfg.time_of_day else key)
 
 
 def _levels(ctx) -> list[float]:
@@ -436,35 +429,18 @@ def _levels(ctx) -> list[float]:
     return sorted(found | {float(x) for x in ctx.cfg.analysis.levels})
 
 
-def _zone_color(level, levels: list[float]) -> str:
-    rank = levels.index(float(level)) if float(level) in levels else len(levels) - 1
-    return ZONE_COLORS[min(rank, len(ZONE_COLORS) - 1)]
 
 
-def _level_text(level) -> str:
-    return f"{float(level):g}".replace(".", ",") + "\u00a0%"
 
 
-def _status(status) -> str:
-    return "Ny" if str(status) == "ny" else "Kvarstående"
 
 
-def _peak(row) -> str:
-    day = _text(getattr(row, "peak_weekday_name", ""))
-    if not day and not wa.is_missing(row.peak_weekday):
-        day = wa.WEEKDAYS[int(row.peak_weekday) - 1]
-    if wa.is_missing(row.peak_hour):
-        return day or "–"
-    hour = int(row.peak_hour)
-    return f"{day} kl. {hour:02d}–{(hour + 1) % 24:02d}".strip()
 
 
 def _count(n) -> str:
-    return "–" if wa.is_missing(n) else str(int(n))
+    return "–" if fmt.is_missing(n) else str(int(n))
 
 
-def _text(value) -> str:
-    return "" if wa.is_missing(value) else str(value)
 
 
 def _css_token(text: str) -> str:

@@ -4,13 +4,18 @@ QML is generated rather than kept as static files because the event colours come
 config's ``groups`` and the hotspot classes from ``analysis.levels``. The XML follows what
 QGIS 3.22 writes (``<prop k v>`` symbol properties, still read by newer versions).
 
->>> 'type="categorizedSymbol"' in events_qml(cfg)      # doctest: +SKIP
+``STYLES`` maps an archive layer name to ``(title, function(cfg) -> QML)``; the archive writes
+the style of every layer it writes that has one. A new spatial layer adds its entry here.
+
+>>> 'type="categorizedSymbol"' in hotspots_qml([0.1, 0.5])
 True
 """
 
 from __future__ import annotations
 
 from xml.sax.saxutils import quoteattr
+
+from pipeline.render.palette import CLUSTER_COLOR, zone_color
 
 #: Swedish field aliases shown in QGIS attribute tables and forms.
 ALIASES = {
@@ -27,9 +32,6 @@ ALIASES = {
     "peak_hour": "Vanligaste timme", "status": "Status", "place_name": "Plats",
 }
 
-#: Fixed hotspot class colours, densest (smallest level) darkest.
-HOTSPOT_PALETTE = ["#bd0026", "#f03b20", "#fd8d3c", "#feb24c", "#fed976"]
-
 _HEADER = "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
 
 
@@ -45,11 +47,11 @@ def events_qml(cfg) -> str:
     return _document(renderer, fields=ALIASES)
 
 
-def hotspots_qml(levels, colors: dict | None = None) -> str:
-    """Zones categorised by ``level`` with fixed, semi-transparent fills."""
+def hotspots_qml(levels) -> str:
+    """Zones categorised by ``level`` with the palette's fixed, semi-transparent fills."""
     cats, syms = [], []
     for i, level in enumerate(sorted(levels)):
-        color = (colors or {}).get(level) or HOTSPOT_PALETTE[min(i, len(HOTSPOT_PALETTE) - 1)]
+        color = zone_color(level, levels)
         label = f"Tätaste {str(level).replace('.', ',')} % av ytan"
         cats.append(_category(repr(float(level)), label, i))
         syms.append(_symbol("fill", str(i), "SimpleFill", {
@@ -61,11 +63,19 @@ def hotspots_qml(levels, colors: dict | None = None) -> str:
 def clusters_qml() -> str:
     """Outlined cluster polygons (no fill) labelled with their number of events."""
     sym = _symbol("fill", "0", "SimpleFill", {
-        "color": "0,0,0,0", "style": "no", "outline_color": "40,40,40,255",
+        "color": "0,0,0,0", "style": "no", "outline_color": _rgba(CLUSTER_COLOR),
         "outline_width": "0.6", "outline_style": "dash"})
     renderer = (f'<renderer-v2 type="singleSymbol" symbollevels="0" forceraster="0" enableorderby="0">'
                 f"<symbols>{sym}</symbols></renderer-v2>")
     return _document(renderer, fields=ALIASES, labeling=_labeling("n_events"), labels_enabled=True)
+
+
+#: Archive layer -> (title shown in QGIS, QML builder taking the config). Add new layers here.
+STYLES = {
+    "events": ("Händelser per kategorigrupp", events_qml),
+    "hotspots": ("Hotspot-zoner per nivå", lambda cfg: hotspots_qml(cfg.analysis.levels)),
+    "clusters": ("Kluster med antal händelser", lambda cfg: clusters_qml()),
+}
 
 
 # -- XML pieces --------------------------------------------------------------------------------

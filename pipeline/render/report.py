@@ -24,10 +24,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from markupsafe import Markup  # noqa: E402
 
+from pipeline.analysis.tables import weekday_hour_matrix
+from pipeline.render import format as fmt
+from pipeline.render.sections import render_sections
+from pipeline.render.sections.catalog import SECTIONS
+from pipeline.schema import ALL_DAY, ROLLING_PERIOD, WEEK_PERIOD
 from pipeline.render import web_assets as wa  # noqa: E402
 from pipeline.schema import REASONS  # noqa: E402
 
-ALL_DAY = "alla"
 DIMENSIONS = ("group", "area", "time_of_day", "partner")
 METHODS = {
     "coordinates": "koordinater i exporten",
@@ -65,25 +69,26 @@ def render_report(ctx) -> str:
     cfg = ctx.cfg
     kf = key_figure_rows(ctx)
     view = {
-        "title": wa.week_title(ctx.week, cfg.municipality.name),
-        "period": wa.week_period(ctx.week),
-        "generated": wa.sv_datetime(ctx.run_info.get("run_started"), weekday=False),
+        "title": fmt.week_title(ctx.week, cfg.municipality.name),
+        "period": fmt.week_period(ctx.week),
+        "generated": fmt.sv_datetime(ctx.run_info.get("run_started"), weekday=False),
         "partner_names": ", ".join(p.label for p in cfg.partners.values()),
         "weeks": cfg.analysis.rolling_weeks,
         "kf": kf,
         "charts": {"groups": Markup(group_chart(kf["group"], cfg)), "hours": Markup(hour_chart(ctx))},
         "heat": heat_table(ctx),
-        "level_text": " / ".join(_level_text(v) for v in cfg.analysis.levels),
+        "level_text": " / ".join(fmt.level_text(v) for v in cfg.analysis.levels),
         "zone_blocks": zone_blocks(ctx), "top_zones": TOP_ZONES, "rolling_weeks": cfg.analysis.rolling_weeks,
         "clusters": cluster_rows(ctx),
         "min_samples": cfg.analysis.dbscan.min_samples,
-        "eps": wa.sv_number(cfg.analysis.dbscan.eps_m),
+        "eps": fmt.sv_number(cfg.analysis.dbscan.eps_m),
         "area_table": area_table(ctx),
         "k": cfg.privacy.min_count,
         "quality": quality_table(partner_rows(ctx)),
         "inputs": input_rows(ctx.run_info),
         "params": param_rows(cfg),
         "info": info_rows(ctx.run_info),
+        "sections": render_sections(ctx, SECTIONS),
     }
     return wa.render_template("lagesbild.html.j2", r=view, css=wa.template_text("lagesbild.css")).lstrip()
 
@@ -95,11 +100,11 @@ def key_figure_rows(ctx) -> dict[str, list[dict]]:
     kf = _layer(ctx, "key_figures")
     out: dict[str, list[dict]] = {d: [] for d in DIMENSIONS}
     for row in kf.itertuples(index=False):
-        arrow, css, text = wa.change_parts(row.change)
+        arrow, css, text = fmt.change_parts(row.change)
         out.setdefault(str(row.dimension), []).append({
             "dimension": str(row.dimension), "key": str(row.key), "label": str(row.label),
-            "n_week": _count_text(row.n_week, ctx.cfg.privacy.min_count), "n_week_raw": _raw(row.n_week),
-            "mean_prev": wa.sv_number(row.mean_prev, 1), "mean_prev_raw": _raw(row.mean_prev),
+            "n_week": fmt.count_text(row.n_week, ctx.cfg.privacy.min_count), "n_week_raw": _raw(row.n_week),
+            "mean_prev": fmt.sv_number(row.mean_prev, 1), "mean_prev_raw": _raw(row.mean_prev),
             "change_raw": _raw(row.change), "arrow": arrow, "css": css, "change_text": text,
         })
     return out
@@ -107,22 +112,6 @@ def key_figure_rows(ctx) -> dict[str, list[dict]]:
 
 # -- hot times ---------------------------------------------------------------------------------
 
-def weekday_hour_matrix(frame) -> pd.DataFrame:
-    """7 × 24 counts (index weekday 1–7, columns hour 0–23) from the long archive layer
-    (weekday, hour, n) or an already wide table.
-
-    >>> int(weekday_hour_matrix(pd.DataFrame({"weekday": [2], "hour": [21], "n": [4]})).loc[2, 21])
-    4
-    """
-    if frame is None or len(frame) == 0:
-        wide = pd.DataFrame()
-    elif {"weekday", "hour", "n"} <= set(frame.columns):
-        wide = frame.pivot_table(index="weekday", columns="hour", values="n", aggfunc="sum")
-    else:
-        wide = frame.copy()
-        wide.columns = [int(c) for c in wide.columns]
-    wide = wide.reindex(index=range(1, 8), columns=range(24)).fillna(0)
-    return wide.astype("int64")
 
 
 def heat_table(ctx) -> dict:
@@ -137,7 +126,7 @@ def heat_table(ctx) -> dict:
             t = n / top
             bg = matplotlib.colors.to_hex(cmap(0.08 + 0.92 * t)) if n else "#f7f7f7"
             cells.append({"hour": h, "n": n, "bg": bg, "fg": "#ffffff" if t > 0.6 else "#1d1d1d"})
-        rows.append({"weekday": wd, "day": wa.WEEKDAYS_SHORT[wd - 1], "cells": cells})
+        rows.append({"weekday": wd, "day": fmt.WEEKDAYS_SHORT[wd - 1], "cells": cells})
     return {"hours": list(range(24)), "rows": rows, "total": int(matrix.to_numpy().sum())}
 
 
@@ -153,8 +142,8 @@ def zone_blocks(ctx) -> list[dict]:
     hs = _layer(ctx, "hotspots")
     weeks = ctx.cfg.analysis.rolling_weeks
     blocks = []
-    for period, title in (("vecka", "Denna vecka"), ("rullande", f"Rullande {weeks} veckor")):
-        part = top_zones(hs, period, ALL_DAY if period == "rullande" else None)
+    for period, title in ((WEEK_PERIOD, "Denna vecka"), (ROLLING_PERIOD, f"Rullande {weeks} veckor")):
+        part = top_zones(hs, period, ALL_DAY if period == ROLLING_PERIOD else None)
         blocks.append({"title": title, "rows": [_zone_row(r, ctx.cfg) for r in _sorted_by_time(
             part, ctx.cfg, ["n_events", "zone_id"], [False, True])]})
     return blocks
@@ -175,29 +164,28 @@ def top_zones(hotspots, period: str, time_of_day: str | None = None, n: int = TO
 def _zone_row(row, cfg) -> dict:
     status = str(getattr(row, "status", "") or "")
     return {
-        "period": str(row.period), "tod": str(row.time_of_day), "tod_label": _time_label(str(row.time_of_day), cfg),
-        "level_raw": _raw(row.level), "level": _level_text(row.level), "zone_id": _raw(row.zone_id),
-        "place": _text(getattr(row, "place_name", "")) or "namnlös plats",
-        "status": "Ny" if status == "ny" else ("Kvarstående" if status else "–"),
-        "status_css": "ny" if status == "ny" else "kvarstaende",
-        "n_raw": _raw(row.n_events), "n": _count_text(row.n_events, cfg.privacy.min_count),
-        "share": wa.sv_percent(row.share_events), "pai": wa.sv_number(row.pai, 0), "area": wa.sv_number(row.area_km2, 2),
+        "period": str(row.period), "tod": str(row.time_of_day), "tod_label": fmt.time_label(str(row.time_of_day), cfg),
+        "level_raw": _raw(row.level), "level": fmt.level_text(row.level), "zone_id": _raw(row.zone_id),
+        "place": fmt.text(getattr(row, "place_name", "")) or "namnlös plats",
+        "status": fmt.status_text(status) if status else "–",
+        "status_css": fmt.status_css(status),
+        "n_raw": _raw(row.n_events), "n": fmt.count_text(row.n_events, cfg.privacy.min_count),
+        "share": fmt.sv_percent(row.share_events), "pai": fmt.sv_number(row.pai, 0), "area": fmt.sv_number(row.area_km2, 2),
     }
 
 
 def cluster_rows(ctx) -> list[dict]:
     """This week's clusters, whole week first, then per time of day, largest first."""
     cl = _layer(ctx, "clusters")
-    part = cl[cl["period"].astype(str) == "vecka"] if len(cl) else cl
+    part = cl[cl["period"].astype(str) == WEEK_PERIOD] if len(cl) else cl
     rows = []
     for row in _sorted_by_time(part, ctx.cfg, ["n_events"], [False]):
-        new = str(row.status) == "ny"
         rows.append({
-            "cluster_id": str(row.cluster_id), "place": _text(row.place_name) or "namnlös plats",
-            "tod_label": _time_label(str(row.time_of_day), ctx.cfg),
-            "n_raw": _raw(row.n_events), "n": _count_text(row.n_events, ctx.cfg.privacy.min_count),
-            "top": _text(row.top_categories) or "–", "partners": _text(row.partners) or "–",
-            "peak": _peak(row), "status": "Ny" if new else "Kvarstående", "status_css": "ny" if new else "kvarstaende",
+            "cluster_id": str(row.cluster_id), "place": fmt.text(row.place_name) or "namnlös plats",
+            "tod_label": fmt.time_label(str(row.time_of_day), ctx.cfg),
+            "n_raw": _raw(row.n_events), "n": fmt.count_text(row.n_events, ctx.cfg.privacy.min_count),
+            "top": fmt.text(row.top_categories) or "–", "partners": fmt.text(row.partners) or "–",
+            "peak": fmt.row_peak(row), "status": fmt.status_text(row.status), "status_css": fmt.status_css(row.status),
         })
     return rows
 
@@ -221,7 +209,7 @@ def area_table(ctx) -> dict:
         return {"columns": [], "rows": []}
     present = set(summary["time_of_day"].astype(str))
     tods = [t for t in [ALL_DAY, *cfg.time_of_day] if t in present] + sorted(present - {ALL_DAY, *cfg.time_of_day})
-    columns = [{"key": t, "label": _time_label(t, cfg).capitalize()} for t in tods]
+    columns = [{"key": t, "label": fmt.time_label(t, cfg).capitalize()} for t in tods]
     cells = {(str(r.area), str(r.category), str(r.time_of_day)): r for r in summary.itertuples(index=False)}
     pairs = summary[["area", "category"]].astype(str).drop_duplicates()
     visible = pd.to_numeric(summary["n_events"], errors="coerce").fillna(0)
@@ -239,8 +227,8 @@ def area_table(ctx) -> dict:
 def _area_cell(row, tod: str, k: int) -> dict:
     if row is None:
         return {"tod": tod, "raw": "0", "text": "", "suppressed": False}
-    suppressed = bool(row.suppressed) if not wa.is_missing(row.suppressed) else False
-    if suppressed or wa.is_missing(row.n_events):
+    suppressed = bool(row.suppressed) if not fmt.is_missing(row.suppressed) else False
+    if suppressed or fmt.is_missing(row.n_events):
         return {"tod": tod, "raw": "", "text": f"< {k}", "suppressed": True}
     return {"tod": tod, "raw": str(int(row.n_events)), "text": str(int(row.n_events)), "suppressed": False}
 
@@ -261,9 +249,9 @@ def partner_rows(ctx) -> list[dict]:
         label = q.get("label") or (ctx.cfg.partners[key].label if key in ctx.cfg.partners else key)
         out.append({
             "key": key, "label": label,
-            "rows_read": _int(q.get("rows_read")), "rows_read_text": wa.sv_number(q.get("rows_read")),
-            "accepted": _int(q.get("accepted")), "accepted_text": wa.sv_number(q.get("accepted")),
-            "rejected": rejected, "rejected_text": wa.sv_number(rejected),
+            "rows_read": _int(q.get("rows_read")), "rows_read_text": fmt.sv_number(q.get("rows_read")),
+            "accepted": _int(q.get("accepted")), "accepted_text": fmt.sv_number(q.get("accepted")),
+            "rejected": rejected, "rejected_text": fmt.sv_number(rejected),
             "reasons": [{"code": c, "text": REASONS.get(c, c), "n": n} for c, n in sorted(reasons.items(), key=lambda x: -x[1])],
             "methods": [{"code": m, "text": METHODS.get(m, m), "n": n} for m, n in methods.items()],
             "unmapped": [{"raw": r, "n": n} for r, n in (q.get("unmapped_categories") or {}).items()],
@@ -286,7 +274,7 @@ def quality_table(partners: list[dict]) -> dict:
         cells = []
         for p in partners:
             n = get(p)
-            cells.append({"partner": p["key"], "n": n, "text": wa.sv_number(n) if n != "" else "–"})
+            cells.append({"partner": p["key"], "n": n, "text": fmt.sv_number(n) if n != "" else "–"})
         rows.append({"kind": kind, "measure": measure, "label": label, "cells": cells})
     details = [p for p in partners if p["files"] or p["unmapped"]]
     return {"partners": partners, "rows": rows, "details": details}
@@ -317,12 +305,12 @@ def param_rows(cfg) -> list[dict]:
     rows = [
         ("Koordinatsystem", a.crs),
         ("Kärna (KDE)", a.kernel),
-        ("Bandbredd (m)", "automatisk (Silverman)" if a.bandwidth_m == "auto" else wa.sv_number(a.bandwidth_m)),
-        ("Cellstorlek (m)", wa.sv_number(a.cell_size_m)),
-        ("Zonnivåer", ", ".join(_level_text(v) for v in a.levels) + " av ytan"),
+        ("Bandbredd (m)", "automatisk (Silverman)" if a.bandwidth_m == "auto" else fmt.sv_number(a.bandwidth_m)),
+        ("Cellstorlek (m)", fmt.sv_number(a.cell_size_m)),
+        ("Zonnivåer", ", ".join(fmt.level_text(v) for v in a.levels) + " av ytan"),
         ("Rullande fönster", f"{a.rolling_weeks} veckor"),
-        ("DBSCAN", f"eps {wa.sv_number(a.dbscan.eps_m)} m, minst {a.dbscan.min_samples} händelser, buffert {wa.sv_number(a.dbscan.buffer_m)} m"),
-        ("Dubbletter mellan partner", f"inom {wa.sv_number(cfg.duplicates.distance_m)} m och {wa.sv_number(cfg.duplicates.minutes)} min"),
+        ("DBSCAN", f"eps {fmt.sv_number(a.dbscan.eps_m)} m, minst {a.dbscan.min_samples} händelser, buffert {fmt.sv_number(a.dbscan.buffer_m)} m"),
+        ("Dubbletter mellan partner", f"inom {fmt.sv_number(cfg.duplicates.distance_m)} m och {fmt.sv_number(cfg.duplicates.minutes)} min"),
         ("Minsta visade antal (känsliga kategorier)", str(cfg.privacy.min_count)),
     ]
     return [{"label": k, "value": v} for k, v in rows]
@@ -331,7 +319,7 @@ def param_rows(cfg) -> list[dict]:
 def info_rows(run_info: dict) -> list[dict]:
     rows = []
     for key, value in run_info.items():
-        if key in INFO_SKIP or wa.is_missing(value):
+        if key in INFO_SKIP or fmt.is_missing(value):
             continue
         rows.append({"key": key, "label": INFO_LABELS.get(key, key), "value": str(value),
                      "mono": any(m in key for m in _MONO)})
@@ -409,7 +397,7 @@ def _layer(ctx, name: str) -> pd.DataFrame:
 
 def _raw(value) -> str:
     """Machine-readable value for a data attribute: '' when missing, ints without '.0'."""
-    if wa.is_missing(value):
+    if fmt.is_missing(value):
         return ""
     value = float(value)
     return str(int(value)) if value.is_integer() else repr(value)
@@ -420,15 +408,11 @@ def _num(raw: str) -> float:
 
 
 def _int(value) -> int | str:
-    return "" if wa.is_missing(value) else int(value)
+    return "" if fmt.is_missing(value) else int(value)
 
 
-def _count_text(n, k: int) -> str:
-    return f"< {k}" if wa.is_missing(n) else wa.sv_number(n)
 
 
-def _text(value) -> str:
-    return "" if wa.is_missing(value) else str(value)
 
 
 def _file_name(value) -> str:
@@ -437,21 +421,6 @@ def _file_name(value) -> str:
     return str(value)
 
 
-def _level_text(level) -> str:
-    return f"{float(level):g}".replace(".", ",") + "\u00a0%"
 
 
-def _time_label(key: str, cfg) -> str:
-    if key == ALL_DAY:
-        return "hela dygnet"
-    return cfg.time_of_day[key].label if key in cfg.time_of_day else key
 
-
-def _peak(row) -> str:
-    day = _text(getattr(row, "peak_weekday_name", ""))
-    if not day and not wa.is_missing(getattr(row, "peak_weekday", None)):
-        day = wa.WEEKDAYS[int(row.peak_weekday) - 1]
-    hour = getattr(row, "peak_hour", None)
-    if wa.is_missing(hour):
-        return day or "–"
-    return f"{day} kl. {int(hour):02d}–{(int(hour) + 1) % 24:02d}".strip()

@@ -1,0 +1,20 @@
+"""The declared products, in one place: the DAG the runner builds for every ISO week.
+
+One entry per product. ``weeks_before`` is how many earlier weeks of events it reads (None =
+all history up to the week); ``layers`` are the archive layers it writes (pipeline.schema.LAYERS).
+"""
+
+from __future__ import annotations
+
+from pipeline.products import Product
+from pipeline.products.week import build_week
+
+PRODUCTS: tuple[Product, ...] = (
+    Product(
+        "week", build=build_week,
+        layers=("events", "hotspots", "clusters", "density", "density_rolling",
+                "area_summary", "key_figures", "weekday_hour"),
+        # the rolling window and the pooled weeks zones and clusters are compared with
+        weeks_before=lambda cfg: cfg.analysis.rolling_weeks,
+    ),
+)

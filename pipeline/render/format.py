@@ -1,0 +1,210 @@
+"""The one set of Swedish format helpers for everything people read: numbers, percentages,
+weeks, dates, weekdays, times of day, hotspot levels, statuses and counts.
+
+Map, report, index and sections all format through here, so a figure reads the same
+everywhere ("1 234,5", "19 %", "vecka 47", "Kväll 18–24", "0,1 %").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import pandas as pd
+
+from pipeline.schema import ALL_DAY, STATUS_NEW, WEEKDAY_NAMES
+
+MONTHS = ("jan", "feb", "mars", "apr", "maj", "juni", "juli", "aug", "sep", "okt", "nov", "dec")
+WEEKDAYS = WEEKDAY_NAMES
+WEEKDAYS_SHORT = ("mån", "tis", "ons", "tor", "fre", "lör", "sön")
+
+
+def is_missing(value) -> bool:
+    """True for None, NaN and pandas.NA.
+
+    >>> is_missing(pd.NA), is_missing(0)
+    (True, False)
+    """
+    if value is None or value is pd.NA:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def sv_number(value, decimals: int = 0) -> str:
+    """A number as Swedes write it: decimal comma, thin space between thousands; "–" if missing.
+
+    >>> sv_number(1234.5, 1), sv_number(3), sv_number(None)
+    ('1\u00a0234,5', '3', '–')
+    """
+    if is_missing(value):
+        return "–"
+    value = float(value)
+    if math.isinf(value):
+        return "∞"
+    text = f"{value:,.{decimals}f}"
+    return text.replace(",", "\u00a0").replace(".", ",")
+
+
+def sv_percent(share, decimals: int = 0) -> str:
+    """A share 0–1 as a Swedish percentage.
+
+    >>> sv_percent(0.1923)
+    '19\u00a0%'
+    """
+    return "–" if is_missing(share) else f"{sv_number(float(share) * 100, decimals)}\u00a0%"
+
+
+def change_parts(change) -> tuple[str, str, str]:
+    """(arrow, css class, text) for a change against the earlier mean.
+
+    >>> change_parts(1.5)
+    ('▲', 'lb-up', 'ökning +1,5')
+    >>> change_parts(-2)
+    ('▼', 'lb-down', 'minskning −2,0')
+    """
+    if is_missing(change):
+        return ("", "lb-same", "ingen jämförelse")
+    change = float(change)
+    if abs(change) < 0.05:
+        return ("●", "lb-same", "oförändrat ±0")
+    if change > 0:
+        return ("▲", "lb-up", f"ökning +{sv_number(change, 1)}")
+    return ("▼", "lb-down", f"minskning −{sv_number(-change, 1)}")
+
+
+def week_parts(week: str) -> tuple[int, int]:
+    """(year, week number) of an ISO week string.
+
+    >>> week_parts("2026-W47")
+    (2026, 47)
+    """
+    year, num = week.split("-W")
+    return int(year), int(num)
+
+
+def week_period(week: str) -> str:
+    """Monday–Sunday of an ISO week in Swedish.
+
+    >>> week_period("2026-W47"), week_period("2026-W53")
+    ('16–22 nov 2026', '28 dec 2026–3 jan 2027')
+    """
+    year, num = week_parts(week)
+    mon = dt.date.fromisocalendar(year, num, 1)
+    sun = mon + dt.timedelta(days=6)
+    if mon.year != sun.year:
+        return f"{_day(mon)} {mon.year}–{_day(sun)} {sun.year}"
+    if mon.month != sun.month:
+        return f"{_day(mon)}–{_day(sun)} {sun.year}"
+    return f"{mon.day}–{_day(sun)} {sun.year}"
+
+
+def _day(d: dt.date) -> str:
+    return f"{d.day} {MONTHS[d.month - 1]}"
+
+
+def week_title(week: str, municipality: str) -> str:
+    """Page title used by map and report.
+
+    >>> week_title("2026-W47", "Mjölby kommun")
+    'Lägesbild vecka 47, 2026 – Mjölby kommun'
+    """
+    year, num = week_parts(week)
+    return f"Lägesbild vecka {num}, {year} – {municipality}"
+
+
+def sv_datetime(value, weekday: bool = True) -> str:
+    """An ISO timestamp (local time) in Swedish; "–" if missing or unreadable.
+
+    >>> sv_datetime("2026-11-17T21:40:00+01:00")
+    'tisdag 17 nov 2026 kl. 21:40'
+    """
+    if is_missing(value) or value == "":
+        return "–"
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        return "–"
+    text = f"{ts.day} {MONTHS[ts.month - 1]} {ts.year} kl. {ts:%H:%M}"
+    return f"{WEEKDAYS[ts.weekday()]} {text}" if weekday else text
+
+
+def text(value) -> str:
+    """A value as text; "" when missing.
+
+    >>> text(None), text("Storgatan")
+    ('', 'Storgatan')
+    """
+    return "" if is_missing(value) else str(value)
+
+
+def count_text(n, k: int | None = None) -> str:
+    """A count; a suppressed (missing) count reads "< k", or "–" without ``k``.
+
+    >>> count_text(12), count_text(pd.NA, 3), count_text(None)
+    ('12', '< 3', '–')
+    """
+    if is_missing(n):
+        return f"< {k}" if k is not None else "–"
+    return sv_number(n)
+
+
+def level_text(level) -> str:
+    """A hotspot level (% of the municipality's area).
+
+    >>> level_text(0.1)
+    '0,1\u00a0%'
+    """
+    return f"{float(level):g}".replace(".", ",") + "\u00a0%"
+
+
+def time_label(key: str, cfg, all_day: str = "hela dygnet") -> str:
+    """Label of a time-of-day key from the config; ``all_day`` for the whole day.
+
+    >>> time_label("alla", None)
+    'hela dygnet'
+    """
+    if key == ALL_DAY:
+        return all_day
+    return cfg.time_of_day[key].label if key in cfg.time_of_day else key
+
+
+def status_text(status) -> str:
+    """A zone's or cluster's status as shown.
+
+    >>> status_text("ny"), status_text("kvarstående")
+    ('Ny', 'Kvarstående')
+    """
+    return "Ny" if str(status) == STATUS_NEW else "Kvarstående"
+
+
+def status_css(status) -> str:
+    """CSS token of a status (ASCII).
+
+    >>> status_css("kvarstående")
+    'kvarstaende'
+    """
+    return "ny" if str(status) == STATUS_NEW else "kvarstaende"
+
+
+def peak_text(weekday, hour, weekday_name: str = "") -> str:
+    """The most active (weekday, hour) of a cluster, e.g. "tisdag kl. 21–22".
+
+    >>> peak_text(2, 21), peak_text(7, 23, "söndag"), peak_text(None, None)
+    ('tisdag kl. 21–22', 'söndag kl. 23–00', '–')
+    """
+    day = text(weekday_name)
+    if not day and not is_missing(weekday):
+        day = WEEKDAYS[int(weekday) - 1]
+    if is_missing(hour):
+        return day or "–"
+    h = int(hour)
+    return f"{day} kl. {h:02d}–{(h + 1) % 24:02d}".strip()
+
+
+def row_peak(row) -> str:
+    """``peak_text`` of a cluster row (attributes peak_weekday, peak_hour, peak_weekday_name)."""
+    return peak_text(getattr(row, "peak_weekday", None), getattr(row, "peak_hour", None),
+                     getattr(row, "peak_weekday_name", ""))

@@ -1,0 +1,7 @@
+"""The report's declared sections (see pipeline/render/sections/__init__.py)."""
+
+from __future__ import annotations
+
+from pipeline.render.sections import ReportSection
+
+SECTIONS: tuple[ReportSection, ...] = ()
