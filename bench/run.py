@@ -68,7 +68,8 @@ def table(rows: list[dict]) -> str:
 
 
 def main() -> int:
-    rows = _module_rows("bench.kde_bench") + _module_rows("bench.dbscan_bench") + _weekly_row()
+    rows = (_module_rows("bench.kde_bench") + _module_rows("bench.dbscan_bench")
+            + _module_rows("bench.emerging_bench") + _weekly_row())
     print(table(rows))
     (ROOT / "bench/results.json").write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
     return 0
