@@ -350,7 +350,8 @@ def _geocode(gazetteer, texts: pd.Series, towns: pd.Series | None, cfg) -> pd.Da
     if gazetteer is None or texts.empty:
         return empty
     got = gazetteer.match(texts, towns, fuzzy_threshold=cfg.geocoding.fuzzy_threshold,
-                          street_centroid=cfg.geocoding.street_centroid)
+                          street_centroid=cfg.geocoding.street_centroid,
+                          default_town=cfg.geocoding.default_town)
     got = got.reindex(texts.index)
     return pd.DataFrame({"x": got["x"].astype("float64"), "y": got["y"].astype("float64"),
                          "method": got["method"].astype("string"), "score": got["score"].astype("float64")},
