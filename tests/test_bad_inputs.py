@@ -647,6 +647,7 @@ class Structural:
     reference: dict | None = None
     must_name: tuple[str, ...] = ()            # substrings of the stderr line
     marks: tuple = ()
+    setup: object = None                       # callable(project folder) run after make_project
 
 
 _raw_cfg_text = (ROOT / "config.yaml").read_text(encoding="utf-8")
@@ -727,10 +728,65 @@ STRUCTURAL = [
 ]
 
 
+# -- issue 9: cases the corpus did not have (each failed before the fix) ------------------------
+
+def _cfg_text_with(after: str, insert: str) -> tuple[bytes, int, int]:
+    """The shipped config with ``insert`` (one line) added after the first line equal to
+    ``after``; returns the bytes and the line numbers of ``after`` and of the inserted line."""
+    lines = _raw_cfg_text.splitlines()
+    i = lines.index(after)
+    lines.insert(i + 1, insert)
+    return ("\n".join(lines) + "\n").encode("utf-8"), i + 1, i + 2
+
+
+def _alias_bomb() -> bytes:
+    levels = ["&a [" + ", ".join(["lol"] * 9) + "]"]
+    levels += [f"&{c} [" + ", ".join([f"*{p}"] * 9) + "]" for p, c in zip("abcdefgh", "bcdefghi")]
+    text, _, _ = _cfg_text_with("  polisen:", "    date_formats: [" + ", ".join(levels) + "]")
+    return text
+
+
+_DUP_KEY, _DUP_A, _DUP_B = _cfg_text_with("  min_count: 3                 # aggregates of sensitive categories below this are shown as \"< 3\"",
+                                         "  min_count: 5")
+_DUP_CAT, _DUP_CAT_A, _DUP_CAT_B = _cfg_text_with("      Klotter: klotter", "      Klotter: skadegorelse")
+_FOLD_CAT, _FOLD_CAT_A, _FOLD_CAT_B = _cfg_text_with("      Klotter: klotter", "      \"KLOTTER \": skadegorelse")
+
+STRUCTURAL += [
+    Structural("config-yaml-alias-bomb", config_bytes=_alias_bomb(), must_name=("config.yaml", "line", "aliases")),
+    Structural("config-duplicate-key", config_bytes=_DUP_KEY,
+               must_name=("config.yaml", f"line {_DUP_A}", f"line {_DUP_B}", "min_count")),
+    Structural("config-duplicate-category-key", config_bytes=_DUP_CAT,
+               must_name=("config.yaml", f"line {_DUP_CAT_A}", f"line {_DUP_CAT_B}", "Klotter")),
+    Structural("config-category-names-collide-after-casefold", config_bytes=_FOLD_CAT,
+               must_name=("config.yaml", f"line {_FOLD_CAT_A}", f"line {_FOLD_CAT_B}", "KLOTTER")),
+    Structural("config-tiles-url-javascript", config=_cfg(_set("map.tiles_url", "javascript:alert(document.cookie)//{z}/{x}/{y}")),
+               must_name=("config.yaml", "map.tiles_url", "http(s)")),
+    Structural("config-tiles-url-not-a-template", config=_cfg(_set("map.tiles_url", "https://tile.example.org/")),
+               must_name=("config.yaml", "map.tiles_url")),
+    Structural("config-attribution-script", config=_cfg(_set("map.tiles_attribution", "<script>alert(1)</script>")),
+               must_name=("config.yaml", "map.tiles_attribution", "<script>")),
+    Structural("config-attribution-img-onerror", config=_cfg(_set("map.tiles_attribution", "OSM <img src=x onerror=alert(1)>")),
+               must_name=("config.yaml", "map.tiles_attribution", "<img>")),
+    Structural("config-attribution-javascript-link",
+               config=_cfg(_set("map.tiles_attribution", '<a href="javascript:alert(1)">OSM</a>')),
+               must_name=("config.yaml", "map.tiles_attribution", "href")),
+    Structural("config-maps-is-the-project-folder", config=_cfg(_set("paths.maps", ".")),
+               must_name=("config.yaml", "paths.maps", "paths.raw")),
+    Structural("config-processed-inside-raw", config=_cfg(_set("paths.processed", "data/raw/ut")),
+               must_name=("config.yaml", "paths.processed", "paths.raw")),
+    Structural("config-maps-is-reference-folder", config=_cfg(_set("paths.maps", "data/reference")),
+               must_name=("config.yaml", "paths.maps", "geocoding.gazetteer")),
+    Structural("config-secret-inside-published-maps", config=_cfg(_set("paths.secret", "maps/installation.key")),
+               must_name=("config.yaml", "paths.secret", "paths.maps")),
+]
+
+
 def _run_structural(case: Structural, dest: Path) -> tuple[subprocess.CompletedProcess, Path]:
     exports = {"polisen": {"case.csv": case.export}} if case.export is not None else {}
     cfg = make_project(dest, exports, config=case.config if case.config is not None else base_config(["polisen"]),
                        config_bytes=case.config_bytes, reference=case.reference)
+    if case.setup is not None:
+        case.setup(dest)
     return run_cli(cfg), dest
 
 

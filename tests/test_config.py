@@ -30,7 +30,7 @@ def test_shipped_config_loads_into_typed_objects():
     assert set(cfg.partners) == {"polisen", "kommunen", "bostadsbolaget"}
     assert cfg.partners["bostadsbolaget"].crs == "EPSG:4326"
     assert cfg.time_bin_of_hour()[2] == "natt" and cfg.time_bin_of_hour()[23] == "kvall"
-    assert cfg.sensitive_categories() == {"vald_nara_relation", "sexualbrott"}
+    assert cfg.sensitive_categories() == {"vald_nara_relation", "sexualbrott", "ovrigt_kansligt"}
     assert len(cfg.sha256) == 64 and cfg.base_dir == ROOT
 
 
