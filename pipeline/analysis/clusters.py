@@ -44,11 +44,13 @@ def cluster_polygons(events: gpd.GeoDataFrame, labels, *, buffer_m: float,
     ``cluster_id`` ``f"{id_prefix}-{k + 1}"``. Peaks (weekday, hour) and equal category counts
     are broken by the smallest value / label, so the result does not depend on row order.
 
-    >>> polys = cluster_polygons(events, labels, buffer_m=25,          # doctest: +SKIP
-    ...     taxonomy_labels={"klotter": "Klotter"}, partner_labels={"polisen": "Polismyndigheten"},
-    ...     id_prefix="2026-W47-kvall")
-    >>> polys.loc[0, ["cluster_id", "n_events", "top_categories"]].tolist()  # doctest: +SKIP
-    ['2026-W47-kvall-1', 5, 'Klotter (3), Skadegörelse (2)']
+    >>> from pipeline.analysis.dbscan import dbscan
+    >>> week = week_events.reset_index(drop=True)
+    >>> labels = dbscan(np.column_stack([week.geometry.x, week.geometry.y]), 150, 4).labels
+    >>> polys = cluster_polygons(week, labels, buffer_m=25, taxonomy_labels={"klotter": "Klotter"},
+    ...                          partner_labels={}, id_prefix="2026-W47")
+    >>> polys.loc[0, "cluster_id"], int(polys.loc[0, "n_events"]), polys.loc[0, "top_categories"]
+    ('2026-W47-1', 7, 'Klotter (7)')
     """
     labels = _validate_polygons_args(events, labels, buffer_m, id_prefix)
     in_cluster = labels >= 0
@@ -72,7 +74,8 @@ def mark_persistent(current: gpd.GeoDataFrame, previous: gpd.GeoDataFrame | None
     """Copy of ``current`` with ``status``: ``kvarstående`` if its polygon intersects a polygon
     of ``previous`` (of the same ``time_of_day`` when both frames have that column), else ``ny``.
 
-    >>> mark_persistent(this_week, last_week)["status"].tolist()    # doctest: +SKIP
+    >>> two = gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 10, 10), shapely.box(50, 0, 60, 10)], crs=CRS)
+    >>> mark_persistent(two, two.iloc[:1])["status"].tolist()
     ['kvarstående', 'ny']
     """
     if not isinstance(current, gpd.GeoDataFrame):

@@ -9,7 +9,7 @@ import geopandas as gpd
 import pandas as pd
 
 from pipeline.analysis.weeks import previous_weeks
-from pipeline.privacy import suppress_small
+from pipeline.privacy import publishable_points, sensitive_table, spatial_events
 from pipeline.schema import ALL_DAY, CRS, OUTSIDE_AREA
 
 #: Columns of the minimised public ``events`` layer (no source_id, location_text, description).
@@ -23,22 +23,21 @@ KEY_FIGURE_DIMENSIONS = ("group", "area", "time_of_day", "partner")
 def area_summary(week_counted, cfg) -> pd.DataFrame:
     """Counts per area × category × time_of_day (non-zero only), small sensitive counts suppressed.
 
-    ``time_of_day`` is ``alla`` (whole day) or a bin key; sensitive categories have ``alla`` only.
+    ``time_of_day`` is ``alla`` (whole day) or a bin key; sensitive categories have ``alla`` only:
+    this is the one place sensitive events are counted (``privacy.sensitive_table``), in
+    disjoint cells, so no difference of published figures isolates fewer than k of them.
 
-    >>> area_summary(countable(week_events), cfg).columns.tolist()     # doctest: +SKIP
+    >>> area_summary(week_events, cfg).columns.tolist()
     ['area', 'category', 'time_of_day', 'n_events', 'suppressed']
     """
     keys = ["area", "category", "time_of_day"]
-    frame = pd.DataFrame(week_counted[keys]).astype("string")
-    sensitive_cats = sorted(cfg.sensitive_categories())
-    # Sensitive categories get day totals only: with a per-bin breakdown as well, a suppressed
-    # bin could be recovered as the day total minus the shown bins.
-    per_bin = frame[~frame["category"].isin(sensitive_cats)]
-    frame = pd.concat([frame.assign(time_of_day=ALL_DAY), per_bin], ignore_index=True)
+    frame = pd.DataFrame(spatial_events(week_counted)[keys]).astype("string")
+    frame = pd.concat([frame.assign(time_of_day=ALL_DAY), frame], ignore_index=True)
     counts = frame.groupby(keys, dropna=False).size().rename("n_events").reset_index()
-    counts = counts.sort_values(keys, ignore_index=True)
-    sensitive = counts["category"].isin(sensitive_cats)
-    out = suppress_small(counts, "n_events", sensitive, cfg.privacy.min_count)
+    counts = counts.assign(n_events=counts["n_events"].astype("Int64"), suppressed=False)
+    sensitive = sensitive_table(week_counted, ["area", "category"], cfg.privacy.min_count)
+    out = pd.concat([counts, sensitive.assign(time_of_day=ALL_DAY)], ignore_index=True)
+    out = out.astype({"n_events": "Int64", "suppressed": bool}).sort_values(keys, ignore_index=True)
     return out[[*keys, "n_events", "suppressed"]].reset_index(drop=True)
 
 
@@ -46,7 +45,7 @@ def key_figures(counted, cfg, week: str, areas) -> pd.DataFrame:
     """Week counts vs the mean of the previous ``rolling_weeks`` weeks, for every group, area,
     time bin and partner (zeros included).
 
-    >>> key_figures(countable(events), cfg, "2026-W47", areas).columns.tolist()   # doctest: +SKIP
+    >>> key_figures(events, cfg, "2026-W47", areas).columns.tolist()
     ['dimension', 'key', 'label', 'n_week', 'mean_prev', 'change']
     """
     n_prev = cfg.analysis.rolling_weeks
@@ -82,7 +81,7 @@ def ordered_key_figures(frame: pd.DataFrame) -> pd.DataFrame:
 def weekday_hour(week_counted) -> pd.DataFrame:
     """7 × 24 counts: index weekday 1–7 (Monday first), columns hour 0–23.
 
-    >>> weekday_hour(countable(week_events)).shape          # doctest: +SKIP
+    >>> weekday_hour(week_events).shape
     (7, 24)
     """
     table = pd.crosstab(week_counted["weekday"].astype(int), week_counted["hour"].astype(int))
@@ -127,12 +126,13 @@ def weekday_hour_matrix(frame: pd.DataFrame | None) -> pd.DataFrame:
 
 
 def events_layer(events, cfg):
-    """Minimised point layer: no free text or partner ids, sensitive events left out.
+    """Minimised point layer: no free text or partner ids; sensitive events, and reports
+    matched as their duplicates, left out (``privacy.publishable_points``).
 
-    >>> "source_id" in events_layer(events, cfg).columns     # doctest: +SKIP
+    >>> "source_id" in events_layer(events, cfg).columns
     False
     """
-    keep = events[~events["sensitive"].fillna(False).astype(bool)]
+    keep = publishable_points(events)
     out = pd.DataFrame({c: keep[c] for c in EVENT_LAYER_COLUMNS if c in keep.columns})
     labels = {k: c.label for k, c in cfg.taxonomy.items()}
     out["category_label"] = keep["category"].astype(str).map(labels).fillna("")
