@@ -111,6 +111,7 @@ def synthetic(cfg=None, with_duplicate: bool = True):
 # -- tests -------------------------------------------------------------------------------------
 
 from pipeline.analysis.weekly import analyse_week, countable  # noqa: E402
+from pipeline.privacy import spatial_events
 from pipeline.analysis.weeks import latest_complete_week, previous_weeks, weeks_present  # noqa: E402
 
 
@@ -155,9 +156,9 @@ def test_latest_complete_week_turns_at_sunday_midnight_stockholm(data):
 def test_week_events_include_duplicates_but_counts_do_not(wa, data):
     events = data[0]
     week_all = events[events["iso_week"] == WEEK]
-    counted = countable(week_all)
+    counted = spatial_events(week_all)   # publication rule: no duplicate and no sensitive event in a total
     assert len(wa.events) == len(week_all) and (wa.events["duplicate_of"] != "").sum() == 1
-    assert int(wa.weekday_hour.to_numpy().sum()) == len(counted) == len(week_all) - 1
+    assert int(wa.weekday_hour.to_numpy().sum()) == len(counted) == len(week_all) - 2
     partners = wa.key_figures[wa.key_figures["dimension"] == "partner"].set_index("key")
     assert partners.loc["bostadsbolaget", "n_week"] == 0   # its only event is a duplicate
 
@@ -179,8 +180,8 @@ def test_density_grid_is_the_municipality_grid_and_integrates_to_counts(wa, data
     assert wa.density.grid == grid and wa.density_rolling.grid == grid
     assert wa.density.values.shape == (grid.ny, grid.nx) and wa.density.values.dtype == np.float32
     cell_km2 = (grid.cell / 1000) ** 2
-    n_week = len(countable(data[0][data[0]["iso_week"] == WEEK]))
-    n_roll = len(countable(data[0]))  # the four synthetic weeks are the rolling window
+    n_week = len(spatial_events(data[0][data[0]["iso_week"] == WEEK]))
+    n_roll = len(spatial_events(data[0]))  # the four synthetic weeks are the rolling window
     assert wa.density.values.sum() * cell_km2 == pytest.approx(n_week, rel=0.03)
     assert wa.density_rolling.values.sum() * cell_km2 == pytest.approx(n_roll, rel=0.03)
     assert wa.bandwidth_m > 0 and wa.cell_size_m == 50 and wa.kernel == cfg.analysis.kernel
@@ -251,7 +252,7 @@ def test_key_figures_every_key_with_rolling_mean(wa, cfg, data):
     assert by["group"].loc["skadegorelse", "n_week"] == 6
     assert by["group"].loc["skadegorelse", "mean_prev"] == pytest.approx(1.5)
     assert by["group"].loc["skadegorelse", "change"] == pytest.approx(4.5)
-    counted = countable(data[0])
+    counted = spatial_events(data[0])
     for tod, row in by["time_of_day"].iterrows():
         assert row["n_week"] == ((counted["iso_week"] == WEEK) & (counted["time_of_day"] == tod)).sum()
 
