@@ -10,7 +10,7 @@ BACKFILL ?=
 
 WEEK_ARG := $(if $(WEEK),--week $(WEEK),) $(if $(BACKFILL),--backfill,)
 
-.PHONY: weekly ingest test demo-data bench clean install
+.PHONY: weekly ingest test lint demo-data bench clean install
 
 install: $(STAMP)
 
@@ -28,6 +28,10 @@ ingest: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check pipeline tests bench conftest.py
+	$(BIN)/ruff format --check pipeline tests bench conftest.py
 
 demo-data: $(STAMP)
 	$(BIN)/lagesbild demo-data --config $(CONFIG)
