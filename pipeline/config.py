@@ -113,6 +113,8 @@ class Analysis(_Strict):
     bandwidth_m: float | Literal["auto"] = "auto"
     levels: list[float] = Field(default_factory=lambda: [0.1, 0.5])
     rolling_weeks: int = Field(default=4, ge=1, le=52)
+    #: A hotspot zone holds at least this many events; smaller groups of dense cells are no zone.
+    min_zone_events: int = Field(default=3, ge=1)
     dbscan: Dbscan = Dbscan()
 
     @field_validator("levels")
@@ -128,6 +130,13 @@ class Analysis(_Strict):
         if v != "auto" and v <= 0:
             raise ValueError("bandwidth_m is a positive number of metres or 'auto'")
         return v
+
+
+class Trends(_Strict):
+    """Tested changes (pipeline/analysis/trends.py): E-test per row, Benjamini–Hochberg over the table."""
+    alpha: float = Field(default=0.05, gt=0, lt=1)     # false discovery rate of the marked changes
+    recent_weeks: int = Field(default=4, ge=1, le=26)  # this week against the mean of these
+    year_weeks: int = Field(default=5, ge=1, le=13)    # same weeks one year earlier (centred)
 
 
 class MapConfig(_Strict):
@@ -211,6 +220,7 @@ class Config(_Strict):
     duplicates: Duplicates = Duplicates()
     privacy: Privacy = Privacy()
     analysis: Analysis = Analysis()
+    trends: Trends = Trends()
     map: MapConfig = MapConfig()
     groups: dict[str, Group]
     taxonomy: dict[str, Category]

@@ -1,0 +1,163 @@
+"""Weekly series and tested changes: E-test against a hand-written Krishnamoorthy & Thomson
+(2004) double sum and scipy's documented value, BH against scipy.stats.false_discovery_control,
+series and trend tables on planted counts."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from pipeline.analysis.trends import (
+    ALL_KEY, TREND_COLUMNS, bh_qvalues, e_test, trend_table, weekly_series, year_window,
+)
+from pipeline.analysis.weeks import previous_weeks
+from pipeline.config import load_config
+from pipeline.schema import OUTSIDE_AREA
+
+ROOT = Path(__file__).resolve().parents[1]
+WEEK = "2026-W47"
+
+
+def e_test_by_hand(k1, n1, k2, n2, upper=200):
+    """K&T (2004) eq. (3.5) with d = 0, written out: pooled rate under H0, then the sum of
+    Poisson probabilities of every (x1, x2) whose pivot |T| is at least the observed one.
+    T = (x1/n1 - x2/n2) / sqrt(x1/n1² + x2/n2²); (0, 0) has no pivot (0/0) and is left out."""
+    lam = (k1 + k2) / (n1 + n2)
+    if lam <= 0:
+        return 1.0
+
+    def pivot(x1, x2):
+        var = x1 / n1**2 + x2 / n2**2
+        return None if var == 0 else (x1 / n1 - x2 / n2) / math.sqrt(var)
+
+    def pmf(x, mu):
+        return math.exp(x * math.log(mu) - mu - math.lgamma(x + 1))
+
+    observed = abs(pivot(k1, k2))
+    total = 0.0
+    for x1 in range(upper):
+        for x2 in range(upper):
+            t = pivot(x1, x2)
+            if t is not None and abs(t) >= observed - 1e-12:
+                total += pmf(x1, n1 * lam) * pmf(x2, n2 * lam)
+    return total
+
+
+@pytest.mark.parametrize("k1, n1, k2, n2", [
+    (3, 1, 0, 4), (12, 1, 8, 4), (2, 1, 9, 4), (0, 1, 14, 4), (7, 1, 10, 5), (25, 1, 30, 4),
+])
+def test_e_test_equals_the_double_sum(k1, n1, k2, n2):
+    assert e_test(k1, n1, k2, n2) == pytest.approx(e_test_by_hand(k1, n1, k2, n2), abs=1e-9)
+
+
+def test_e_test_known_values():
+    # scipy's documented example (0 of 100 against 3 of 100): p = 0.0884
+    assert e_test(0, 100, 3, 100) == pytest.approx(0.088379, abs=1e-5)
+    # 3 this week after 4 empty weeks, by hand: pooled rate 3/5; the (x1, x2) with |T| >= sqrt(3)
+    assert e_test(3, 1, 0, 4) == pytest.approx(e_test_by_hand(3, 1, 0, 4), abs=1e-12)
+    assert e_test(0, 1, 0, 4) == 1.0
+    # the issue's "2 vs 2,2" is nowhere near significant; 20 against a mean of 2 is
+    assert e_test(2, 1, 9, 4) > 0.5
+    assert e_test(20, 1, 8, 4) < 0.01
+
+
+def test_bh_equals_scipy():
+    rng = np.random.default_rng(10)
+    p = np.concatenate([rng.uniform(size=40), rng.uniform(0, 0.01, size=8), [0.02, 0.02, 1.0]])
+    assert np.allclose(bh_qvalues(p), stats.false_discovery_control(p, method="bh"))
+
+
+def test_bh_leaves_untested_rows_out():
+    p = np.array([0.001, np.nan, 0.04, 0.03, np.nan, 0.5])
+    q = bh_qvalues(p)
+    tested = np.isfinite(p)
+    assert np.isnan(q[~tested]).all()
+    assert np.allclose(q[tested], stats.false_discovery_control(p[tested], method="bh"))
+    assert np.isnan(bh_qvalues([np.nan])).all() and len(bh_qvalues([])) == 0
+
+
+# -- series and trend tables on planted counts ---------------------------------------------------
+
+@pytest.fixture(scope="module")
+def cfg():
+    return load_config(ROOT / "config.yaml")
+
+
+AREAS = pd.DataFrame({"name": ["Centrum", "Norr"]})
+
+
+def planted_events(counts: dict[tuple[str, str, str], int], partner="polisen", tod="kvall"):
+    """Events from {(week, area, group): n}; one protected and one duplicate event each week too."""
+    rows = []
+    for (week, area, group), n in counts.items():
+        rows += [dict(iso_week=week, area=area, category_group=group, source=partner, time_of_day=tod,
+                      sensitive=False, duplicate_of="")] * n
+        rows.append(dict(iso_week=week, area=area, category_group=group, source=partner, time_of_day=tod,
+                         sensitive=True, duplicate_of=""))
+        rows.append(dict(iso_week=week, area=area, category_group=group, source="kommunen", time_of_day=tod,
+                         sensitive=False, duplicate_of="abc"))
+    return pd.DataFrame(rows)
+
+
+def test_series_every_week_area_group_with_totals(cfg):
+    ev = planted_events({("2026-W44", "Centrum", "vald"): 2, ("2026-W46", "Norr", "trafik"): 3,
+                         (WEEK, OUTSIDE_AREA, "vald"): 1, ("2026-W48", "Norr", "vald"): 9})
+    s = weekly_series(ev, cfg, WEEK, AREAS)
+    assert list(s.columns) == ["week", "area", "group", "n"]
+    assert sorted(s["week"].unique()) == ["2026-W44", "2026-W45", "2026-W46", WEEK]   # later weeks never
+    n_groups, n_areas = len(cfg.groups) + 1, 3 + 1
+    assert len(s) == 4 * n_groups * n_areas                                        # zeros included
+    get = s.set_index(["week", "area", "group"])["n"]
+    assert get[("2026-W44", "Centrum", "vald")] == 2          # protected and duplicate not counted
+    assert get[("2026-W45", ALL_KEY, ALL_KEY)] == 0
+    assert get[("2026-W46", ALL_KEY, "trafik")] == 3 and get[("2026-W46", "Norr", ALL_KEY)] == 3
+    assert get[(WEEK, OUTSIDE_AREA, "vald")] == 1
+    assert s[(s.area != ALL_KEY) & (s.group != ALL_KEY)]["n"].sum() == get.xs(ALL_KEY, level=1).xs(ALL_KEY, level=1).sum()
+
+
+def test_trends_mark_only_tested_changes(cfg):
+    prev = previous_weeks(WEEK, 4)
+    counts = {(w, "Centrum", "vald"): 2 for w in prev}          # 2 a week, then 20: a real rise
+    counts.update({(w, "Norr", "trafik"): 2 for w in prev})     # 2 a week, then 3: noise
+    counts.update({(WEEK, "Centrum", "vald"): 20, (WEEK, "Norr", "trafik"): 3})
+    t = trend_table(planted_events(counts), cfg, WEEK, AREAS)
+    assert list(t.columns) == TREND_COLUMNS
+    row = t.set_index(["dimension", "key"])
+    vald, trafik = row.loc[("group", "vald")], row.loc[("group", "trafik")]
+    assert vald.n_week == 20 and vald.mean_prev == 2 and vald["pct_change"] == pytest.approx(900)
+    assert vald.p_prev == pytest.approx(e_test_by_hand(20, 1, 8, 4), abs=1e-9)
+    assert vald.direction_prev == 1 and trafik.direction_prev == 0
+    assert trafik["pct_change"] == pytest.approx(50)
+    # BH over the whole table (both comparisons pooled)
+    p = np.concatenate([t["p_prev"], t["p_year"]])
+    q = np.concatenate([t["q_prev"], t["q_year"]])
+    tested = np.isfinite(p)
+    assert np.allclose(q[tested], stats.false_discovery_control(p[tested], method="bh"))
+    # no data a year back: no year comparison, never an arrow from it
+    assert t["p_year"].isna().all() and (t["direction_year"] == 0).all()
+    # a zero row: p = 1, no arrow, no percent (no base)
+    zero = row.loc[("group", "narkotika")]
+    assert zero.p_prev == 1.0 and zero.direction_prev == 0 and math.isnan(zero["pct_change"])
+
+
+def test_year_comparison_where_data_cover_it(cfg):
+    year = year_window(WEEK, cfg.trends.year_weeks)
+    assert year == ["2025-W45", "2025-W46", "2025-W47", "2025-W48", "2025-W49"]
+    counts = {(w, "Centrum", "vald"): 1 for w in year}
+    counts[(WEEK, "Centrum", "vald")] = 30
+    ev = planted_events(counts)
+    ev = pd.concat([ev, planted_events({(year[0], "Norr", "trafik"): 1}, partner="kommunen")])
+    t = trend_table(ev, cfg, WEEK, AREAS).set_index(["dimension", "key"])
+    vald = t.loc[("group", "vald")]
+    assert vald.mean_year == 1 and vald.pct_year == pytest.approx(2900)
+    assert vald.p_year == pytest.approx(e_test_by_hand(30, 1, 5, 5), abs=1e-9)
+    assert vald.direction_year == 1
+    # partners: polisen and kommunen both have data from the window's first week on
+    assert np.isfinite(t.loc[("partner", "polisen"), "p_year"])
+    # a partner with no data then gets no year comparison
+    assert not np.isfinite(t.loc[("partner", "bostadsbolaget"), "p_year"])
