@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import hmac
 from pathlib import Path
 
 import pandas as pd
@@ -107,8 +108,12 @@ def export(tmp_path: Path, name: str, text: str, encoding: str, partner: str, cf
     return read_export(path, partner, cfg.partners[partner], f"data/raw/{partner}/{name}")
 
 
+#: Installation secret of these tests (event ids are keyed with it, privacy.keyed_id).
+KEY = b"test-installation-secret-0123456789abcdef"
+
+
 def run(raw, partner, cfg, gaz, now=NOW):
-    return normalise_partner(raw, partner, cfg, gaz, BOUNDARY, now)
+    return normalise_partner(raw, partner, cfg, gaz, BOUNDARY, now, id_key=KEY)
 
 
 def by_line(frame: pd.DataFrame, col: str) -> dict:
@@ -194,8 +199,9 @@ def test_event_ids_stable_across_runs_and_renamed_files(tmp_path, cfg, gaz, poli
     second, _ = run(again, "polisen", cfg, gaz)
     assert first["event_id"].tolist() == second["event_id"].tolist()
     assert (second["source_file"] == "data/raw/polisen/2026-11-23 export (kopia).csv").all()
-    expected = hashlib.sha1(b"polisen|5000-K100-26").hexdigest()[:16]
+    expected = hmac.new(KEY, b"polisen|5000-K100-26", hashlib.sha256).hexdigest()[:16]
     assert first["event_id"].iloc[0] == expected
+    assert first["event_id"].iloc[0] != hashlib.sha1(b"polisen|5000-K100-26").hexdigest()[:16]  # keyed, not enumerable
     assert first["event_id"].str.fullmatch(r"[0-9a-f]{16}").all()
 
 
@@ -276,7 +282,7 @@ def test_bostadsbolaget_wgs84(tmp_path, cfg, gaz):
     assert ev.loc[4, "geocode_method"] == "place"                          # missing pair -> text
     # No case id: the id hashes the stripped raw row, so it survives a re-export unchanged.
     row = "klotter,2026-11-18 08:00,Kungsgatan 3,,,"
-    assert ev.loc[6, "event_id"] == hashlib.sha1(f"bostadsbolaget|,{row}".encode()).hexdigest()[:16]
+    assert ev.loc[6, "event_id"] == hmac.new(KEY, f"bostadsbolaget|,{row}".encode(), hashlib.sha256).hexdigest()[:16]
     assert ev.loc[6, "source_id"] == ""
 
 

@@ -18,7 +18,6 @@ Besides the canonical columns, ``events`` carries the helper columns ``HELPER_CO
 
 from __future__ import annotations
 
-import hashlib
 import unicodedata
 
 import geopandas as gpd
@@ -29,7 +28,8 @@ import shapely
 from pipeline.config import Config
 from pipeline.sources.coords import to_sweref
 from pipeline.errors import InputError
-from pipeline.sources.parse import NULL_TOKENS, check_window, parse_datetimes, parse_numbers
+from pipeline.privacy import installation_key, keyed_id, sensitive_category_for
+from pipeline.sources.parse import NULL_TOKENS, check_window, day_month_order, parse_datetimes, parse_numbers
 from pipeline.schema import EVENT_COLUMNS, REASONS, REJECTED_COLUMNS
 
 #: Non-schema columns passed from normalise_partner to clean.finalise (dropped there).
@@ -42,11 +42,12 @@ NULLABLE_FIELDS = ("source_id", "address", "place", "town", "x", "y", "lat", "lo
 
 
 def normalise_partner(raw, partner: str, cfg: Config, gazetteer, boundary,
-                      now: pd.Timestamp) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+                      now: pd.Timestamp, *, id_key: bytes | None = None) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Turn one export's raw rows into (events, rejected); see the module docstring.
 
     ``raw`` is a :class:`pipeline.sources.read.RawExport` or its ``frame`` (then the file name is
-    taken from ``frame.attrs["display_name"]``, default: the partner key).
+    taken from ``frame.attrs["display_name"]``, default: the partner key). ``id_key`` is the
+    installation secret event ids are keyed with (default: read, or created, at ``paths.secret``).
     """
     frame, source_file = _unpack(raw, partner)
     pcfg = cfg.partners[partner]
@@ -55,14 +56,16 @@ def normalise_partner(raw, partner: str, cfg: Config, gazetteer, boundary,
     rej = _Rejections(frame.index)
     rej.add(frame["_fault"].notna().to_numpy(), frame["_fault"], _fault_messages(frame, cols))
 
-    occurred, occurred_end = _dates(text, cols, pcfg, cfg, now, rej)
-    category = _categories(text["category"], category_mapping(cfg, partner))
+    occurred, occurred_end = _dates(text, cols, pcfg, cfg, now, rej, {"partner": partner, "file": source_file})
+    category = _categories(text["category"], category_mapping(cfg, partner),
+                           sensitive=(cfg.sensitive_names(), cfg.privacy.sensitive_words))
     place, place_col = _place_text(text, cols)
     loc = _locate(text, place, place_col, cols, partner, cfg, gazetteer, boundary, rej)
 
     ok = rej.reason.isna().to_numpy()
+    key = id_key if id_key is not None else installation_key(cfg.path(cfg.paths.secret))
     events = _build_events(frame[ok], text, partner, source_file, cfg, category[ok], occurred[ok],
-                           occurred_end[ok], place[ok], loc[ok], keep_text=cfg.keeps_free_text(partner))
+                           occurred_end[ok], place[ok], loc[ok], keep_text=cfg.keeps_free_text(partner), key=key)
     rejected = _build_rejected(frame[~ok], rej, partner, source_file)
     return events, rejected
 
@@ -191,27 +194,46 @@ def _too_long_messages(rows: pd.DataFrame) -> list[str]:
 
 # -- dates --------------------------------------------------------------------------------------
 
-def _dates(text, cols, pcfg, cfg, now, rej: _Rejections) -> tuple[pd.Series, pd.Series]:
+def _dates(text, cols, pcfg, cfg, now, rej: _Rejections, where: dict) -> tuple[pd.Series, pd.Series]:
     """Start (rejecting bad rows) and end (NaT when absent or unreadable) timestamps."""
     tz = cfg.timezone
     if "datetime" in cols:
         dates, times, date_col, time_col = text["datetime"], None, cols["datetime"], None
     else:
         dates, times, date_col, time_col = text["date"], text.get("time"), cols["date"], cols.get("time")
-    values, reason = parse_datetimes(dates, times, pcfg.date_formats, tz)
+    order = _file_date_order(text, dates, date_col, pcfg, where)
+    values, reason = parse_datetimes(dates, times, pcfg.date_formats, tz, order=order)
     window = check_window(values, now, cfg.date_window.max_age_days, cfg.date_window.allow_future_days)
     reason = reason.fillna(window)
     bad = reason.notna().to_numpy() & rej.open()
     if bad.any():
         msgs = _date_messages(reason[bad], dates[bad], None if times is None else times[bad],
-                              date_col, time_col, pcfg.date_formats, cfg, now)
+                              date_col, time_col, pcfg.date_formats, cfg, now, order)
         rej.add(bad, reason, msgs.reindex(reason.index, fill_value=""))
-    return values, _end_dates(text, cols, pcfg, tz, values)
+    return values, _end_dates(text, cols, pcfg, tz, values, order)
 
 
-def _date_messages(reason, dates, times, date_col, time_col, formats, cfg, now) -> pd.Series:
+def _file_date_order(text, dates, date_col, pcfg, where) -> str:
+    """'dmy' or 'mdy' for the whole file, decided from every date in it (start and end):
+    a value such as 11/16/2026 proves month first, 16/11/2026 day first. A file whose
+    slashed dates could be either, or that proves both, is refused naming the column."""
+    if pcfg.date_formats:
+        return "dmy"  # the configured formats decide
+    ends = [text[f] for f in ("end_datetime", "end_date") if f in text]
+    found = day_month_order(pd.concat([dates, *ends], ignore_index=True))
+    if found.problem == "conflict":
+        raise InputError(f"the dates mix day first ({found.example!r}) and month first ({found.other!r}); "
+                         "export the file again with one date format", column=date_col, **where)
+    if found.problem == "ambiguous":
+        raise InputError(f"dates such as {found.example!r} can be day/month or month/day and no date in the "
+                         f"file tells which; set partners.{where['partner']}.date_formats in config.yaml "
+                         "(e.g. ['%d/%m/%Y'] or ['%m/%d/%Y'])", column=date_col, **where)
+    return found.order
+
+
+def _date_messages(reason, dates, times, date_col, time_col, formats, cfg, now, order="dmy") -> pd.Series:
     # Which column is wrong? Re-parse the date alone: if it parses, the time is to blame.
-    date_alone = parse_datetimes(dates, None, formats, cfg.timezone)[1]
+    date_alone = parse_datetimes(dates, None, formats, cfg.timezone, order=order)[1]
     limit = (pd.Timestamp(now) + pd.Timedelta(days=cfg.date_window.allow_future_days)).strftime("%Y-%m-%d")
     out = []
     times = times if times is not None else pd.Series("", index=reason.index, dtype="string")
@@ -231,7 +253,7 @@ def _date_messages(reason, dates, times, date_col, time_col, formats, cfg, now) 
     return pd.Series(out, index=reason.index, dtype="string")
 
 
-def _end_dates(text, cols, pcfg, tz, start: pd.Series) -> pd.Series:
+def _end_dates(text, cols, pcfg, tz, start: pd.Series, order: str = "dmy") -> pd.Series:
     """End of the interval, NaT when not given, unreadable or before the start.
 
     Police exports often leave 'Till datum' blank when the interval ends the same day:
@@ -239,13 +261,13 @@ def _end_dates(text, cols, pcfg, tz, start: pd.Series) -> pd.Series:
     """
     nat = pd.Series(pd.NaT, index=start.index, dtype=start.dtype)
     if "end_datetime" in cols:
-        end, _ = parse_datetimes(text["end_datetime"], None, pcfg.date_formats, tz)
+        end, _ = parse_datetimes(text["end_datetime"], None, pcfg.date_formats, tz, order=order)
     elif "end_date" in cols or "end_time" in cols:
         blank = pd.Series("", index=start.index, dtype="string")
         end_date, end_time = text.get("end_date", blank), text.get("end_time", blank)
         same_day = (end_date == "") & (end_time != "")
         end_date = end_date.where(~same_day, text.get("date", blank))
-        end, _ = parse_datetimes(end_date, end_time, pcfg.date_formats, tz)
+        end, _ = parse_datetimes(end_date, end_time, pcfg.date_formats, tz, order=order)
         next_day = same_day & (end < start).fillna(False)
         end = end.where(~next_day, end + pd.Timedelta(days=1))
     else:
@@ -274,13 +296,23 @@ def _category_lookup(mapping: dict[str, str]) -> dict[str, str]:
     return {_category_key(pd.Series([raw]))[0]: key for raw, key in mapping.items()}
 
 
-def _categories(raw: pd.Series, mapping: dict[str, str]) -> pd.Series:
-    """Taxonomy key per row: case-insensitive, whitespace-trimmed match; unmapped -> 'ovrigt'.
+def _categories(raw: pd.Series, mapping: dict[str, str], sensitive: tuple | None = None) -> pd.Series:
+    """Taxonomy key per row: case-insensitive, whitespace-trimmed match; unmapped -> 'ovrigt',
+    unless it looks sensitive (``sensitive`` = (names, words), see
+    ``privacy.sensitive_category_for``): then the sensitive category, never an Övrigt point.
 
     >>> _categories(pd.Series([" KLOTTER", "Okänt"]), {"Klotter": "klotter"}).tolist()
     ['klotter', 'ovrigt']
+    >>> _categories(pd.Series(["Våldtäkt mot vuxen"]), {}, ({}, ["våldtäkt"])).tolist()
+    ['ovrigt_kansligt']
     """
-    return _category_key(raw).map(_category_lookup(mapping)).fillna("ovrigt").astype("string")
+    keys = _category_key(raw).map(_category_lookup(mapping))
+    unmapped = keys.isna()
+    if sensitive is not None and unmapped.any():
+        names, words = sensitive
+        guess = {v: sensitive_category_for(v, names, words) for v in raw[unmapped].unique()}
+        keys[unmapped] = raw[unmapped].map(guess)
+    return keys.fillna("ovrigt").astype("string")
 
 
 # -- location -----------------------------------------------------------------------------------
@@ -413,7 +445,7 @@ class _FailureText:
 # -- output -------------------------------------------------------------------------------------
 
 def _build_events(frame, text, partner, source_file, cfg, category, occurred, occurred_end,
-                  place, loc, keep_text) -> gpd.GeoDataFrame:
+                  place, loc, keep_text, key: bytes) -> gpd.GeoDataFrame:
     idx = frame.index
     taxonomy = cfg.taxonomy
     source_id = text["source_id"][idx] if "source_id" in text else pd.Series("", index=idx, dtype="string")
@@ -421,7 +453,7 @@ def _build_events(frame, text, partner, source_file, cfg, category, occurred, oc
     hour = occurred.dt.hour.astype("int64")
     bins = np.array(cfg.time_bin_of_hour(), dtype=object)
     data = {
-        "event_id": _event_ids(partner, source_id, frame["_raw"]),
+        "event_id": _event_ids(partner, source_id, frame["_raw"], key),
         "source": partner,
         "source_id": source_id,
         "source_file": source_file,
@@ -457,17 +489,19 @@ def _dtype(t: str) -> str:
     return "datetime64[ns, Europe/Stockholm]" if t.startswith("datetime64") else t
 
 
-def _event_ids(partner: str, source_id: pd.Series, raw: pd.Series) -> pd.Series:
-    """16 hex chars of sha1(partner|source_id), or of partner|raw row when there is no id.
+def _event_ids(partner: str, source_id: pd.Series, raw: pd.Series, key: bytes) -> pd.Series:
+    """``privacy.keyed_id`` of partner|source_id, or of partner|raw row when there is no id:
+    HMAC-SHA256 with the installation secret, so the published ids cannot be turned back into
+    case numbers by enumerating their patterns.
 
     Neither the file name nor the line enters the hash: re-ingesting a renamed or
     re-exported file gives the same ids.
 
-    >>> _event_ids("polisen", pd.Series(["5000-K1"]), pd.Series(["x"])).tolist()
-    ['d416c202aac06eca']
+    >>> _event_ids("polisen", pd.Series(["5000-K1"]), pd.Series(["x"]), b"k" * 32).tolist()
+    ['b9d38e1dbd46a0f0']
     """
-    keys = source_id.where(source_id != "", raw.astype("string").fillna("").str.strip())
-    ids = [hashlib.sha1(f"{partner}|{k}".encode()).hexdigest()[:16] for k in keys.tolist()]
+    values = source_id.where(source_id != "", raw.astype("string").fillna("").str.strip())
+    ids = [keyed_id(key, partner, v) for v in values.tolist()]
     return pd.Series(ids, index=source_id.index, dtype="string")
 
 

@@ -15,6 +15,7 @@ many rows but few distinct dates).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import numpy as np
@@ -61,7 +62,7 @@ _BAD = -2
 
 
 def parse_datetimes(dates: pd.Series, times: pd.Series | None = None, formats: list[str] | None = None,
-                    tz: str = "Europe/Stockholm") -> tuple[pd.Series, pd.Series]:
+                    tz: str = "Europe/Stockholm", order: str = "dmy") -> tuple[pd.Series, pd.Series]:
     """Parse date (+ optional time) strings to tz-aware timestamps in ``tz``.
 
     Returns ``(values, reason)``: ``values`` is ``datetime64[ns, tz]`` (NaT where not parsed);
@@ -72,8 +73,9 @@ def parse_datetimes(dates: pd.Series, times: pd.Series | None = None, formats: l
     Accepted dates: ``2026-11-16`` (also with ``T``/space + time and ``Z``/``±HH:MM`` offsets,
     which are converted to local time), ``20261116``, ``16.11.2026``, ``16/11/2026``, ``6/1/2026``,
     ``16-11-26`` (day first, always: Swedish exports never write month first), ``16 nov 2026``
-    and ``måndag 16 november 2026``. ``formats`` (strptime patterns from the partner config)
-    are tried first. Times: ``14:30``, ``14.30``, ``1430``, ``9:05``, ``14:30:00``, ``kl 14.30``,
+    and ``måndag 16 november 2026``. ``order="mdy"`` reads the two-number forms month first
+    (``11/16/2026``), for a file that proves it (:func:`day_month_order`). ``formats``
+    (strptime patterns from the partner config) are tried first. Times: ``14:30``, ``14.30``, ``1430``, ``9:05``, ``14:30:00``, ``kl 14.30``,
     ``14``; ``24:00`` means 00:00 the next day; a blank time means 00:00 (not an error).
     A non-blank time column overrides a time inside the date string.
 
@@ -88,7 +90,7 @@ def parse_datetimes(dates: pd.Series, times: pd.Series | None = None, formats: l
     """
     idx = dates.index
     d_codes, d_uniq = pd.factorize(_as_text(dates), use_na_sentinel=True)
-    parsed = [_parse_date(s, formats) for s in d_uniq]
+    parsed = [_parse_date(s, formats, order) for s in d_uniq]
     day_ns = np.array([p[0] for p in parsed] + [_NAT], dtype="int64")[d_codes]
     own_sec = np.array([p[1] for p in parsed] + [_NO_TIME], dtype="int64")[d_codes]
     off_min = np.array([p[2] for p in parsed] + [_NAT], dtype="int64")[d_codes]
@@ -108,6 +110,57 @@ def parse_datetimes(dates: pd.Series, times: pd.Series | None = None, formats: l
     reason[missing] = "missing_date"
     reason[bad] = "bad_date"
     return pd.Series(values, index=idx), reason
+
+
+@dataclass(frozen=True)
+class DayMonthOrder:
+    """How a file writes day and month: ``order`` 'dmy' or 'mdy'; ``problem`` None,
+    'ambiguous' (slashed dates that could be either, nothing decides) or 'conflict' (both are
+    proved); ``example``/``other`` are values that show it."""
+
+    order: str = "dmy"
+    problem: str | None = None
+    example: str | None = None
+    other: str | None = None
+
+
+_TWO_NUMBERS = re.compile(rf"(?:{_WEEKDAYS})?(\d{{1,2}})([./-])(\d{{1,2}})\2(\d{{4}}|\d{{2}})(?!\d)", re.I)
+
+
+def day_month_order(dates: pd.Series) -> DayMonthOrder:
+    """Decide, from every value of a file's date column, whether ``a/b/yyyy`` is day or month
+    first. A first number above 12 proves day first (16/11/2026), a second above 12 month
+    first (11/16/2026). With no proof: dotted and dashed dates are Swedish (day first);
+    slashed dates that could be either (05/11/2026) make the file ambiguous.
+
+    >>> day_month_order(pd.Series(["11/16/2026", "11/5/2026"])).order
+    'mdy'
+    >>> day_month_order(pd.Series(["05/11/2026"])).problem
+    'ambiguous'
+    >>> day_month_order(pd.Series(["16/11/2026", "11/17/2026"])).problem
+    'conflict'
+    >>> day_month_order(pd.Series(["05.11.2026", "2026-11-05"]))
+    DayMonthOrder(order='dmy', problem=None, example=None, other=None)
+    """
+    day_first = month_first = ambiguous = None
+    for value in pd.unique(_as_text(dates).dropna()):
+        m = _TWO_NUMBERS.match(str(value))
+        if not m or (m[2] == "-" and len(m[4]) == 2):  # "26-11-16" is year first: never decides
+            continue
+        a, b = int(m[1]), int(m[3])
+        if a > 12 >= b:
+            day_first = day_first or str(value)
+        elif b > 12 >= a:
+            month_first = month_first or str(value)
+        elif m[2] == "/" and a != b and max(a, b) <= 12:
+            ambiguous = ambiguous or str(value)
+    if day_first and month_first:
+        return DayMonthOrder("dmy", "conflict", day_first, month_first)
+    if month_first:
+        return DayMonthOrder("mdy", None, month_first)
+    if day_first or not ambiguous:
+        return DayMonthOrder("dmy", None, day_first)
+    return DayMonthOrder("dmy", "ambiguous", ambiguous)
 
 
 def check_window(values: pd.Series, now, max_age_days: int, allow_future_days: int) -> pd.Series:
@@ -162,7 +215,7 @@ def _as_text(s: pd.Series) -> pd.Series:
     return s.mask((s == "") | s.str.lower().isin(NULL_TOKENS))
 
 
-def _parse_date(s: str, formats: list[str] | None) -> tuple[int, int, int]:
+def _parse_date(s: str, formats: list[str] | None, order: str = "dmy") -> tuple[int, int, int]:
     """-> (ns of local midnight or _NAT, seconds of day / _NO_TIME / _BAD, UTC offset minutes or _NAT)."""
     for fmt in formats or ():
         got = _parse_with_format(s, fmt)
@@ -172,7 +225,7 @@ def _parse_date(s: str, formats: list[str] | None) -> tuple[int, int, int]:
     for rx, words in _DATE_PATTERNS:
         m = rx.fullmatch(text)
         if m:
-            return _from_match(m, words)
+            return _from_match(m, words, swap=order == "mdy" and not words and rx.groupindex["d"] < rx.groupindex["m"])
     return _NAT, _BAD, _NAT
 
 
@@ -187,11 +240,14 @@ def _parse_with_format(s: str, fmt: str):
     return _day_ns(dt.year, dt.month, dt.day), sec, off
 
 
-def _from_match(m: re.Match, words: bool) -> tuple[int, int, int]:
+def _from_match(m: re.Match, words: bool, swap: bool = False) -> tuple[int, int, int]:
     month = MONTHS.get(m["mon"]) if words else int(m["m"])
+    day = int(m["d"])
+    if swap:  # the file writes month first: the group named day holds the month
+        month, day = day, month
     year = int(m["y"])
     year += 2000 if year < 100 else 0  # "16-11-26": two-digit years are this century
-    day_ns = _day_ns(year, month, int(m["d"])) if month else _NAT
+    day_ns = _day_ns(year, month, day) if month else _NAT
     if day_ns == _NAT:
         return _NAT, _BAD, _NAT
     sec = _parse_time(m["time"]) if m["time"] else _NO_TIME
