@@ -28,6 +28,8 @@ from pipeline.analysis.clusters import cluster_polygons, mark_persistent
 from pipeline.analysis.dbscan import dbscan
 from pipeline.analysis.grid import Grid, Surface, clip_mask
 from pipeline.analysis.kde import kde, resolve_bandwidth
+from pipeline.analysis.recurrence import COLUMNS as RECURRENCE_COLUMNS
+from pipeline.analysis.recurrence import RECURRENCE_WINDOWS, footprints, recurrence
 from pipeline.analysis.tables import (
     area_summary, events_layer, key_figures, ordered_key_figures, weekday_hour, weekday_hour_long,
 )
@@ -39,10 +41,11 @@ from pipeline.schema import (
 )
 
 HOTSPOT_COLUMNS = ["period", "time_of_day", "level", "zone_id", "n_events", "share_events",
-                   "area_km2", "share_area", "pai", "density_min", "status", "place_name"]
+                   "area_km2", "share_area", "pai", "density_min", "status", "place_name",
+                   *RECURRENCE_COLUMNS]
 CLUSTER_COLUMNS = ["cluster_id", "period", "time_of_day", "n_events", "top_categories", "categories",
                    "partners", "first_at", "last_at", "peak_weekday", "peak_weekday_name", "peak_hour",
-                   "status", "place_name"]
+                   "status", "place_name", *RECURRENCE_COLUMNS]
 
 
 @dataclass
@@ -82,6 +85,8 @@ class WeekAnalysis:
             "levels": json.dumps(list(a.levels)), "eps_m": f"{a.dbscan.eps_m:g}",
             "min_samples": str(a.dbscan.min_samples), "buffer_m": f"{a.dbscan.buffer_m:g}",
             "rolling_weeks": str(a.rolling_weeks), "privacy_min_count": str(cfg.privacy.min_count),
+            "min_zone_events": str(a.min_zone_events),
+            "recurrence_weeks": json.dumps(list(RECURRENCE_WINDOWS)),
         }
 
 
@@ -107,8 +112,9 @@ def analyse_week(events, cfg, week: str, boundary, areas, *, gazetteer=None) -> 
     periods = {WEEK_PERIOD: wk, ROLLING_PERIOD: counted[counted["iso_week"].isin(window)],
                BEFORE_PERIOD: counted[counted["iso_week"].isin(before)]}
     zones, densities = _hotspots(periods, cfg, grid, mask, bandwidth)
-    hotspots = _zone_status(zones, gazetteer)
-    clusters = _week_clusters(counted, cfg, week, gazetteer)
+    history = _zone_history(counted, cfg, week, grid, mask)
+    hotspots = _with_recurrence(_zone_status(zones, gazetteer), history, week)
+    clusters = _with_recurrence(_week_clusters(counted, cfg, week, gazetteer), history, week)
 
     week_events = events[events["iso_week"] == week].copy()
     return WeekAnalysis(
@@ -146,26 +152,57 @@ def _xy(frame) -> np.ndarray:
 
 # -- hotspots ----------------------------------------------------------------------------------
 
-def _hotspots(periods, cfg, grid, mask, bandwidth):
-    """Zones for every (period, time_of_day) with at least 2 events; the all-day surfaces."""
+def _hotspots(periods, cfg, grid, mask, bandwidth, levels=None):
+    """Zones for every (period, time_of_day) with enough events to form one (at least
+    ``analysis.min_zone_events``); the all-day surfaces. ``levels`` defaults to the config's.
 
+    A time of day with fewer events gets no zones at all, so the report shows levels and zone
+    counts only where a zone can exist.
+    """
     a = cfg.analysis
+    levels = a.levels if levels is None else levels
     parts, densities = [], {}
     for period, frame in periods.items():
         for tod, subset in _time_slices(frame, cfg):
             pts = _xy(subset)
-            if len(pts) < 2 and tod != ALL_DAY:
-                continue  # one event is not a hotspot (and its surface is not kept)
+            enough = len(pts) >= max(a.min_zone_events, 2)
+            if not enough and tod != ALL_DAY:
+                continue  # too few events for a zone (and the surface is not kept)
             values = (kde(pts, grid, bandwidth, kernel=a.kernel) if len(pts)
                       else np.zeros((grid.ny, grid.nx)))
             if tod == ALL_DAY:
                 densities[period] = Surface(np.asarray(values, dtype=np.float32), grid)
-            if len(pts) < 2:
+            if not enough:
                 continue
-            zones = hotspot_zones(values, grid, mask, a.levels, pts)
+            zones = hotspot_zones(values, grid, mask, levels, pts, min_events=a.min_zone_events)
             if len(zones):
                 parts.append(zones.assign(period=period, time_of_day=tod))
     return _concat(parts, HOTSPOT_COLUMNS), densities
+
+
+def _zone_history(counted, cfg, week, grid, mask) -> dict[str, dict]:
+    """Zone footprints (broadest level, per time of day) of each of the weeks before ``week``
+    that recurrence looks at, each week analysed as its own archive would be (its own
+    bandwidth, the same grid and minimum zone size)."""
+    a = cfg.analysis
+    history = {}
+    for w in previous_weeks(week, max(RECURRENCE_WINDOWS)):
+        frame = counted[counted["iso_week"] == w]
+        if len(frame) < max(a.min_zone_events, 2):
+            continue
+        bandwidth = float(resolve_bandwidth(_xy(frame), a.bandwidth_m, a.cell_size_m))
+        zones, _ = _hotspots({WEEK_PERIOD: frame}, cfg, grid, mask, bandwidth, levels=[max(a.levels)])
+        history[w] = footprints(zones)
+    return history
+
+
+def _with_recurrence(frame, history, week):
+    """``frame`` with the recurrence columns (see pipeline/analysis/recurrence.py)."""
+    counts = recurrence(frame, history, week)
+    out = frame.copy()
+    for col in RECURRENCE_COLUMNS:
+        out[col] = counts[col].to_numpy() if len(frame) else pd.Series(dtype="int64")
+    return out
 
 
 def _concat(parts, columns):

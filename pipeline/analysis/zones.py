@@ -1,7 +1,10 @@
 """Hotspot zones from a density surface, plus fixed colour scales for comparable maps.
 
 A zone at level L % is a connected group (4-neighbour, edge-sharing) of the densest cells that
-together cover L % of the municipality's area. Edges are exact cell edges (EPSG:3006).
+together cover L % of the municipality's area, holding at least ``min_events`` events
+(``analysis.min_zone_events``, default 3): at municipal volume a single event makes its own
+little density peak, and a "zone" of one event is no place to act on. Edges are exact cell
+edges (EPSG:3006).
 
 Example
 -------
@@ -72,12 +75,13 @@ def _zones(selected: np.ndarray, grid: Grid):
     return labels, n, polys
 
 
-def hotspot_zones(density, grid: Grid, mask, levels, points) -> gpd.GeoDataFrame:
+def hotspot_zones(density, grid: Grid, mask, levels, points, *, min_events: int = 0) -> gpd.GeoDataFrame:
     """One row per (level, zone); see the module docstring and ARCHITECTURE "Week analysis".
 
     ``density`` and ``mask`` have shape ``(ny, nx)`` with row 0 south (as :func:`kde` returns);
     ``levels`` are % of the municipality's area (= mask cells · cell²); ``points`` (n, 2) are
-    the events counted into zones (by the cell they fall in).
+    the events counted into zones (by the cell they fall in). Connected groups holding fewer
+    than ``min_events`` events are not zones (left out; ``zone_id`` numbers the rest 1, 2, ...).
     """
     dens = np.asarray(check_shape(density, grid, "density"), dtype=np.float64)
     msk = check_shape(mask, grid, "mask").astype(bool)
@@ -103,7 +107,8 @@ def hotspot_zones(density, grid: Grid, mask, levels, points) -> gpd.GeoDataFrame
         counts = np.bincount(labels[row[inside], col[inside]], minlength=n_zones + 1)
         sizes = np.bincount(labels.ravel(), minlength=n_zones + 1)
         firsts = ndimage.minimum(np.arange(labels.size).reshape(labels.shape), labels, range(1, n_zones + 1))
-        order = sorted(range(1, n_zones + 1), key=lambda z: (-counts[z], -sizes[z], firsts[z - 1]))
+        kept = [z for z in range(1, n_zones + 1) if counts[z] >= min_events]
+        order = sorted(kept, key=lambda z: (-counts[z], -sizes[z], firsts[z - 1]))
         for zone_id, z in enumerate(order, start=1):
             share_events = counts[z] / len(pts) if len(pts) else math.nan
             share_area = sizes[z] * cell_km2 / muni_km2

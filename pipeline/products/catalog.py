@@ -6,6 +6,7 @@ all history up to the week); ``layers`` are the archive layers it writes (pipeli
 
 from __future__ import annotations
 
+from pipeline.analysis.recurrence import RECURRENCE_WINDOWS
 from pipeline.products import Product
 from pipeline.products.week import build_week
 
@@ -14,7 +15,8 @@ PRODUCTS: tuple[Product, ...] = (
         "week", build=build_week,
         layers=("events", "hotspots", "clusters", "density", "density_rolling",
                 "area_summary", "key_figures", "weekday_hour"),
-        # the rolling window and the pooled weeks zones and clusters are compared with
-        weeks_before=lambda cfg: cfg.analysis.rolling_weeks,
+        # the rolling window, the pooled weeks zones and clusters are compared with, and the
+        # weeks whose zones recurrence counts
+        weeks_before=lambda cfg: max(cfg.analysis.rolling_weeks, *RECURRENCE_WINDOWS),
     ),
 )
