@@ -306,12 +306,12 @@ def _categories(raw: pd.Series, mapping: dict[str, str], sensitive: tuple | None
     >>> _categories(pd.Series(["Våldtäkt mot vuxen"]), {}, ({}, ["våldtäkt"])).tolist()
     ['ovrigt_kansligt']
     """
-    keys = _category_key(raw).map(_category_lookup(mapping))
+    keys = _category_key(raw).map(_category_lookup(mapping)).astype(object)
     unmapped = keys.isna()
     if sensitive is not None and unmapped.any():
         names, words = sensitive
         guess = {v: sensitive_category_for(v, names, words) for v in raw[unmapped].unique()}
-        keys[unmapped] = raw[unmapped].map(guess)
+        keys = keys.where(~unmapped, raw.map(guess))
     return keys.fillna("ovrigt").astype("string")
 
 
@@ -498,7 +498,7 @@ def _event_ids(partner: str, source_id: pd.Series, raw: pd.Series, key: bytes) -
     re-exported file gives the same ids.
 
     >>> _event_ids("polisen", pd.Series(["5000-K1"]), pd.Series(["x"]), b"k" * 32).tolist()
-    ['b9d38e1dbd46a0f0']
+    ['9db54c027beb8b1d']
     """
     values = source_id.where(source_id != "", raw.astype("string").fillna("").str.strip())
     ids = [keyed_id(key, partner, v) for v in values.tolist()]
