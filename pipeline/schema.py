@@ -104,6 +104,8 @@ LAYERS: dict[str, str] = {
     "area_summary": "Counts per named area × category × time of day, small sensitive counts suppressed.",
     "key_figures": "Week counts against the mean of the previous weeks per group, area, time of day, partner.",
     "weekday_hour": "Counts per weekday × hour (long form).",
+    "series": "Counts per ISO week × named area × taxonomy group, every week of the data up to the week, zeros included; area/group 'alla' = total (protected events never counted).",
+    "trends": "This week per group, area, time of day, partner against the previous weeks and the same weeks a year earlier: means, percent change, E-test p, Benjamini–Hochberg q, tested direction (+1/-1, 0 = no significant change).",
     "run_info": "Key/value strings: parameters, input hashes, code version, row counts, quality.",
 }
 GEOCODE_METHODS = ("coordinates", "exact", "fuzzy", "street_centroid", "place")

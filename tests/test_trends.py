@@ -161,3 +161,23 @@ def test_year_comparison_where_data_cover_it(cfg):
     assert np.isfinite(t.loc[("partner", "polisen"), "p_year"])
     # a partner with no data then gets no year comparison
     assert not np.isfinite(t.loc[("partner", "bostadsbolaget"), "p_year"])
+
+
+def test_products_series_and_trends(cfg):
+    from types import SimpleNamespace
+
+    from pipeline.analysis.trends import build_series, build_trends
+    from pipeline.products import ProductInput
+    from pipeline.products.catalog import PRODUCTS
+
+    by_name = {p.name: p for p in PRODUCTS}
+    assert by_name["series"].lookback(cfg) is None and by_name["series"].layers == ("series",)
+    assert by_name["trends"].lookback(cfg) == 54 and by_name["trends"].layers == ("trends",)
+    ev = planted_events({(w, "Centrum", "vald"): 2 for w in previous_weeks(WEEK, 4) + [WEEK]})
+    inp = ProductInput(cfg=cfg, week=WEEK, events=ev, reference=SimpleNamespace(areas=AREAS))
+    series = build_series(inp)
+    assert set(series.layers) == {"series"} and series.info["series_weeks"] == "5"
+    trends = build_trends(inp)
+    assert set(trends.layers) == {"trends"}
+    assert trends.info["trends_alpha"] == "0.05" and trends.info["trends_significant"] == "0"
+    assert int(trends.info["trends_tests"]) == len(trends.layers["trends"])   # no year data

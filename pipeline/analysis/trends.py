@@ -35,6 +35,7 @@ from scipy import stats
 
 from pipeline.analysis.weeks import previous_weeks, weeks_between, weeks_present
 from pipeline.privacy import spatial_events
+from pipeline.products import ProductOutput
 from pipeline.schema import OUTSIDE_AREA
 
 #: ``area`` / ``group`` key of the series rows that total over every area / group.
@@ -211,3 +212,23 @@ def _adjust(table: pd.DataFrame, alpha: float) -> pd.DataFrame:
     year_change = out["n_week"] - out["mean_year"]
     out["direction_year"] = [direction(c, q, alpha) for c, q in zip(year_change, out["q_year"])]
     return out.astype({"n_week": "int64", "direction_prev": "int64", "direction_year": "int64"})
+
+
+# -- the products ------------------------------------------------------------------------------
+
+def build_series(inp) -> ProductOutput:
+    """Product ``series``: the weekly series of every area and group, all weeks up to the week."""
+    series = weekly_series(inp.events, inp.cfg, inp.week, inp.reference.areas)
+    return ProductOutput({"series": series}, {"series_weeks": str(series["week"].nunique())})
+
+
+def build_trends(inp) -> ProductOutput:
+    """Product ``trends``: the tested changes of the week (see the module docstring)."""
+    cfg = inp.cfg
+    table = trend_table(inp.events, cfg, inp.week, inp.reference.areas)
+    tested = int(table["p_prev"].notna().sum() + table["p_year"].notna().sum())
+    marked = int((table["direction_prev"] != 0).sum() + (table["direction_year"] != 0).sum())
+    info = {"trends_alpha": f"{cfg.trends.alpha:g}", "trends_recent_weeks": str(cfg.trends.recent_weeks),
+            "trends_year_weeks": str(cfg.trends.year_weeks), "trends_tests": str(tested),
+            "trends_significant": str(marked)}
+    return ProductOutput({"trends": table}, info)

@@ -7,6 +7,7 @@ all history up to the week); ``layers`` are the archive layers it writes (pipeli
 from __future__ import annotations
 
 from pipeline.analysis.recurrence import RECURRENCE_WINDOWS
+from pipeline.analysis.trends import build_series, build_trends, trends_lookback
 from pipeline.products import Product
 from pipeline.products.week import build_week
 
@@ -19,4 +20,8 @@ PRODUCTS: tuple[Product, ...] = (
         # weeks whose zones recurrence counts
         weeks_before=lambda cfg: max(cfg.analysis.rolling_weeks, *RECURRENCE_WINDOWS),
     ),
+    # every area and group over every week of the data, for trend lines (report, index)
+    Product("series", build=build_series, layers=("series",), weeks_before=None),
+    # tested changes: this week against the previous weeks and the same weeks a year earlier
+    Product("trends", build=build_trends, layers=("trends",), weeks_before=trends_lookback),
 )
