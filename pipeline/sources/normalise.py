@@ -26,11 +26,12 @@ import pandas as pd
 import shapely
 
 from pipeline.config import Config
-from pipeline.sources.coords import to_sweref
 from pipeline.errors import InputError
-from pipeline.privacy import installation_key, keyed_id, sensitive_category_for
-from pipeline.sources.parse import NULL_TOKENS, check_window, day_month_order, parse_datetimes, parse_numbers
+from pipeline.privacy import installation_key, keyed_id, redact, sensitive_category_for
 from pipeline.schema import EVENT_COLUMNS, REASONS, REJECTED_COLUMNS
+from pipeline.sources.coords import to_sweref
+from pipeline.sources.parse import NULL_TOKENS, check_window, day_month_order, parse_datetimes, parse_numbers
+from pipeline.sources.read import MAX_FIELD_CHARS
 
 #: Non-schema columns passed from normalise_partner to clean.finalise (dropped there).
 HELPER_COLUMNS = ("_content", "_raw")
@@ -177,8 +178,6 @@ def _fault_messages(frame: pd.DataFrame, cols: dict[str, str]) -> pd.Series:
 
 def _too_long_messages(rows: pd.DataFrame) -> list[str]:
     """Name the first over-long column: the reader keeps the fields of such rows."""
-    from pipeline.sources.read import MAX_FIELD_CHARS
-
     data = [c for c in rows.columns if not str(c).startswith("_")]
     lengths = pd.DataFrame({c: rows[c].astype("string").str.len().fillna(0) for c in data}, index=rows.index)
     out = []
@@ -520,8 +519,6 @@ def _content_hash(text: dict[str, pd.Series], idx: pd.Index) -> pd.Series:
 def _descriptions(text, idx, keep: bool) -> pd.Series:
     if not keep or "description" not in text:
         return pd.Series("", index=idx, dtype="string")
-    from pipeline.privacy import redact
-
     values = text["description"][idx]
     uniq = {v: redact(v) for v in values.unique()}  # descriptions repeat; redact each once
     return values.map(uniq).astype("string")

@@ -72,12 +72,13 @@ def parse_datetimes(dates: pd.Series, times: pd.Series | None = None, formats: l
 
     Accepted dates: ``2026-11-16`` (also with ``T``/space + time and ``Z``/``±HH:MM`` offsets,
     which are converted to local time), ``20261116``, ``16.11.2026``, ``16/11/2026``, ``6/1/2026``,
-    ``16-11-26`` (day first, always: Swedish exports never write month first), ``16 nov 2026``
-    and ``måndag 16 november 2026``. ``order="mdy"`` reads the two-number forms month first
+    ``16.11.26`` (day first, as Swedish exports write them), ``16 nov 2026`` and
+    ``måndag 16 november 2026``. ``order="mdy"`` reads the two-number forms month first
     (``11/16/2026``), for a file that proves it (:func:`day_month_order`). ``formats``
-    (strptime patterns from the partner config) are tried first. Times: ``14:30``, ``14.30``, ``1430``, ``9:05``, ``14:30:00``, ``kl 14.30``,
-    ``14``; ``24:00`` means 00:00 the next day; a blank time means 00:00 (not an error).
-    A non-blank time column overrides a time inside the date string.
+    (strptime patterns from the partner config) are tried first. Times: ``14:30``, ``14.30``,
+    ``1430``, ``9:05``, ``14:30:00``, ``kl 14.30``, ``14``; ``24:00`` means 00:00 the next day;
+    a blank time means 00:00 (not an error). A non-blank time column overrides a time inside
+    the date string.
 
     Daylight saving: a wall time in the spring gap (2026-03-29 02:30 does not exist in
     Stockholm) is moved forward by one hour (-> 03:30+02:00) -- the clock was not yet moved
