@@ -24,8 +24,14 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-REAL = next((d for d in (ROOT.parent / "shared" / "data" / "real", Path("/work/shared/data/real"))
-             if (d / "chicago_aggravated_assaults.csv.gz").exists()), None)
+REAL = next(
+    (
+        d
+        for d in (ROOT.parent / "shared" / "data" / "real", Path("/work/shared/data/real"))
+        if (d / "chicago_aggravated_assaults.csv.gz").exists()
+    ),
+    None,
+)
 LAST_WEEK = "2019-W52"
 DISTANCE_M = 500.0
 CASES = {
@@ -56,9 +62,17 @@ def run(cases=tuple(CASES)) -> list[dict]:
 
 
 def _row(method: str, res: dict) -> dict:
-    return {"task": "emerging hot spots", "method": method, "n": res.get("n"), "grid": res.get("grid", ""),
-            "wall_s": res.get("wall_s"), "warm_s": res.get("warm_s"), "peak_mb": res.get("peak_mb"),
-            "max_rel_err": res.get("max_rel_err"), "note": res.get("note", "")}
+    return {
+        "task": "emerging hot spots",
+        "method": method,
+        "n": res.get("n"),
+        "grid": res.get("grid", ""),
+        "wall_s": res.get("wall_s"),
+        "warm_s": res.get("warm_s"),
+        "peak_mb": res.get("peak_mb"),
+        "max_rel_err": res.get("max_rel_err"),
+        "note": res.get("note", ""),
+    }
 
 
 # -- child side ----------------------------------------------------------------------------------------
@@ -79,7 +93,8 @@ def load_chicago(n_weeks: int | None):
     index = week.map({w: i for i, w in enumerate(weeks)})
     keep = index.notna().to_numpy()
     x, y = Transformer.from_crs(4326, 32616, always_xy=True).transform(
-        df["longitude"].to_numpy()[keep], df["latitude"].to_numpy()[keep])
+        df["longitude"].to_numpy()[keep], df["latitude"].to_numpy()[keep]
+    )
     return np.column_stack([x, y]), index.to_numpy()[keep].astype(int), len(weeks)
 
 
@@ -102,8 +117,10 @@ def _child(key: str) -> None:
         out["warm_s"] = round(time.perf_counter() - t, 3)
         codes, n = np.unique(res.pattern, return_counts=True)
         top = ", ".join(f"{eh.PATTERN_LABELS[int(c)]} {k}" for c, k in sorted(zip(codes, n), key=lambda p: -p[1]) if c)
-        out["note"] = (f"{len(res.rows)} cells with data, distance {DISTANCE_M:g} m; {top}; "
-                       f"data+imports {base_mb:.0f} MB before the call")
+        out["note"] = (
+            f"{len(res.rows)} cells with data, distance {DISTANCE_M:g} m; {top}; "
+            f"data+imports {base_mb:.0f} MB before the call"
+        )
     else:
         counts = eh.bin_counts(pts, wk, n_weeks, grid)
         cells = eh.analysed_cells(grid, counts)
@@ -111,14 +128,18 @@ def _child(key: str) -> None:
         if key.startswith("esda"):
             ref, out["wall_s"] = _esda(counts, cells, grid)
             out["max_rel_err"] = float(np.abs(ours - ref).max() / np.abs(ref).max())
-            out["note"] = f"{int(cells.sum())} cells; weights built outside the timing; max |dz| {np.abs(ours - ref).max():.2e}"
+            out["note"] = (
+                f"{int(cells.sum())} cells; weights built outside the timing; max |dz| {np.abs(ours - ref).max():.2e}"
+            )
         else:
             ref_z, out["wall_s"] = _pymannkendall(ours)
             mine = eh.mann_kendall(ours.T)[0]
             out["max_rel_err"] = float(np.abs(mine - ref_z).max() / np.abs(ref_z).max())
             t = time.perf_counter()
             eh.mann_kendall(ours.T)
-            out["note"] = f"{int(cells.sum())} cells; ours (vectorised) {time.perf_counter() - t:.3f} s on the same series"
+            out["note"] = (
+                f"{int(cells.sum())} cells; ours (vectorised) {time.perf_counter() - t:.3f} s on the same series"
+            )
     out["peak_mb"] = round(status_mb("VmHWM"), 1)
     print(json.dumps(out))
 
@@ -137,7 +158,7 @@ def _esda(counts, cells, grid):
     m = len(pts)
     a = cKDTree(pts).sparse_distance_matrix(cKDTree(pts), DISTANCE_M * (1 + 1e-12), output_type="coo_matrix")
     a = sp.csr_matrix((np.ones(a.nnz), (a.row, a.col)), shape=(m, m)) + sp.eye(m, format="csr")  # + self
-    lag = sp.eye(n_weeks, k=-1, format="csr")                      # week t reads week t-1
+    lag = sp.eye(n_weeks, k=-1, format="csr")  # week t reads week t-1
     w = (sp.kron(sp.eye(n_weeks), a) + sp.kron(lag, a)).tocsr()
     w.data[:] = 1.0
     wsp = WSP(w).to_W(silence_warnings=True)

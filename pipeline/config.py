@@ -140,6 +140,24 @@ class Trends(_Strict):
     year_weeks: int = Field(default=5, ge=1, le=13)    # same weeks one year earlier (centred)
 
 
+class Emerging(_Strict):
+    """Emerging hot spot analysis (pipeline/analysis/emerging.py): the last ``weeks`` ISO weeks."""
+
+    weeks: int = Field(default=12, le=104)
+    cell_m: float = Field(default=250, gt=0)
+    #: Cells whose centres are within this distance (and the same and the previous week) are
+    #: a bin's space-time neighbours.
+    distance_m: float = Field(default=500, gt=0)
+
+    @field_validator("weeks")
+    @classmethod
+    def _enough_weeks(cls, v: int):
+        if v < 8:
+            raise ValueError("emerging hot spots need at least 8 weeks (a 90 % share and a trend "
+                             "mean little on fewer); the default is 12")
+        return v
+
+
 class MapConfig(_Strict):
     tiles_url: str | None = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     tiles_attribution: str = "&copy; OpenStreetMap-bidragsgivare"
@@ -221,6 +239,7 @@ class Config(_Strict):
     duplicates: Duplicates = Duplicates()
     privacy: Privacy = Privacy()
     analysis: Analysis = Analysis()
+    emerging: Emerging = Emerging()
     trends: Trends = Trends()
     map: MapConfig = MapConfig()
     groups: dict[str, Group]

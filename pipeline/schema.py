@@ -106,6 +106,7 @@ LAYERS: dict[str, str] = {
     "weekday_hour": "Counts per weekday × hour (long form).",
     "series": "Counts per ISO week × named area × taxonomy group, every week of the data up to the week, zeros included; area/group 'alla' = total (protected events never counted).",
     "trends": "This week per group, area, time of day, partner against the previous weeks and the same weeks a year earlier: means, percent change, E-test p, Benjamini–Hochberg q, tested direction (+1/-1, 0 = no significant change).",
+    "emerging": "Emerging hot spot cells of the last emerging.weeks weeks: ArcGIS's pattern class, Mann-Kendall trend z and p of the Gi* series, hot/cold weeks (cells with events or a pattern).",
     "run_info": "Key/value strings: parameters, input hashes, code version, row counts, quality.",
 }
 GEOCODE_METHODS = ("coordinates", "exact", "fuzzy", "street_centroid", "place")

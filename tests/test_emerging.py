@@ -28,8 +28,14 @@ mk = pytest.importorskip("pymannkendall")
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_DIRS = (ROOT.parent / "shared" / "data" / "real", Path("/work/shared/data/real"))
-CHICAGO = next((d / "chicago_aggravated_assaults.csv.gz" for d in REAL_DIRS
-                if (d / "chicago_aggravated_assaults.csv.gz").exists()), None)
+CHICAGO = next(
+    (
+        d / "chicago_aggravated_assaults.csv.gz"
+        for d in REAL_DIRS
+        if (d / "chicago_aggravated_assaults.csv.gz").exists()
+    ),
+    None,
+)
 
 
 # -- references --------------------------------------------------------------------------------------
@@ -52,7 +58,7 @@ def esda_space_time_z(counts: np.ndarray, cells: np.ndarray, grid: Grid, distanc
             prev = [(t - 1) * m + j for j in near[k]] if t > 0 else []
             neighbours[t * m + k] = same + prev
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")   # libpysal warns about islands / disconnected components
+        warnings.simplefilter("ignore")  # libpysal warns about islands / disconnected components
         w = libpysal.weights.W(neighbours, id_order=list(range(n_weeks * m)), silence_warnings=True)
         y = counts[:, rows, cols].astype(float).ravel()
         g = esda.G_Local(y, w, transform="B", star=True, permutations=0)
@@ -102,13 +108,13 @@ def test_gi_star_real_chicago_equals_esda():
 def test_neighbourhood_sum_fft_path_is_exact():
     rng = np.random.default_rng(0)
     values = rng.poisson(3, size=(3, 40, 50))
-    stencil = eh.disc_stencil(1_000, 100)                  # 317 cells: the FFT path
+    stencil = eh.disc_stencil(1_000, 100)  # 317 cells: the FFT path
     assert stencil.sum() > eh.DIRECT_STENCIL_MAX
     r = stencil.shape[0] // 2
     padded = np.pad(values, ((0, 0), (r, r), (r, r)))
     brute = np.zeros_like(values)
     for dy, dx in zip(*np.nonzero(stencil)):
-        brute += padded[:, dy:dy + 40, dx:dx + 50]
+        brute += padded[:, dy : dy + 40, dx : dx + 50]
     assert np.array_equal(eh.neighbourhood_sum(values, stencil), brute)
 
 
@@ -126,7 +132,7 @@ def test_degenerate_cube_gives_zero_z():
 def test_fdr_equals_scipy():
     rng = np.random.default_rng(5)
     p = rng.uniform(size=(4, 300)) ** 3
-    p[0, :10] = p[0, 0]                                    # ties
+    p[0, :10] = p[0, 0]  # ties
     ours = eh.fdr_adjust(p)
     for row, ref_row in zip(ours, p):
         assert np.allclose(row, stats.false_discovery_control(ref_row, method="bh"), rtol=0, atol=1e-15)
@@ -135,8 +141,15 @@ def test_fdr_equals_scipy():
 # -- Mann-Kendall --------------------------------------------------------------------------------------
 def test_mann_kendall_equals_pymannkendall():
     rng = np.random.default_rng(11)
-    series = [rng.normal(size=12), np.arange(12.0), np.arange(12.0)[::-1], rng.integers(0, 3, 12).astype(float),
-              np.r_[np.zeros(6), np.ones(6)], rng.normal(size=52) + np.linspace(0, 2, 52), np.full(12, 2.5)]
+    series = [
+        rng.normal(size=12),
+        np.arange(12.0),
+        np.arange(12.0)[::-1],
+        rng.integers(0, 3, 12).astype(float),
+        np.r_[np.zeros(6), np.ones(6)],
+        rng.normal(size=52) + np.linspace(0, 2, 52),
+        np.full(12, 2.5),
+    ]
     for x in series:
         z, p, s = eh.mann_kendall(x[None, :])
         with np.errstate(all="ignore"):
@@ -149,7 +162,7 @@ def test_mann_kendall_equals_pymannkendall():
 
 def test_mann_kendall_many_rows_at_once():
     rng = np.random.default_rng(2)
-    x = np.round(rng.normal(size=(50, 10)), 1)             # rounding makes ties
+    x = np.round(rng.normal(size=(50, 10)), 1)  # rounding makes ties
     z, p, s = eh.mann_kendall(x)
     for i in range(50):
         ref = mk.original_test(x[i])
@@ -240,7 +253,8 @@ def test_swedish_labels():
 # -- planted point patterns, end to end ---------------------------------------------------------------
 def planted_points():
     """Background: one event per cell per week on a 40 x 40 grid of 250 m cells, plus planted
-    bursts at cells far apart (> 2 x 500 m), and one empty block (a cold spot)."""
+    bursts at cells far apart (> 2 x 500 m), and a block with one event per cell in week 0 and
+    none after (a cold spot: cells with data, far fewer than elsewhere)."""
     grid = Grid(0.0, 0.0, 250.0, 40, 40)
     xs, ys = grid.centres()
     gx, gy = np.meshgrid(xs, ys)
@@ -250,6 +264,8 @@ def planted_points():
     for t in range(T):
         pts.append(base)
         wk.append(np.full(len(base), t))
+    pts.append(np.column_stack([gx[empty], gy[empty]]))
+    wk.append(np.zeros(int(empty.sum()), dtype=int))
 
     def plant(cell, weeks, n):
         """``n[i]`` extra events in week ``weeks[i]`` in each of the 3 x 3 cells around ``cell``."""
@@ -259,22 +275,32 @@ def planted_points():
                     pts.append(np.tile([[xs[cell[1] + dc], ys[cell[0] + dr]]], (k, 1)))
                     wk.append(np.full(k, t))
 
-    plant((5, 5), [11], [10])                                   # new
-    plant((5, 20), [9, 10, 11], [10] * 3)                       # consecutive
-    plant((5, 34), range(T), [10] * T)                          # persistent
-    plant((20, 5), range(T), [4 + 2 * t for t in range(T)])     # intensifying
-    plant((20, 20), range(T), [26 - 2 * t for t in range(T)])   # diminishing
-    plant((34, 5), range(10), [10] * 10)                        # historical (week 10 hot by the time lag)
-    plant((34, 20), [1, 5, 8, 11], [10] * 4)                    # sporadic
+    plant((5, 5), [11], [10])  # new
+    plant((5, 20), [9, 10, 11], [10] * 3)  # consecutive
+    plant((5, 34), range(T), [10] * T)  # persistent
+    plant((20, 5), range(T), [4 + 2 * t for t in range(T)])  # intensifying
+    plant((20, 20), range(T), [26 - 2 * t for t in range(T)])  # diminishing
+    plant((34, 5), range(10), [10] * 10)  # historical (week 10 hot by the time lag)
+    plant((34, 20), [1, 5, 8, 11], [10] * 4)  # sporadic
     return np.vstack(pts), np.concatenate(wk), grid
 
 
 def test_planted_points_end_to_end():
     pts, wk, grid = planted_points()
-    res = eh.emerging_hot_spots(pts, wk, T, grid, distance_m=500, study_area=shapely.box(*grid.bounds))
+    res = eh.emerging_hot_spots(pts, wk, T, grid, distance_m=500)
     where = {(r, c): k for k, (r, c) in enumerate(zip(res.rows, res.cols))}
-    expected = {(5, 5): eh.NEW, (5, 20): eh.CONSECUTIVE, (5, 34): eh.PERSISTENT, (20, 5): eh.INTENSIFYING,
-                (20, 20): eh.DIMINISHING, (34, 5): eh.HISTORICAL, (34, 20): eh.SPORADIC, (34, 34): eh.PERSISTENT * -1}
+    expected = {
+        (5, 5): eh.NEW,
+        (5, 20): eh.CONSECUTIVE,
+        (5, 34): eh.PERSISTENT,
+        (20, 5): eh.INTENSIFYING,
+        (20, 20): eh.DIMINISHING,
+        (34, 5): eh.HISTORICAL,
+        (34, 20): eh.SPORADIC,
+        # the block's own week-0 events (and their time lag) keep weeks 0-1 from being cold:
+        # cold in weeks 2-11 only, 10 of 12 (< 90 %), one final run
+        (34, 34): -eh.CONSECUTIVE,
+    }
     got = {cell: int(res.pattern[where[cell]]) for cell in expected}
     assert got == expected, {c: eh.PATTERN_NAMES[v] for c, v in got.items()}
     # nothing lost: every event inside the grid and the weeks is in some cell's count
@@ -286,13 +312,15 @@ def test_too_few_weeks_is_a_clear_error():
         eh.emerging_hot_spots(np.zeros((1, 2)), [0], 7, Grid(0, 0, 250, 2, 2), 500)
 
 
-def test_study_area_cells_and_cells_with_data():
+def test_analysed_cells_are_cells_with_data_touching_the_study_area():
     grid = Grid(0.0, 0.0, 250.0, 10, 10)
     counts = np.zeros((8, 10, 10), dtype=np.int64)
-    counts[3, 9, 9] = 2                                     # an event outside the area
-    cells = eh.analysed_cells(grid, counts, shapely.box(0, 0, 1_000, 1_000))
-    assert cells.sum() == 16 + 1 and cells[9, 9]
-    assert eh.analysed_cells(grid, counts).sum() == 1
+    counts[3, 9, 9] = 2  # outside the area
+    counts[0, 4, 4] = 1  # centre outside, but the cell touches it
+    counts[7, 1, 1] = 1  # inside
+    cells = eh.analysed_cells(grid, counts, shapely.box(0, 0, 1_010, 1_010))
+    assert np.argwhere(cells).tolist() == [[1, 1], [4, 4]]
+    assert eh.analysed_cells(grid, counts).sum() == 3
 
 
 # -- real data -----------------------------------------------------------------------------------------
@@ -310,7 +338,8 @@ def chicago_weeks(n_weeks: int, last_week: str = "2019-W26"):
     index = week.map({w: i for i, w in enumerate(weeks)})
     keep = index.notna().to_numpy()
     x, y = Transformer.from_crs(4326, 32616, always_xy=True).transform(
-        df["longitude"].to_numpy()[keep], df["latitude"].to_numpy()[keep])
+        df["longitude"].to_numpy()[keep], df["latitude"].to_numpy()[keep]
+    )
     return np.column_stack([x, y]), index.to_numpy()[keep].astype(int)
 
 
@@ -328,4 +357,185 @@ def test_real_chicago_52_weeks_is_consistent():
         sel = res.pattern == code
         assert np.all(res.hot[-1, sel]) and np.all(mostly[sel])
     assert np.all(res.hot_weeks[res.pattern == eh.NEW] == 1)
-    assert (res.pattern > 0).sum() > 50                    # assaults cluster: hot classes exist
+    assert (res.pattern > 0).sum() > 50  # assaults cluster: hot classes exist
+
+
+# -- the product, report section, map overlay and archive ----------------------------------------------
+PRODUCT_WEEK = "2026-W47"
+RESECENTRUM = (507810.0, 6465090.0)  # a named place in the demo gazetteer
+
+
+def _product_inputs(extra=(), burst=True):
+    """12 weeks of canonical events (the columns the product reads) in Mjölby: one event per
+    250 m cell per week on a 3 x 3 km patch, and (``burst``) 10 events in each of the 3 x 3 cells
+    around Resecentrum in the final week. ``extra``: (x, y, week, sensitive, duplicate_of) rows."""
+    from types import SimpleNamespace
+
+    import geopandas as gpd
+
+    from pipeline.analysis.weeks import rolling_window
+    from pipeline.sources.geocode import Gazetteer
+    from tests.test_weekly import config
+
+    cfg = config()
+    weeks = rolling_window(PRODUCT_WEEK, cfg.emerging.weeks)
+    gx, gy = np.meshgrid(np.arange(506_125.0, 509_000.0, 250.0), np.arange(6_464_125.0, 6_467_000.0, 250.0))
+    rows = [(x, y, w, False, "") for w in weeks for x, y in zip(gx.ravel(), gy.ravel())]
+    if burst:
+        cx, cy = (np.floor(np.array(RESECENTRUM) / 250) * 250 + 125).tolist()
+        rows += [
+            (cx + dx, cy + dy, weeks[-1], False, "")
+            for dx in (-250, 0, 250)
+            for dy in (-250, 0, 250)
+            for _ in range(10)
+        ]
+    rows += list(extra)
+    x, y, week, sensitive, dup = zip(*rows)
+    events = gpd.GeoDataFrame(
+        {
+            "event_id": [f"e{i}" for i in range(len(rows))],
+            "iso_week": pd.array(week, dtype="string"),
+            "sensitive": np.array(sensitive, dtype=bool),
+            "duplicate_of": pd.array(dup, dtype="string"),
+        },
+        geometry=gpd.points_from_xy(x, y),
+        crs="EPSG:3006",
+    )
+    ref = SimpleNamespace(
+        boundary=shapely.box(502_000, 6_462_000, 512_000, 6_470_000),
+        areas=gpd_areas(),
+        gazetteer=Gazetteer.read(ROOT / "data/reference/gazetteer_demo.csv"),
+    )
+    return cfg, events, ref
+
+
+def gpd_areas():
+    import geopandas as gpd
+
+    return gpd.GeoDataFrame(
+        {"name": ["Mjölby centrum"]}, geometry=[shapely.box(506_500, 6_464_500, 508_500, 6_466_000)], crs="EPSG:3006"
+    )
+
+
+def _build(cfg, events, ref):
+    from pipeline.products import ProductInput
+
+    return eh.build_emerging(ProductInput(cfg=cfg, week=PRODUCT_WEEK, events=events, reference=ref))
+
+
+@pytest.fixture(scope="module")
+def product():
+    cfg, events, ref = _product_inputs()
+    return cfg, events, ref, _build(cfg, events, ref)
+
+
+def test_product_names_the_planted_new_hot_spot(product):
+    cfg, events, ref, out = product
+    layer = out.layers["emerging"]
+    assert out.info[eh.STATUS_KEY] == eh.STATUS_OK and out.info[eh.WEEKS_KEY] == "12"
+    assert out.info[eh.FIRST_KEY] == "2026-W36"
+    assert list(layer.columns) == eh.LAYER_COLUMNS + ["geometry"] and layer.crs == "EPSG:3006"
+    centre = layer[layer.contains(shapely.Point(*RESECENTRUM))].iloc[0]
+    assert centre["pattern"] == "ny hot spot" and centre["place_name"] == "Resecentrum"
+    assert centre["area"] == "Mjölby centrum" and centre["hot_weeks"] == 1
+    # every counted event is in some cell of the layer
+    assert layer["n_events"].sum() == len(events)
+
+
+def test_product_ignores_protected_and_duplicate_events(product):
+    cfg, events, ref, out = product
+    # 40 protected events in one spot in the final week, and 40 duplicates of counted events:
+    # they must not shape the published cells
+    extra = [(506_300.0, 6_466_700.0, PRODUCT_WEEK, True, "") for _ in range(40)]
+    extra += [(506_300.0, 6_466_700.0, PRODUCT_WEEK, False, "e1") for _ in range(40)]
+    cfg2, events2, ref2 = _product_inputs(extra=extra)
+    assert len(events2) == len(events) + 80
+    again = _build(cfg2, events2, ref2).layers["emerging"]
+    pd.testing.assert_frame_equal(again.drop(columns="geometry"), out.layers["emerging"].drop(columns="geometry"))
+
+
+def test_product_with_too_few_weeks_says_so(product):
+    cfg, events, ref, _ = product
+    late = events[events["iso_week"] >= "2026-W43"]  # 5 weeks of data
+    out = _build(cfg, late, ref)
+    assert out.info[eh.STATUS_KEY] == eh.STATUS_TOO_FEW and out.info[eh.WEEKS_KEY] == "5"
+    assert len(out.layers["emerging"]) == 0 and list(out.layers["emerging"].columns)[:-1] == eh.LAYER_COLUMNS
+    html = _section_html(cfg, out)
+    assert "För få veckor med data" in html and "5 veckor (2026-W43–2026-W47), minst 8 behövs" in html
+
+
+def _ctx(cfg, out):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(cfg=cfg, week=PRODUCT_WEEK, layers=dict(out.layers), run_info=dict(out.info))
+
+
+def _section_html(cfg, out) -> str:
+    from pipeline.render.sections import render_sections
+    from pipeline.render.sections.emerging import SECTION
+
+    (section,) = render_sections(_ctx(cfg, out), [SECTION])
+    return str(section["html"])
+
+
+def test_report_paragraph_names_places(product):
+    cfg, _, _, out = product
+    html = _section_html(cfg, out)
+    assert "Nya hot spots: Resecentrum (Mjölby centrum" in html
+    assert 'data-pattern-code="1"' in html and "2026-W36–2026-W47" in html
+
+
+def test_report_section_left_out_for_an_archive_without_the_analysis(product):
+    from pipeline.render.sections.emerging import build
+
+    cfg, _, _, out = product
+    assert build(SimpleCtx(cfg)) is None
+
+
+class SimpleCtx:
+    def __init__(self, cfg):
+        self.cfg, self.week, self.layers, self.run_info = cfg, PRODUCT_WEEK, {}, {}
+
+
+def test_map_overlay_features_are_escaped(product):
+    from pipeline.render.overlays import OVERLAYS
+    from pipeline.render.sections.emerging import map_features, map_legend
+
+    cfg, _, _, out = product
+    layer = out.layers["emerging"].copy()
+    layer["place_name"] = layer["place_name"].where(layer["pattern_code"] == 0, "<b>Torget</b>")
+    ctx = _ctx(cfg, out)
+    ctx.layers["emerging"] = layer
+    feats = map_features(ctx)
+    assert feats and len(feats) == int((layer["pattern_code"] != 0).sum())
+    popup = feats[0]["properties"]["popup"]
+    assert "&lt;b&gt;Torget&lt;/b&gt;" in popup and "<b>Torget" not in popup
+    assert ("#fcbba1", "ny hot spot") in map_legend(ctx)
+    assert any(o.build is map_features for o in OVERLAYS)
+
+
+def test_archive_round_trip_and_qgis_style(product, tmp_path):
+    import sqlite3
+
+    from pipeline.io.archive import read_archive, write_archive
+
+    cfg, _, _, out = product
+    path = write_archive(tmp_path / f"{PRODUCT_WEEK}.gpkg", [out], {"week": PRODUCT_WEEK}, cfg)
+    back = read_archive(path)["emerging"]
+    assert len(back) == len(out.layers["emerging"])
+    assert back["pattern"].tolist() == out.layers["emerging"]["pattern"].tolist()
+    with sqlite3.connect(path) as con:
+        qml = con.execute("SELECT styleQML FROM layer_styles WHERE f_table_name = 'emerging'").fetchone()[0]
+    assert qml.count("<category ") == 17 and 'attr="pattern_code"' in qml
+
+
+def test_config_needs_at_least_8_weeks():
+    import yaml
+
+    from pipeline.config import parse_config
+    from pipeline.errors import ConfigError
+
+    data = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
+    data["emerging"]["weeks"] = 6
+    with pytest.raises(ConfigError, match="emerging.weeks.*at least 8 weeks"):
+        parse_config(data, ROOT)

@@ -48,10 +48,12 @@ ISO weeks; a bin holds the number of events in that cell and week.
    *consecutive* speak only of the hot history, so a first hot run after earlier cold weeks is
    new/consecutive, not oscillating.
 
-Which cells: those whose centre lies in the study area (the municipality) plus any cell holding
-an event; without a study area, the cells with at least one event over the period (ArcGIS's
-rule without an analysis mask). Cells outside the analysed set are not bins: they are neither
-neighbours nor counted in ``n``.
+Which cells: the locations with at least one event over the period (ArcGIS's rule without an
+analysis mask), and of those only cells that touch the study area (the municipality) when one is
+given. A cell never visited by an event is not a bin: not a neighbour, not counted in ``n``.
+ArcGIS with a polygon mask would instead analyse every cell in it; in a rural municipality that
+makes thousands of empty cells the yardstick, and every town centre a "persistent hot spot" of
+no news. Cold spots are then places with events but clearly fewer than the other visited places.
 
 Neighbourhood sums are integer sums (a disc stencil summed exactly, or an FFT convolution
 rounded to the integer it equals), so equal inputs give bit-identical z-scores: Mann-Kendall
@@ -80,11 +82,11 @@ import numpy as np
 import pandas as pd
 import shapely
 from scipy import ndimage, signal, stats
-from scipy.spatial import cKDTree
 
-from pipeline.analysis.grid import Grid, clip_mask
-from pipeline.analysis.weekly import countable
-from pipeline.analysis.weeks import rolling_window
+from pipeline.analysis.grid import Grid
+from pipeline.analysis.weeks import rolling_window, weeks_between, weeks_present
+from pipeline.privacy import spatial_events
+from pipeline.products import ProductInput, ProductOutput
 from pipeline.schema import CRS
 
 #: Significance level of a hot/cold bin (FDR-adjusted, per week) and of a Mann-Kendall trend.
@@ -99,9 +101,14 @@ DIRECT_STENCIL_MAX = 64
 #: Pattern codes as in ArcGIS's output CATEGORY field: 1..8 hot, −1..−8 cold, 0 no pattern.
 NO_PATTERN, NEW, CONSECUTIVE, INTENSIFYING, PERSISTENT, DIMINISHING, SPORADIC, OSCILLATING, HISTORICAL = range(9)
 _KIND_SV = {
-    NEW: "ny", CONSECUTIVE: "sammanhängande", INTENSIFYING: "intensifierande",
-    PERSISTENT: "ihållande", DIMINISHING: "avtagande", SPORADIC: "sporadisk",
-    OSCILLATING: "oscillerande", HISTORICAL: "historisk",
+    NEW: "ny",
+    CONSECUTIVE: "sammanhängande",
+    INTENSIFYING: "intensifierande",
+    PERSISTENT: "ihållande",
+    DIMINISHING: "avtagande",
+    SPORADIC: "sporadisk",
+    OSCILLATING: "oscillerande",
+    HISTORICAL: "historisk",
 }
 #: code -> Swedish label, e.g. 1 -> "ny hot spot", -4 -> "ihållande kall fläck".
 PATTERN_LABELS: dict[int, str] = {
@@ -112,14 +119,39 @@ PATTERN_LABELS: dict[int, str] = {
 #: code -> English name (ArcGIS's PATTERN field), for logs and tests.
 PATTERN_NAMES: dict[int, str] = {
     NO_PATTERN: "No Pattern Detected",
-    **{k: f"{n} Hot Spot" for k, n in zip(range(1, 9), (
-        "New", "Consecutive", "Intensifying", "Persistent", "Diminishing", "Sporadic", "Oscillating", "Historical"))},
+    **{
+        k: f"{n} Hot Spot"
+        for k, n in zip(
+            range(1, 9),
+            (
+                "New",
+                "Consecutive",
+                "Intensifying",
+                "Persistent",
+                "Diminishing",
+                "Sporadic",
+                "Oscillating",
+                "Historical",
+            ),
+        )
+    },
 }
 PATTERN_NAMES.update({-k: v.replace("Hot", "Cold") for k, v in list(PATTERN_NAMES.items()) if k > 0})
 
 #: Columns of the ``emerging`` archive layer (besides geometry).
-LAYER_COLUMNS = ["cell_id", "pattern", "pattern_code", "hot_weeks", "cold_weeks", "trend_z", "trend_p",
-                 "final_z", "n_events", "place_name", "town"]
+LAYER_COLUMNS = [
+    "cell_id",
+    "pattern",
+    "pattern_code",
+    "hot_weeks",
+    "cold_weeks",
+    "trend_z",
+    "trend_p",
+    "final_z",
+    "n_events",
+    "place_name",
+    "area",
+]
 
 
 class TooFewWeeks(ValueError):
@@ -221,14 +253,14 @@ def gi_star(counts: np.ndarray, cells: np.ndarray, stencil: np.ndarray) -> np.nd
     """
     cells = np.asarray(cells, dtype=bool)
     x = np.where(cells[None], counts, 0).astype(np.int64)
-    spatial = neighbourhood_sum(x, stencil)                    # [T, ny, nx]
-    w_spatial = neighbourhood_sum(cells.astype(np.int64), stencil)[cells]   # [m]
-    lagged = spatial[:, cells]                                 # [T, m]
+    spatial = neighbourhood_sum(x, stencil)  # [T, ny, nx]
+    w_spatial = neighbourhood_sum(cells.astype(np.int64), stencil)[cells]  # [m]
+    lagged = spatial[:, cells]  # [T, m]
     sum_wx = lagged.copy()
-    sum_wx[1:] += lagged[:-1]                                  # + the previous week's bins
+    sum_wx[1:] += lagged[:-1]  # + the previous week's bins
     n_weeks = counts.shape[0]
     w = np.broadcast_to(w_spatial * 2, sum_wx.shape).copy()
-    w[0] = w_spatial                                           # first week: no previous week
+    w[0] = w_spatial  # first week: no previous week
     xs = x[:, cells].astype(np.float64)
     n = xs.size
     mean = xs.sum() / n
@@ -278,7 +310,7 @@ def mann_kendall(series: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     m, t = x.shape
     s = np.zeros(m, dtype=np.int64)
     for i in range(t - 1):
-        s += np.sign(x[:, i + 1:] - x[:, i:i + 1]).astype(np.int64).sum(axis=1)
+        s += np.sign(x[:, i + 1 :] - x[:, i : i + 1]).astype(np.int64).sum(axis=1)
     var = (t * (t - 1) * (2 * t + 5) - _tie_term(x)) / 18.0
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(var > 0, (s - np.sign(s)) / np.sqrt(var), 0.0)
@@ -297,8 +329,9 @@ def _tie_term(x: np.ndarray) -> np.ndarray:
 
 
 # -- classification --------------------------------------------------------------------------------
-def classify(hot: np.ndarray, cold: np.ndarray, trend_z: np.ndarray, trend_p: np.ndarray,
-             alpha: float = ALPHA) -> np.ndarray:
+def classify(
+    hot: np.ndarray, cold: np.ndarray, trend_z: np.ndarray, trend_p: np.ndarray, alpha: float = ALPHA
+) -> np.ndarray:
     """Pattern code of each cell (rules in the module docstring).
 
     ``hot``/``cold`` are bool ``[T, m]`` (significant hot/cold bins, week 0 oldest); trend from
@@ -350,26 +383,30 @@ def _family(own: np.ndarray, other: np.ndarray, rising: np.ndarray, falling: np.
 def _final_run(flags: np.ndarray) -> np.ndarray:
     """Length of the run of True that ends in the final week, per cell (``flags`` is ``[T, m]``)."""
     n_weeks = flags.shape[0]
-    off = ~flags[::-1]                                 # newest first
+    off = ~flags[::-1]  # newest first
     first_off = np.where(off.any(axis=0), off.argmax(axis=0), n_weeks)
     return first_off
 
 
 # -- the whole analysis ----------------------------------------------------------------------------
 def analysed_cells(grid: Grid, counts: np.ndarray, study_area=None) -> np.ndarray:
-    """Bool ``[ny, nx]``: cells in the study area (centre inside) or holding any event."""
-    has_event = counts.sum(axis=0) > 0
-    if study_area is None:
-        return has_event
-    return clip_mask(grid, study_area) | has_event
+    """Bool ``[ny, nx]``: cells holding any event (over all weeks) that touch ``study_area``."""
+    cells = counts.sum(axis=0) > 0
+    if study_area is not None:
+        rows, cols = np.nonzero(cells)
+        c = grid.cell
+        x, y = grid.x0 + cols * c, grid.y0 + rows * c
+        cells[rows, cols] = shapely.intersects(shapely.box(x, y, x + c, y + c), study_area)
+    return cells
 
 
-def emerging_hot_spots(points, week_index, n_weeks: int, grid: Grid, distance_m: float,
-                       study_area=None, alpha: float = ALPHA) -> EmergingResult:
+def emerging_hot_spots(
+    points, week_index, n_weeks: int, grid: Grid, distance_m: float, study_area=None, alpha: float = ALPHA
+) -> EmergingResult:
     """Emerging hot spot analysis of events at ``points`` (``(n, 2)`` EPSG:3006 metres).
 
     ``week_index`` gives each event's week, 0 (oldest) .. ``n_weeks − 1`` (the final week);
-    ``study_area`` (shapely, EPSG:3006) is the analysis mask, or None for "cells with data".
+    ``study_area`` (shapely, EPSG:3006) limits the analysed cells (see the module docstring).
     Raises :class:`TooFewWeeks` below :data:`MIN_WEEKS` weeks.
     """
     if n_weeks < MIN_WEEKS:
@@ -385,9 +422,142 @@ def emerging_hot_spots(points, week_index, n_weeks: int, grid: Grid, distance_m:
     trend_z, trend_p, _ = mann_kendall(gi_z.T)
     cell_counts = counts[:, rows, cols]
     return EmergingResult(
-        grid=grid, rows=rows, cols=cols, counts=cell_counts, gi_z=gi_z, gi_p=gi_p, gi_q=gi_q,
-        hot=hot, cold=cold, trend_z=trend_z, trend_p=trend_p,
+        grid=grid,
+        rows=rows,
+        cols=cols,
+        counts=cell_counts,
+        gi_z=gi_z,
+        gi_p=gi_p,
+        gi_q=gi_q,
+        hot=hot,
+        cold=cold,
+        trend_z=trend_z,
+        trend_p=trend_p,
         pattern=classify(hot, cold, trend_z, trend_p, alpha),
-        hot_weeks=hot.sum(axis=0), cold_weeks=cold.sum(axis=0), n_events=cell_counts.sum(axis=0),
-        distance_m=float(distance_m), alpha=float(alpha),
+        hot_weeks=hot.sum(axis=0),
+        cold_weeks=cold.sum(axis=0),
+        n_events=cell_counts.sum(axis=0),
+        distance_m=float(distance_m),
+        alpha=float(alpha),
     )
+
+
+# -- the product -----------------------------------------------------------------------------------
+#: run_info keys the product writes (the report reads them back).
+STATUS_KEY, WEEKS_KEY, FIRST_KEY = "emerging_status", "emerging_weeks", "emerging_first_week"
+STATUS_OK, STATUS_TOO_FEW = "ok", "too_few_weeks"
+
+
+def build_emerging(inp: ProductInput) -> ProductOutput:
+    """The ``emerging`` product: the last ``emerging.weeks`` ISO weeks up to ``inp.week``.
+
+    The cube starts at the first week of the window that has any event (a window reaching
+    back before the data began would count the missing weeks as quiet ones). With fewer than
+    :data:`MIN_WEEKS` weeks the layer is empty and run_info says so. Protected and duplicate
+    events are left out (``privacy.spatial_events``): they must not shape a published surface.
+    """
+    cfg = inp.cfg.emerging
+    weeks = data_weeks(inp.events, inp.week, cfg.weeks)
+    info = {
+        WEEKS_KEY: str(len(weeks)),
+        FIRST_KEY: weeks[0] if weeks else "",
+        "emerging_cell_m": f"{cfg.cell_m:g}",
+        "emerging_distance_m": f"{cfg.distance_m:g}",
+        "emerging_alpha": f"{ALPHA:g}",
+    }
+    if len(weeks) < MIN_WEEKS:
+        return ProductOutput({"emerging": empty_layer()}, {**info, STATUS_KEY: STATUS_TOO_FEW})
+    events = spatial_events(inp.events)
+    events = events[events["iso_week"].astype(str).isin(weeks) & ~events.geometry.is_empty & events.geometry.notna()]
+    pts = np.column_stack([events.geometry.x.to_numpy(float), events.geometry.y.to_numpy(float)])
+    index = events["iso_week"].astype(str).map({w: i for i, w in enumerate(weeks)}).to_numpy(int)
+    boundary = getattr(inp.reference, "boundary", None)
+    grid = Grid.anchored(_bounds(boundary, pts), cfg.cell_m)
+    res = emerging_hot_spots(pts, index, len(weeks), grid, cfg.distance_m, study_area=boundary)
+    layer = emerging_layer(res, getattr(inp.reference, "gazetteer", None), getattr(inp.reference, "areas", None))
+    return ProductOutput({"emerging": layer}, {**info, STATUS_KEY: STATUS_OK, "emerging_cells": str(len(res.rows))})
+
+
+def data_weeks(events, week: str, n_weeks: int) -> list[str]:
+    """The weeks of the ``n_weeks`` window ending at ``week`` from the first one with any event."""
+    window = rolling_window(week, n_weeks)
+    present = [w for w in weeks_present(events) if window[0] <= w <= week]
+    return weeks_between(present[0], week) if present else []
+
+
+def _bounds(boundary, pts: np.ndarray) -> tuple[float, float, float, float]:
+    """Bounds of the study area and the events together (an event never falls off the grid)."""
+    boxes = [boundary.bounds] if boundary is not None and not boundary.is_empty else []
+    if len(pts):
+        boxes.append((*pts.min(axis=0), *pts.max(axis=0)))
+    if not boxes:
+        return (0.0, 0.0, 1.0, 1.0)
+    b = np.array(boxes, dtype=float)
+    return (b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max())
+
+
+def empty_layer() -> gpd.GeoDataFrame:
+    """The ``emerging`` layer with its columns and no rows."""
+    frame = pd.DataFrame({c: pd.Series(dtype=_LAYER_DTYPES[c]) for c in LAYER_COLUMNS})
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=CRS), crs=CRS)
+
+
+_LAYER_DTYPES = {
+    "cell_id": "string",
+    "pattern": "string",
+    "pattern_code": "int64",
+    "hot_weeks": "int64",
+    "cold_weeks": "int64",
+    "trend_z": "float64",
+    "trend_p": "float64",
+    "final_z": "float64",
+    "n_events": "int64",
+    "place_name": "string",
+    "area": "string",
+}
+
+
+def emerging_layer(res: EmergingResult, gazetteer=None, areas=None) -> gpd.GeoDataFrame:
+    """The archive layer: one polygon per analysed cell that has events or a pattern.
+
+    ``cell_id`` is the lower-left corner (``E506750N6465000``): the grid is anchored, so a cell
+    keeps its id from week to week. ``place_name``: nearest named place or street within 300 m
+    (gazetteer); ``area``: the named area containing the cell's centre ("" for none).
+    """
+    keep = (res.n_events > 0) | (res.pattern != NO_PATTERN)
+    if not keep.any():
+        return empty_layer()
+    rows, cols = res.rows[keep], res.cols[keep]
+    cx, cy = res.centres()
+    cx, cy = cx[keep], cy[keep]
+    c = res.grid.cell
+    x0, y0 = res.grid.x0 + cols * c, res.grid.y0 + rows * c
+    names = gazetteer.nearest_names(cx, cy) if gazetteer is not None else [None] * len(cx)
+    frame = pd.DataFrame(
+        {
+            "cell_id": [f"E{x:.0f}N{y:.0f}" for x, y in zip(x0, y0)],
+            "pattern": res.label_of(res.pattern[keep]),
+            "pattern_code": res.pattern[keep].astype(np.int64),
+            "hot_weeks": res.hot_weeks[keep].astype(np.int64),
+            "cold_weeks": res.cold_weeks[keep].astype(np.int64),
+            "trend_z": res.trend_z[keep],
+            "trend_p": res.trend_p[keep],
+            "final_z": res.gi_z[-1, keep],
+            "n_events": res.n_events[keep].astype(np.int64),
+            "place_name": [n or "" for n in names],
+            "area": area_names(areas, cx, cy),
+        }
+    ).astype(_LAYER_DTYPES)
+    return gpd.GeoDataFrame(frame, geometry=shapely.box(x0, y0, x0 + c, y0 + c), crs=CRS)
+
+
+def area_names(areas, xs, ys) -> list[str]:
+    """Name of the named area containing each point ("" outside every area, or without areas)."""
+    if areas is None or not len(areas):
+        return [""] * len(xs)
+    pts = gpd.GeoSeries(shapely.points(xs, ys), crs=CRS)
+    hits = gpd.sjoin(
+        gpd.GeoDataFrame(geometry=pts), areas[["name", "geometry"]].to_crs(CRS), how="left", predicate="within"
+    )
+    first = hits[~hits.index.duplicated(keep="first")].sort_index()
+    return [str(n) if isinstance(n, str) else "" for n in first["name"]]

@@ -6,6 +6,7 @@ all history up to the week); ``layers`` are the archive layers it writes (pipeli
 
 from __future__ import annotations
 
+from pipeline.analysis.emerging import build_emerging
 from pipeline.analysis.recurrence import RECURRENCE_WINDOWS
 from pipeline.analysis.trends import build_series, build_trends, trends_lookback
 from pipeline.products import Product
@@ -24,4 +25,6 @@ PRODUCTS: tuple[Product, ...] = (
     Product("series", build=build_series, layers=("series",), weeks_before=None),
     # tested changes: this week against the previous weeks and the same weeks a year earlier
     Product("trends", build=build_trends, layers=("trends",), weeks_before=trends_lookback),
+    # emerging hot spots: Gi* per cell and week, Mann-Kendall trend, ArcGIS's 17 classes
+    Product("emerging", build=build_emerging, layers=("emerging",), weeks_before=lambda cfg: cfg.emerging.weeks - 1),
 )

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from pipeline.render.sections import emerging
+
 
 @dataclass(frozen=True)
 class MapOverlay:
@@ -23,4 +25,7 @@ class MapOverlay:
 
 
 #: The overlays, in layer-control order.
-OVERLAYS: tuple[MapOverlay, ...] = ()
+OVERLAYS: tuple[MapOverlay, ...] = (
+    MapOverlay("framvaxande", "Framväxande hot spots", build=emerging.map_features,
+               legend=emerging.map_legend),
+)

@@ -29,6 +29,19 @@ HEAD = "#1f3b57"
 #: A tested rise / fall (report arrows, map area fills).
 UP = "#b2182b"
 DOWN = "#1b7837"
+#: Emerging hot spot classes (pipeline.analysis.emerging codes: 1..8 hot, -1..-8 cold, 0 none)
+#: -> (fill, outline), after ArcGIS Pro's renderer: reds for hot, blues for cold, the strongest
+#: trend darkest; new and consecutive spots keep a dark outline, historical ones are pale.
+EMERGING_COLORS = {
+    1: ("#fcbba1", "#67000d"), 2: ("#fb6a4a", "#67000d"), 3: ("#a50f15", "#67000d"),
+    4: ("#de2d26", "#a50f15"), 5: ("#fc9272", "#a50f15"), 6: ("#fee0d2", "#de2d26"),
+    7: ("#fdae6b", "#a63603"), 8: ("#e8d3cc", "#a58a80"),
+    -1: ("#c6dbef", "#08306b"), -2: ("#6baed6", "#08306b"), -3: ("#08519c", "#08306b"),
+    -4: ("#3182bd", "#08519c"), -5: ("#9ecae1", "#08519c"), -6: ("#deebf7", "#3182bd"),
+    -7: ("#bcbddc", "#54278f"), -8: ("#d3dbe3", "#8a96a3"),
+    0: ("#f0f0f0", "#bdbdbd"),
+}
+
 #: Status badges: background, text.
 STATUS_NEW_COLORS = ("#fde0dd", "#7a0177")
 STATUS_SEEN_BEFORE_COLORS = ("#deebf7", "#08306b")

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from xml.sax.saxutils import quoteattr
 
-from pipeline.render.palette import CLUSTER_COLOR, zone_color
+from pipeline.analysis.emerging import PATTERN_LABELS
+from pipeline.render.palette import CLUSTER_COLOR, EMERGING_COLORS, zone_color
 
 #: Swedish field aliases shown in QGIS attribute tables and forms.
 ALIASES = {
@@ -30,6 +31,9 @@ ALIASES = {
     "partners": "Partner", "first_at": "Första händelse", "last_at": "Senaste händelse",
     "peak_weekday": "Vanligaste veckodag (nr)", "peak_weekday_name": "Vanligaste veckodag",
     "peak_hour": "Vanligaste timme", "status": "Status", "place_name": "Plats",
+    "cell_id": "Ruta", "pattern": "Mönster", "pattern_code": "Mönsterkod (ArcGIS)",
+    "hot_weeks": "Veckor som hot spot", "cold_weeks": "Veckor som kall fläck",
+    "trend_z": "Trend (Mann-Kendall z)", "trend_p": "Trend (p-värde)", "final_z": "Gi* z senaste veckan",
 }
 
 _HEADER = "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
@@ -70,11 +74,30 @@ def clusters_qml() -> str:
     return _document(renderer, fields=ALIASES, labeling=_labeling("n_events"), labels_enabled=True)
 
 
+def _pattern_order(item) -> tuple[int, int]:
+    """Hot classes 1..8, then cold -1..-8, then no pattern (the legend's order)."""
+    code = item[0]
+    return (0 if code > 0 else 1 if code < 0 else 2, abs(code))
+
+
+def emerging_qml() -> str:
+    """Emerging hot spot cells categorised by ArcGIS's pattern code, in the palette's colours."""
+    cats, syms = [], []
+    for i, (code, label) in enumerate(sorted(PATTERN_LABELS.items(), key=_pattern_order)):
+        fill, edge = EMERGING_COLORS[code]
+        cats.append(_category(str(code), label, i))
+        syms.append(_symbol("fill", str(i), "SimpleFill", {
+            "color": _rgba(fill, 0 if code == 0 else 200), "outline_color": _rgba(edge),
+            "outline_width": "0.6" if code in (1, 2, -1, -2) else "0.26", "style": "solid", "outline_style": "solid"}))
+    return _document(_categorized("pattern_code", cats, syms), fields=ALIASES)
+
+
 #: Archive layer -> (title shown in QGIS, QML builder taking the config). Add new layers here.
 STYLES = {
     "events": ("Händelser per kategorigrupp", events_qml),
     "hotspots": ("Hotspot-zoner per nivå", lambda cfg: hotspots_qml(cfg.analysis.levels)),
     "clusters": ("Kluster med antal händelser", lambda cfg: clusters_qml()),
+    "emerging": ("Framväxande hot spots (ArcGIS-klasser)", lambda cfg: emerging_qml()),
 }
 
 

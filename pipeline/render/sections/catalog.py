@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from pipeline.render.sections import ReportSection
+from pipeline.render.sections.emerging import SECTION as EMERGING
 
-SECTIONS: tuple[ReportSection, ...] = ()
+SECTIONS: tuple[ReportSection, ...] = (EMERGING,)
