@@ -208,3 +208,16 @@ def row_peak(row) -> str:
     """``peak_text`` of a cluster row (attributes peak_weekday, peak_hour, peak_weekday_name)."""
     return peak_text(getattr(row, "peak_weekday", None), getattr(row, "peak_hour", None),
                      getattr(row, "peak_weekday_name", ""))
+
+
+SMALL_NUMBERS = ("noll", "en", "två", "tre", "fyra", "fem", "sex", "sju", "åtta", "nio", "tio", "elva", "tolv")
+
+
+def sv_small(n) -> str:
+    """A count 0–12 in words, as Swedish prose writes it; larger counts as digits.
+
+    >>> sv_small(4), sv_small(26)
+    ('fyra', '26')
+    """
+    n = int(n)
+    return SMALL_NUMBERS[n] if 0 <= n < len(SMALL_NUMBERS) else sv_number(n)
