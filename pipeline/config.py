@@ -229,6 +229,78 @@ class Partner(_Strict):
         return v
 
 
+#: Columns of the interventions register: canonical field -> default (Swedish) header.
+INTERVENTION_COLUMNS = {
+    "id": "Insats-id", "name": "Insats", "type": "Typ", "responsible": "Ansvarig",
+    "start": "Start", "end": "Slut", "area": "Område", "place": "Plats", "radius": "Radie (m)",
+    "x": "X", "y": "Y", "zone": "Zon", "problem": "Problem", "comment": "Kommentar",
+}
+#: Kinds of intervention a register row may name (``Typ``), as the EST guidance lists them.
+INTERVENTION_TYPES = [
+    "polisnärvaro", "trygghetsvandring", "väktare", "belysning", "klotterborttagning",
+    "röjning av vegetation", "fältassistenter", "kameraövervakning", "annat",
+]
+
+
+class Interventions(_Strict):
+    """The register of targeted interventions (*riktade insatser*) and how they are followed up."""
+
+    files: list[str] = Field(default_factory=lambda: ["data/raw/insatser/*.csv", "data/raw/insatser/*.xlsx"])
+    encoding: Literal["auto", "utf-8", "utf-8-sig", "cp1252"] = "auto"
+    delimiter: Literal["auto", ";", ",", "\t", "|"] = "auto"
+    #: Worksheet of an .xlsx register; None = the first sheet.
+    sheet: str | None = None
+    date_formats: list[str] | None = None
+    #: canonical field -> header; only the fields that differ from INTERVENTION_COLUMNS need
+    #: be given, and a field set to null is not read.
+    columns: dict[str, str | None] = Field(default_factory=lambda: dict(INTERVENTION_COLUMNS))
+    types: list[str] = Field(default_factory=lambda: list(INTERVENTION_TYPES))
+    default_radius_m: float = Field(default=200, gt=0)
+    max_radius_m: float = Field(default=3000, gt=0)
+    #: Width of the displacement ring around the target, where crime may move.
+    ring_m: float = Field(default=250, gt=0)
+    #: Named area used as comparison; None = the rest of the municipality outside target and ring.
+    comparison_area: str | None = None
+    #: Separate comparison for the ring; None = the same as the target's.
+    ring_comparison_area: str | None = None
+    before_weeks: int = Field(default=8, ge=1, le=104)
+    after_weeks: int = Field(default=8, ge=0, le=104)
+    #: Below this many events in the target (before + under) there is no verdict.
+    min_events: int = Field(default=10, ge=1)
+    #: ``Kommentar``: dropped unless kept (then redacted); None = privacy.keep_free_text.
+    keep_free_text: bool | None = None
+    #: WDD control counts: ``scaled`` to the target's (ring's) baseline, or ``raw`` as in
+    #: Wheeler & Ratcliffe (meant for a control area of about the target's size).
+    wdd_control: Literal["scaled", "raw"] = "scaled"
+
+    @field_validator("columns")
+    @classmethod
+    def _columns(cls, v: dict[str, str | None]):
+        unknown = sorted(set(v) - set(INTERVENTION_COLUMNS))
+        if unknown:
+            raise ValueError(f"unknown field(s) {unknown}; allowed: {', '.join(INTERVENTION_COLUMNS)}")
+        merged = {**INTERVENTION_COLUMNS, **v}
+        for required in ("id", "type", "start"):
+            if not merged[required]:
+                raise ValueError(f"'{required}' must be mapped to a column")
+        if bool(merged["x"]) != bool(merged["y"]):
+            raise ValueError("map both 'x' and 'y', or neither")
+        if not any(merged[k] for k in ("area", "place", "x", "zone")):
+            raise ValueError("map at least one target column: 'area', 'place', 'x'+'y' or 'zone'")
+        return merged
+
+    @field_validator("types")
+    @classmethod
+    def _types(cls, v: list[str]):
+        if not v:
+            raise ValueError("list at least one intervention type")
+        return v
+
+    def mapped(self) -> dict[str, str]:
+        """canonical field -> header, for the fields that are read."""
+        return {k: c for k, c in self.columns.items() if c}
+
+
 class Config(_Strict):
     municipality: Municipality
     paths: Paths = Paths()
@@ -245,6 +317,8 @@ class Config(_Strict):
     groups: dict[str, Group]
     taxonomy: dict[str, Category]
     partners: dict[str, Partner]
+    #: The interventions register; None = no register is read.
+    interventions: Interventions | None = None
     #: Directory paths are resolved against (the config file's folder); set by load_config.
     base_dir: Path = Path(".")
     #: sha256 of the config file's bytes; set by load_config.
