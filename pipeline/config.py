@@ -301,6 +301,67 @@ class Interventions(_Strict):
         return {k: c for k, c in self.columns.items() if c}
 
 
+class ForecastConfig(_Strict):
+    """The forecast (*prognos*) and its backtest; see pipeline/analysis/forecast.py.
+
+    Only candidate *lists* are configured: the backtest chooses among them every run.
+    """
+
+    #: % of the area: prognos zones, backtest and weekly accuracy scores.
+    levels: list[float] = Field(default_factory=lambda: [1.0, 5.0])
+    #: The backtest maximises mean PAI at this level (one of ``levels``).
+    select_level: float = 5.0
+    #: Fewer weeks of history than this: no backtest, the documented default setting.
+    min_weeks: int = Field(default=8, ge=2)
+    #: Weeks each selection scores (each predicted from the weeks before it).
+    backtest_weeks: int = Field(default=26, ge=1, le=260)
+    #: Recent weeks whose forecasts (each made the week before) the accuracy table scores.
+    record_weeks: int = Field(default=8, ge=1, le=52)
+    #: Candidate bandwidths in cells, and in multiples of the events' weekly NN distance.
+    bandwidth_cells: list[float] = Field(default_factory=lambda: [1.0, 1.5, 2.0, 3.0])
+    bandwidth_nn: list[float] = Field(default_factory=lambda: [0.5, 1.0])
+    max_bandwidth_cells: float = Field(default=20.0, ge=1)
+    #: Candidate windows in weeks (every earlier week is always a candidate too).
+    windows_weeks: list[int] = Field(default_factory=lambda: [1, 4, 13, 26, 52, 104])
+    #: Candidate half-lives in weeks of a time decay over every earlier week.
+    half_lives_weeks: list[float] = Field(default_factory=lambda: [13.0, 52.0, 208.0])
+    #: Candidate shares of the short-term (near-repeat) surface; 0 is always a candidate.
+    short_shares: list[float] = Field(default_factory=lambda: [0.25])
+    short_weeks: int = Field(default=4, ge=1, le=52)
+    short_bandwidth_factor: float = Field(default=2.0, ge=1)
+    #: Default bandwidth (cells) when the density's bandwidth is "auto" and history is short.
+    default_bandwidth_cells: float = Field(default=3.0, ge=1)
+
+    @field_validator("levels")
+    @classmethod
+    def _levels(cls, v: list[float]):
+        if not v or any(not (0 < x < 100) for x in v):
+            raise ValueError("levels are percentages of the area, each between 0 and 100 (e.g. [1, 5])")
+        return sorted(set(float(x) for x in v))
+
+    @field_validator("bandwidth_cells", "bandwidth_nn", "windows_weeks", "half_lives_weeks")
+    @classmethod
+    def _positive(cls, v: list):
+        if any(not x > 0 for x in v):
+            raise ValueError("every candidate must be > 0")
+        return v
+
+    @field_validator("short_shares")
+    @classmethod
+    def _shares(cls, v: list[float]):
+        if any(not (0 <= x < 1) for x in v):
+            raise ValueError("short_shares are shares in [0, 1), e.g. [0.25]")
+        return v
+
+    @model_validator(mode="after")
+    def _select_is_a_level(self):
+        if not any(abs(self.select_level - lv) < 1e-9 for lv in self.levels):
+            raise ValueError(f"select_level {self.select_level:g} must be one of levels {self.levels}")
+        if not self.bandwidth_cells:
+            raise ValueError("bandwidth_cells needs at least one candidate (e.g. [1, 2])")
+        return self
+
+
 class Config(_Strict):
     municipality: Municipality
     paths: Paths = Paths()
@@ -313,6 +374,7 @@ class Config(_Strict):
     analysis: Analysis = Analysis()
     emerging: Emerging = Emerging()
     trends: Trends = Trends()
+    forecast: ForecastConfig = ForecastConfig()
     map: MapConfig = MapConfig()
     groups: dict[str, Group]
     taxonomy: dict[str, Category]

@@ -181,3 +181,84 @@ def test_products_series_and_trends(cfg):
     assert set(trends.layers) == {"trends"}
     assert trends.info["trends_alpha"] == "0.05" and trends.info["trends_significant"] == "0"
     assert int(trends.info["trends_tests"]) == len(trends.layers["trends"])   # no year data
+
+
+# -- the report shows tested changes and recurring places -----------------------------------------
+
+@pytest.fixture(scope="module")
+def tested_page():
+    """The renderer fixture week with a trends layer (planted verdicts) and recurrence columns."""
+    from pipeline.render.report import render_report
+    from tests.fixtures_week import build_week_context
+
+    ctx = build_week_context()
+    kf = ctx.layers["key_figures"].reset_index(drop=True)
+    direction = [1 if i == 0 else -1 if i == 1 else 0 for i in range(len(kf))]
+    trends = kf.assign(pct_change=np.where(kf["mean_prev"] > 0, kf["change"] / kf["mean_prev"].where(kf["mean_prev"] > 0) * 100, np.nan),
+                       p_prev=0.5, q_prev=[0.01 if d else 0.6 for d in direction], direction_prev=direction,
+                       mean_year=np.nan, pct_year=np.nan, p_year=np.nan, q_year=np.nan, direction_year=0)
+    trends.loc[2, "change"] = 0.0
+    trends.loc[3, ["mean_year", "pct_year", "q_year", "direction_year"]] = [1.0, 300.0, 0.02, 1]
+    hs = ctx.layers["hotspots"].reset_index(drop=True)
+    rng = np.random.default_rng(3)
+    hs["recurrence_4"] = rng.integers(0, 5, len(hs))
+    hs["recurrence_12"] = hs["recurrence_4"] + rng.integers(0, 9, len(hs))
+    layers = {**ctx.layers, "trends": trends, "hotspots": hs}
+    import dataclasses
+    ctx = dataclasses.replace(ctx, layers=layers)
+    return ctx, trends, hs, render_report(ctx)
+
+
+def test_report_marks_only_significant_changes(tested_page):
+    from tests.fixtures_week import elements_with
+
+    _, trends, _, page = tested_page
+    cells = {a["data-key"]: (a, t) for a, t in elements_with(page, "data-direction")}
+    assert len(cells) == len(trends)
+    for row in trends.itertuples(index=False):
+        attrs, text = cells[f"{row.dimension}:{row.key}"]
+        if row.direction_prev == 1:
+            assert text == "▲ ökning" and attrs["class"] == "lb-up"
+        elif row.direction_prev == -1:
+            assert text == "▼ minskning" and attrs["class"] == "lb-down"
+        else:
+            assert "▲" not in text and "▼" not in text
+            assert text == ("oförändrat" if abs(row.change) < 0.05 else "ingen säker förändring")
+    pct = {a["data-key"]: t for a, t in elements_with(page, "data-pct-change")}
+    for row in trends.itertuples(index=False):
+        text = pct[f"{row.dimension}:{row.key}"]
+        if math.isnan(row.pct_change):
+            assert text == "–"
+        elif round(row.pct_change) != 0:
+            sign = "+" if row.pct_change > 0 else "−"
+            assert text == f"{sign}{abs(round(row.pct_change)):,}\u00a0%".replace(",", "\u00a0")
+    assert "E-test" in page and "Benjamini–Hochberg" in page and "q &lt; 0,05" in page
+    year = {a["data-key"]: t for a, t in elements_with(page, "data-direction-year")}
+    fourth = trends.iloc[3]
+    assert year[f"{fourth.dimension}:{fourth.key}"] == "▲ ökning (+300\u00a0%)"
+    assert "Snitt samma veckor i fjol" in page
+
+
+def test_report_ranks_zones_by_recurrence_and_says_what_they_hold(tested_page):
+    from tests.fixtures_week import elements_with
+
+    _, _, hs, page = tested_page
+    rows = elements_with(page, "data-zone-id")
+    n_zone_rows = len(rows)       # zone tables come before the cluster table
+    rec4 = [int(a["data-recurrence-4"]) for a, _ in elements_with(page, "data-recurrence-4")[:n_zone_rows]]
+    rec12 = [int(a["data-recurrence-12"]) for a, _ in elements_with(page, "data-recurrence-12")[:n_zone_rows]]
+    shown = pd.DataFrame({"p": [a["data-period"] for a, _ in rows], "t": [a["data-time-of-day"] for a, _ in rows],
+                          "r4": rec4[:n_zone_rows], "r12": rec12[:n_zone_rows]})
+    for (period, tod), part in shown.groupby(["p", "t"], sort=False):
+        keys = list(zip(part["r4"], part["r12"]))
+        assert keys == sorted(keys, reverse=True)          # most recurrent first
+        broad = hs[(hs["period"] == period) & (hs["time_of_day"] == tod) & (hs["level"] == hs["level"].max())]
+        best = sorted(zip(broad["recurrence_4"], broad["recurrence_12"]), reverse=True)[: len(part)]
+        assert keys == best                                # the most recurrent are the ones listed
+    share = elements_with(page, "data-zone-events")
+    week_all = hs[(hs["period"] == "vecka") & (hs["time_of_day"] == "alla")]
+    for attrs, text in share:
+        level = week_all[week_all["level"] == float(attrs["data-level"])]
+        assert int(attrs["data-zone-events"]) == int(level["n_events"].sum())
+        assert f"{int(level['n_events'].sum())} av {attrs['data-total-events']} händelser" in text
+    assert len(share) == week_all["level"].nunique() >= 1

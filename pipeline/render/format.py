@@ -75,6 +75,51 @@ def change_parts(change) -> tuple[str, str, str]:
     return ("▼", "lb-down", f"minskning −{sv_number(-change, 1)}")
 
 
+def change_verdict(change, direction) -> tuple[str, str, str]:
+    """(arrow, css class, text) of a change that was tested: ▲/▼ only for a significant one
+    (``direction`` +1 / -1); otherwise "oförändrat" (no change at all) or "ingen säker
+    förändring". ``direction`` None = not tested (an archive from before the test).
+
+    >>> change_verdict(6.0, 1), change_verdict(-0.25, 0), change_verdict(0.0, 0)
+    (('▲', 'lb-up', 'ökning'), ('', 'lb-same', 'ingen säker förändring'), ('', 'lb-same', 'oförändrat'))
+    >>> change_verdict(1.0, None)
+    ('', 'lb-same', 'ej prövad')
+    """
+    if is_missing(change):
+        return ("", "lb-same", "ingen jämförelse")
+    if direction is None or is_missing(direction):
+        return ("", "lb-same", "ej prövad")
+    if int(direction) > 0:
+        return ("▲", "lb-up", "ökning")
+    if int(direction) < 0:
+        return ("▼", "lb-down", "minskning")
+    return ("", "lb-same", "oförändrat" if abs(float(change)) < 0.05 else "ingen säker förändring")
+
+
+def change_percent(pct) -> str:
+    """A change in percent of the earlier mean, signed ("+25 %", "−40 %", "±0 %"); "–" when
+    there is no base to compare with (missing).
+
+    >>> change_percent(25.0), change_percent(-40.4), change_percent(float("nan"))
+    ('+25 %', '−40 %', '–')
+    """
+    if is_missing(pct):
+        return "–"
+    pct = round(float(pct))
+    if pct == 0:
+        return "±0 %"
+    return f"{'+' if pct > 0 else '−'}{sv_number(abs(pct))} %"
+
+
+def recurrence_text(n, of: int) -> str:
+    """In how many of the last ``of`` weeks a place was a zone: "3 av 4"; "–" if unknown.
+
+    >>> recurrence_text(3, 4), recurrence_text(None, 12)
+    ('3 av 4', '–')
+    """
+    return "–" if is_missing(n) else f"{int(n)} av {of}"
+
+
 def week_parts(week: str) -> tuple[int, int]:
     """(year, week number) of an ISO week string.
 

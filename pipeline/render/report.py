@@ -24,6 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from markupsafe import Markup  # noqa: E402
 
+from pipeline.analysis.recurrence import RECURRENCE_WINDOWS, rank_places
 from pipeline.analysis.tables import weekday_hour_matrix
 from pipeline.render import format as fmt
 from pipeline.render.sections import render_sections
@@ -74,11 +75,14 @@ def render_report(ctx) -> str:
         "generated": fmt.sv_datetime(ctx.run_info.get("run_started"), weekday=False),
         "partner_names": ", ".join(p.label for p in cfg.partners.values()),
         "weeks": cfg.analysis.rolling_weeks,
-        "kf": kf,
+        "kf": kf, "kf_year": any(r["year"] for rows in kf.values() for r in rows),
+        "trend_note": trend_note(ctx),
         "charts": {"groups": Markup(group_chart(kf["group"], cfg)), "hours": Markup(hour_chart(ctx))},
         "heat": heat_table(ctx),
         "level_text": " / ".join(fmt.level_text(v) for v in cfg.analysis.levels),
         "zone_blocks": zone_blocks(ctx), "top_zones": TOP_ZONES, "rolling_weeks": cfg.analysis.rolling_weeks,
+        "min_zone_events": cfg.analysis.min_zone_events, "zone_share": zone_share(ctx),
+        "zone_times": zone_times(ctx), "recurrence_weeks": RECURRENCE_WINDOWS,
         "clusters": cluster_rows(ctx),
         "min_samples": cfg.analysis.dbscan.min_samples,
         "eps": fmt.sv_number(cfg.analysis.dbscan.eps_m),
@@ -96,18 +100,56 @@ def render_report(ctx) -> str:
 # -- key figures -------------------------------------------------------------------------------
 
 def key_figure_rows(ctx) -> dict[str, list[dict]]:
-    """Rows per dimension, formatted, with the raw values for data attributes."""
-    kf = _layer(ctx, "key_figures")
+    """Rows per dimension, formatted, with the raw values for data attributes.
+
+    From the ``trends`` layer (tested changes: ▲/▼ only where significant) when the archive
+    has it; an older archive's ``key_figures`` are shown without any verdict ("ej prövad").
+    """
+    trends = _layer(ctx, "trends")
+    tested = len(trends) > 0
+    kf = trends if tested else _layer(ctx, "key_figures")
     out: dict[str, list[dict]] = {d: [] for d in DIMENSIONS}
     for row in kf.itertuples(index=False):
-        arrow, css, text = fmt.change_parts(row.change)
+        direction = getattr(row, "direction_prev", None) if tested else None
+        arrow, css, text = fmt.change_verdict(row.change, direction)
+        pct = getattr(row, "pct_change", None)
+        if pct is None and not fmt.is_missing(row.mean_prev) and row.mean_prev:
+            pct = (row.n_week - row.mean_prev) / row.mean_prev * 100
         out.setdefault(str(row.dimension), []).append({
             "dimension": str(row.dimension), "key": str(row.key), "label": str(row.label),
             "n_week": fmt.count_text(row.n_week, ctx.cfg.privacy.min_count), "n_week_raw": _raw(row.n_week),
             "mean_prev": fmt.sv_number(row.mean_prev, 1), "mean_prev_raw": _raw(row.mean_prev),
             "change_raw": _raw(row.change), "arrow": arrow, "css": css, "change_text": text,
+            "pct": fmt.change_percent(pct), "pct_raw": _raw(pct),
+            "q_raw": _raw(getattr(row, "q_prev", None)), "direction_raw": _raw(direction),
+            "year": _year_cells(row) if tested else None,
         })
     return out
+
+
+def _year_cells(row) -> dict | None:
+    """The same-weeks-last-year comparison of a trends row; None where the data do not reach."""
+    if fmt.is_missing(row.mean_year):
+        return None
+    arrow, css, text = fmt.change_verdict(row.n_week - row.mean_year, row.direction_year)
+    return {"mean": fmt.sv_number(row.mean_year, 1), "mean_raw": _raw(row.mean_year),
+            "pct": fmt.change_percent(row.pct_year), "q_raw": _raw(row.q_year),
+            "direction_raw": _raw(row.direction_year), "arrow": arrow, "css": css, "text": text}
+
+
+def trend_note(ctx) -> str:
+    """How the changes were tested, in one paragraph (Swedish)."""
+    t = ctx.cfg.trends
+    if len(_layer(ctx, "trends")) == 0:
+        return ("Förändringarna i det här arkivet är inte prövade statistiskt; skillnaderna visas "
+                "utan bedömning.")
+    alpha = fmt.sv_percent(t.alpha, 0 if float(t.alpha * 100).is_integer() else 1)
+    return (f"▲/▼ visas bara för en statistiskt säker förändring: veckans antal prövas mot snittet "
+            f"för de {t.recent_weeks} föregående veckorna (och mot samma {t.year_weeks} veckor i fjol "
+            f"där data finns) med E-test för två Poisson-antal, och hela tabellen korrigeras med "
+            f"Benjamini–Hochberg så att högst {alpha} av de markerade förändringarna väntas vara "
+            f"slumpen (q < {fmt.sv_number(t.alpha, 2)}). Övriga rader är oförändrade eller visar "
+            f"ingen säker förändring. Skillnad = förändring i procent av snittet.")
 
 
 # -- hot times ---------------------------------------------------------------------------------
@@ -137,28 +179,75 @@ TOP_ZONES = 5
 
 
 def zone_blocks(ctx) -> list[dict]:
-    """The largest hotspot zones at the broadest level: this week per time of day, then the
-    rolling window for the whole day. A meeting needs the few places that matter, not all."""
+    """The most recurrent hotspot zones at the broadest level: this week per time of day, then
+    the rolling window for the whole day. A meeting needs the few places that keep coming back,
+    not the largest."""
     hs = _layer(ctx, "hotspots")
     weeks = ctx.cfg.analysis.rolling_weeks
     blocks = []
     for period, title in ((WEEK_PERIOD, "Denna vecka"), (ROLLING_PERIOD, f"Rullande {weeks} veckor")):
         part = top_zones(hs, period, ALL_DAY if period == ROLLING_PERIOD else None)
         blocks.append({"title": title, "rows": [_zone_row(r, ctx.cfg) for r in _sorted_by_time(
-            part, ctx.cfg, ["n_events", "zone_id"], [False, True])]})
+            part, ctx.cfg, [*_rank_keys(part), "zone_id"], [*[False] * len(_rank_keys(part)), True])]})
     return blocks
 
 
 def top_zones(hotspots, period: str, time_of_day: str | None = None, n: int = TOP_ZONES):
-    """The ``n`` zones with most events per time of day, at the broadest level, of ``period``."""
+    """The ``n`` first zones per time of day at the broadest level of ``period``, ranked by
+    recurrence (last 4, then 12 weeks), then events and PAI (pipeline.analysis.recurrence)."""
     if len(hotspots) == 0:
         return hotspots
     part = hotspots[(hotspots["period"].astype(str) == period)
                     & (hotspots["level"].astype(float) == hotspots["level"].astype(float).max())]
     if time_of_day is not None:
         part = part[part["time_of_day"].astype(str) == time_of_day]
-    part = part.sort_values(["n_events", "zone_id"], ascending=[False, True], kind="stable")
+    part = rank_places(part.sort_values("zone_id", kind="stable"))
     return part.groupby("time_of_day", sort=False).head(n)
+
+
+def _rank_keys(frame) -> list[str]:
+    """The ranking columns of rank_places present in ``frame``."""
+    return [c for c in (*[f"recurrence_{n}" for n in RECURRENCE_WINDOWS], "n_events", "pai") if c in frame.columns]
+
+
+def zone_share(ctx) -> list[dict]:
+    """Per level, how many of the week's events (whole day) its zones hold together, and the share.
+
+    Zones of one level are disjoint, so their counts add up; every zone of the slice has the
+    same denominator (``n_events / share_events`` = the slice's events).
+    """
+    hs = _layer(ctx, "hotspots")
+    if len(hs) == 0:
+        return []
+    week = hs[(hs["period"].astype(str) == WEEK_PERIOD) & (hs["time_of_day"].astype(str) == ALL_DAY)]
+    out = []
+    for level, part in week.groupby(week["level"].astype(float), sort=True):
+        first = part.iloc[0]
+        total = round(float(first["n_events"]) / float(first["share_events"])) if first["share_events"] else 0
+        held = int(part["n_events"].sum())
+        out.append({"level": fmt.level_text(level), "level_raw": _raw(level), "n_zones": len(part),
+                    "held": held, "total": total, "share": fmt.sv_percent(held / total if total else None)})
+    return out
+
+
+def zone_times(ctx) -> list[dict]:
+    """Per time of day this week: the zones at the broadest level, or why there are none."""
+    cfg = ctx.cfg
+    hs = _layer(ctx, "hotspots")
+    kf = _layer(ctx, "key_figures")
+    per_tod = {str(r.key): r.n_week for r in kf.itertuples(index=False) if str(r.dimension) == "time_of_day"} if len(kf) else {}
+    week = hs[hs["period"].astype(str) == WEEK_PERIOD] if len(hs) else hs
+    broad = week[week["level"].astype(float) == week["level"].astype(float).max()] if len(week) else week
+    counts = broad["time_of_day"].astype(str).value_counts() if len(broad) else {}
+    out = []
+    for tod in [ALL_DAY, *cfg.time_of_day]:
+        n_zones = int(counts.get(tod, 0)) if len(broad) else 0
+        n_events = per_tod.get(tod)
+        too_few = n_events is not None and not fmt.is_missing(n_events) and int(n_events) < cfg.analysis.min_zone_events
+        out.append({"tod": tod, "label": fmt.time_label(tod, cfg).capitalize(), "n_zones": n_zones,
+                    "too_few": bool(too_few and not n_zones),
+                    "n_events": "" if n_events is None or fmt.is_missing(n_events) else int(n_events)})
+    return out
 
 
 def _zone_row(row, cfg) -> dict:
@@ -171,21 +260,33 @@ def _zone_row(row, cfg) -> dict:
         "status_css": fmt.status_css(status),
         "n_raw": _raw(row.n_events), "n": fmt.count_text(row.n_events, cfg.privacy.min_count),
         "share": fmt.sv_percent(row.share_events), "pai": fmt.sv_number(row.pai, 0), "area": fmt.sv_number(row.area_km2, 2),
+        **_recurrence_cells(row),
     }
+
+
+def _recurrence_cells(row) -> dict:
+    """recurrence_<n> as "3 av 4" texts plus raw values (missing in archives from before it)."""
+    cells = []
+    for n in RECURRENCE_WINDOWS:
+        value = getattr(row, f"recurrence_{n}", None)
+        cells.append({"weeks": n, "raw": _raw(value), "text": fmt.recurrence_text(value, n)})
+    return {"recurrence": cells}
 
 
 def cluster_rows(ctx) -> list[dict]:
     """This week's clusters, whole week first, then per time of day, largest first."""
     cl = _layer(ctx, "clusters")
     part = cl[cl["period"].astype(str) == WEEK_PERIOD] if len(cl) else cl
+    keys = _rank_keys(part)
     rows = []
-    for row in _sorted_by_time(part, ctx.cfg, ["n_events"], [False]):
+    for row in _sorted_by_time(part, ctx.cfg, keys, [False] * len(keys)):
         rows.append({
             "cluster_id": str(row.cluster_id), "place": fmt.text(row.place_name) or "namnlös plats",
             "tod_label": fmt.time_label(str(row.time_of_day), ctx.cfg),
             "n_raw": _raw(row.n_events), "n": fmt.count_text(row.n_events, ctx.cfg.privacy.min_count),
             "top": fmt.text(row.top_categories) or "–", "partners": fmt.text(row.partners) or "–",
             "peak": fmt.row_peak(row), "status": fmt.status_text(row.status), "status_css": fmt.status_css(row.status),
+            **_recurrence_cells(row),
         })
     return rows
 

@@ -1,0 +1,618 @@
+"""Where next week's events are likely (*prognos*): a time-weighted kernel density whose
+settings a rolling-origin backtest on the data's own history chooses.
+
+One week's hotspots describe that week; they predict the next one poorly. Measured on real
+data, a surface built from many weeks, weighted towards recent ones, predicts far better, and
+which window, decay and bandwidth are best differs from place to place. So the settings are
+not configured: every run scores a list of candidate settings on the weeks it already has
+(each past week predicted only from the weeks before it) and keeps the one with the highest
+mean PAI at the configured area share (``forecast.select_level``). With fewer than
+``forecast.min_weeks`` weeks of history it says so and uses :func:`default_setting`.
+
+The surface of a :class:`Setting` for week ``i`` (built from weeks ``< i`` only):
+
+- **long term**: each event of the ``window_weeks`` weeks before ``i`` (all of them when
+  None) weighs ``0.5 ** (age / half_life_weeks)`` (age 0 = the latest week; 1 when there is no
+  decay), smoothed with a quartic kernel of ``bandwidth_m``;
+- **short term** (near repeat): the events of the last ``short_weeks`` weeks, unweighted,
+  smoothed with ``short_bandwidth_m``;
+- the forecast is ``(1 − short_share) · L/ΣL + short_share · S/ΣS``, scaled to the mean
+  number of events per week of the last ``short_weeks`` weeks and divided by the cell area:
+  expected events per km² next week.
+
+Computation (why it is fast enough to backtest hundreds of candidate-weeks): events are binned
+once to the cells of the analysis grid (the density's grid), so every time weighting is one
+weighted ``bincount`` and every bandwidth one FFT convolution with the kernel sampled at
+cell-centre offsets and normalised to sum 1 (a bandwidth of one cell or less is the plain cell
+count). Binning moves an event at most half a cell; the surface the backtest scores is exactly
+the surface that is published. Work is confined to the bounding box of the events plus the
+kernel's reach (outside it every surface is exactly zero), which keeps a small town's weeks on
+a municipality-wide grid cheap.
+
+Candidates (:func:`candidate_settings`) are built from the data's own scales, never from
+constants fitted to one city: bandwidths in multiples of the cell and of the events' typical
+nearest-neighbour distance within a week, windows in weeks relative to the history available.
+
+>>> fc = forecast_next_week(points, "2026-W47", grid, mask, cfg.forecast)   # doctest: +SKIP
+>>> fc.setting, fc.chosen_by                                               # doctest: +SKIP
+(Setting(bandwidth_m=100.0, window_weeks=None, half_life_weeks=13.0, ...), 'backtest')
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import fft as sfft
+from scipy.spatial import cKDTree
+
+from pipeline.analysis.grid import Grid
+from pipeline.analysis.weeks import weeks_between
+from pipeline.evaluation.accuracy import SCORE_FIELDS, Target, top_k_scores
+
+#: Values below this fraction of a surface's maximum are (single-precision) FFT round-off and
+#: set to exactly 0, so cells no event reaches tie at zero (ranked by cell position, as documented).
+ROUND_OFF = 1e-6
+#: Weeks whose events set the data's own distance scale (median of the weekly mean NN distance).
+NN_WEEKS = 52
+#: Two candidate bandwidths closer than this (relative) are one candidate.
+SAME_BANDWIDTH = 0.1
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One candidate forecast; see the module docstring for what each field does."""
+
+    bandwidth_m: float
+    window_weeks: int | None = None
+    half_life_weeks: float | None = None
+    short_share: float = 0.0
+    short_weeks: int = 4
+    short_bandwidth_m: float | None = None
+
+    def __post_init__(self):
+        if not (self.bandwidth_m > 0 and math.isfinite(self.bandwidth_m)):
+            raise ValueError(f"bandwidth_m must be a positive number of metres, got {self.bandwidth_m!r}")
+        if self.window_weeks is not None and self.window_weeks < 1:
+            raise ValueError(f"window_weeks must be >= 1 or None (all weeks), got {self.window_weeks!r}")
+        if self.half_life_weeks is not None and not self.half_life_weeks > 0:
+            raise ValueError(f"half_life_weeks must be > 0 or None (no decay), got {self.half_life_weeks!r}")
+        if not 0 <= self.short_share < 1:
+            raise ValueError(f"short_share must be in [0, 1), got {self.short_share!r}")
+        if self.short_weeks < 1:
+            raise ValueError(f"short_weeks must be >= 1, got {self.short_weeks!r}")
+
+    @property
+    def short_h(self) -> float:
+        return self.short_bandwidth_m if self.short_bandwidth_m is not None else self.bandwidth_m
+
+    @property
+    def weighting(self) -> tuple[int | None, float | None]:
+        return (self.window_weeks, self.half_life_weeks)
+
+    def label(self) -> str:
+        """Compact, stable name for tables and run_info.
+
+        >>> Setting(150, None, 52, 0.25, 4, 300).label()
+        'h150_all_hl52_s0.25x4w_h300'
+        """
+        text = f"h{self.bandwidth_m:g}_{'all' if self.window_weeks is None else f'{self.window_weeks}w'}"
+        if self.half_life_weeks is not None:
+            text += f"_hl{self.half_life_weeks:g}"
+        if self.short_share > 0:
+            text += f"_s{self.short_share:g}x{self.short_weeks}w_h{self.short_h:g}"
+        return text
+
+    def as_info(self) -> dict[str, str]:
+        """The setting as run_info strings (empty string = none / all)."""
+        return {k: "" if v is None else f"{v:g}" if isinstance(v, float) else str(v) for k, v in asdict(self).items()}
+
+
+@dataclass
+class Forecast:
+    """The forecast for the week after ``week`` and how its setting was chosen."""
+
+    week: str  # the last week of events it was built from
+    values: np.ndarray  # expected events per km² next week, (ny, nx), row 0 south
+    grid: Grid
+    setting: Setting
+    chosen_by: str  # "backtest" or "default" (too little history)
+    history_weeks: int  # weeks from the first week with events up to ``week``
+    nn_distance_m: float  # the data's own distance scale used for candidate bandwidths
+    backtest: pd.DataFrame = field(default_factory=pd.DataFrame)  # per candidate: mean scores
+    weights: dict[str, float] = field(default_factory=dict)  # week -> long-term weight
+    record: pd.DataFrame = field(default_factory=pd.DataFrame)  # recent weekly forecasts, scored
+
+
+# -- candidates ---------------------------------------------------------------------------------
+def default_setting(opts, cell: float, bandwidth_m: float | None = None) -> Setting:
+    """The setting used when there is too little history to choose one (documented default):
+    every week so far, no decay, no short-term part, the density's bandwidth (or
+    ``forecast.default_bandwidth_cells`` cells when that is not a number).
+
+    >>> default_setting(_Opts(), 50).label()
+    'h150_all'
+    """
+    h = bandwidth_m if bandwidth_m is not None else opts.default_bandwidth_cells * cell
+    return Setting(float(max(h, cell)), None, None, 0.0, opts.short_weeks)
+
+
+def candidate_settings(opts, cell: float, nn_distance_m: float, history_weeks: int) -> list[Setting]:
+    """The candidate list, from the data's own scales (see the module docstring).
+
+    Windows at least as long as the history are the same as "all weeks" and are left out;
+    so are half-lives at least as long as the history (almost no decay). Order: time
+    weighting, then bandwidth, then short-term share; the first of equally good candidates
+    wins, so simpler settings come first.
+
+    >>> [s.label() for s in candidate_settings(_Opts(), 100, 400, 30)][:3]
+    ['h100_1w', 'h100_1w_s0.25x4w_h200', 'h150_1w']
+    """
+    bandwidths = candidate_bandwidths(opts, cell, nn_distance_m)
+    weightings = [(w, None) for w in opts.windows_weeks if w < history_weeks]
+    weightings += [(None, None)]
+    weightings += [(None, float(t)) for t in opts.half_lives_weeks if t < history_weeks]
+    shares = sorted(set(float(s) for s in opts.short_shares) | {0.0})
+    out = []
+    for window, half_life in weightings:
+        for h in bandwidths:
+            for share in shares:
+                short_h = _short_bandwidth(h, opts, cell) if share > 0 else None
+                out.append(Setting(h, window, half_life, share, opts.short_weeks, short_h))
+    return out
+
+
+def candidate_bandwidths(opts, cell: float, nn_distance_m: float) -> list[float]:
+    """Multiples of the cell, then multiples of the NN distance rounded to half cells (so the
+    list stays the same from week to week), at least one cell, no near-repeats.
+
+    >>> candidate_bandwidths(_Opts(), 100, 390)
+    [100.0, 150.0, 200.0, 300.0, 400.0]
+    """
+    wanted = [m * cell for m in opts.bandwidth_cells]
+    if math.isfinite(nn_distance_m) and nn_distance_m > 0:
+        wanted += [round(m * nn_distance_m / (cell / 2)) * (cell / 2) for m in opts.bandwidth_nn]
+    out: list[float] = []
+    for h in wanted:
+        h = round(max(float(h), cell), 1)
+        if h <= opts.max_bandwidth_cells * cell and all(abs(h - o) > SAME_BANDWIDTH * o for o in out):
+            out.append(h)
+    return sorted(out)
+
+
+def _short_bandwidth(h: float, opts, cell: float) -> float:
+    """Short-term (near-repeat) bandwidth: ``short_bandwidth_factor`` × the long-term one."""
+    return round(min(h * opts.short_bandwidth_factor, opts.max_bandwidth_cells * cell), 1)
+
+
+def nn_distance(xy: np.ndarray, week_index: np.ndarray, last_weeks: int = NN_WEEKS) -> float:
+    """The data's own distance scale: median over the last ``last_weeks`` weeks of the mean
+    distance from each event to its nearest other event of the same week (NaN if no week has
+    two events).
+
+    >>> nn_distance(np.array([[0, 0], [0, 30.0], [500, 0], [500, 40]]), np.array([0, 0, 1, 1]))
+    35.0
+    """
+    if len(xy) < 2:
+        return math.nan
+    recent = week_index >= week_index.max() - last_weeks + 1
+    means = []
+    for w in np.unique(week_index[recent]):
+        pts = xy[week_index == w]
+        if len(pts) >= 2:
+            d, _ = cKDTree(pts).query(pts, k=2)
+            means.append(float(d[:, 1].mean()))
+    return float(np.median(means)) if means else math.nan
+
+
+# -- the history: events binned once -----------------------------------------------------------
+class History:
+    """Events of consecutive ISO weeks binned to the cells of ``grid``, cropped to where they are.
+
+    ``weeks`` are every ISO week from the first event's to ``last_week`` (weeks without events
+    included: they still age the others). Week ``i``'s forecast reads weeks ``< i`` only;
+    ``i = len(weeks)`` is the week after the last one. ``mask`` marks the study cells (where
+    events are scored and zones drawn); events outside it still shape the surface.
+    """
+
+    def __init__(self, xy, weeks, grid: Grid, mask, reach_m: float, last_week: str | None = None):
+        xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+        weeks = np.asarray(weeks).astype(str)
+        self.grid, self.mask = grid, np.asarray(mask, dtype=bool)
+        if self.mask.shape != grid.shape:
+            raise ValueError(f"mask must have the grid's shape {grid.shape}, got {self.mask.shape}")
+        present = sorted(set(weeks))
+        last = last_week or (present[-1] if present else None)
+        self.weeks = weeks_between(present[0], last) if present else ([last] if last else [])
+        index = {w: i for i, w in enumerate(self.weeks)}
+        keep = np.array([w in index for w in weeks], dtype=bool)
+        row, col, inside = grid.cell_index(xy) if len(xy) else (np.zeros(0, int),) * 2 + (np.zeros(0, bool),)
+        keep &= inside
+        self.n_dropped = int(len(xy) - keep.sum())
+        self._init_crop(row[keep], col[keep], reach_m)
+        week_idx = np.array([index[w] for w in weeks[keep]], dtype=np.int64)
+        order = np.argsort(week_idx, kind="stable")
+        self.event_week = week_idx[order]
+        self.event_row, self.event_col = row[keep][order], col[keep][order]
+        self.event_xy = xy[keep][order]
+        self.event_cell = (self.event_row - self.r0) * self.ncx + (self.event_col - self.c0)
+        self._week_start = np.searchsorted(self.event_week, np.arange(len(self.weeks) + 1))
+        self._init_study_cells()
+
+    # -- layout ---------------------------------------------------------------------------------
+    def _init_crop(self, row, col, reach_m):
+        """Crop = the events' bounding box plus the kernel reach, clipped to the grid."""
+        g = self.grid
+        self.reach = int(math.ceil(reach_m / g.cell)) + 1
+        if len(row):
+            self.r0, self.r1 = max(0, row.min() - self.reach), min(g.ny, row.max() + self.reach + 1)
+            self.c0, self.c1 = max(0, col.min() - self.reach), min(g.nx, col.max() + self.reach + 1)
+        else:
+            self.r0, self.r1, self.c0, self.c1 = 0, 1, 0, 1
+        self.ncy, self.ncx = int(self.r1 - self.r0), int(self.c1 - self.c0)
+        # Cyclic FFT convolution never wraps into cells we read when padded by the reach.
+        self.fft_shape = (
+            sfft.next_fast_len(self.ncy + self.reach, real=True),
+            sfft.next_fast_len(self.ncx + self.reach, real=True),
+        )
+
+    def _init_study_cells(self):
+        """Study-cell positions (row-major rank among all mask cells) of the crop's mask cells."""
+        flat = self.mask.ravel()
+        self.n_study = int(flat.sum())
+        rank = np.cumsum(flat) - 1
+        crop_mask = self.mask[self.r0 : self.r1, self.c0 : self.c1]
+        rows, cols = np.nonzero(crop_mask)
+        self.crop_mask = crop_mask
+        self.crop_positions = rank[(rows + self.r0) * self.grid.nx + cols + self.c0]
+        in_mask = self.mask[self.event_row, self.event_col]
+        self.event_position = np.where(in_mask, rank[self.event_row * self.grid.nx + self.event_col], -1)
+
+    # -- inputs per week -------------------------------------------------------------------------
+    def target(self, i: int) -> Target:
+        """Week ``i``'s events on the study cells."""
+        a, b = self._week_start[i], self._week_start[i + 1]
+        pos = self.event_position[a:b]
+        return Target.from_positions(pos[pos >= 0])
+
+    def weekly_counts(self) -> np.ndarray:
+        """Events per week (all of them, inside the grid)."""
+        return np.diff(self._week_start)
+
+    def weights(self, i: int, window: int | None, half_life: float | None) -> np.ndarray:
+        """Weight of each week ``< i`` (index = week) in the long-term surface of week ``i``."""
+        ages = (i - 1) - np.arange(i)
+        w = np.ones(i) if half_life is None else 0.5 ** (ages / half_life)
+        if window is not None:
+            w[ages >= window] = 0.0
+        return w
+
+    def binned(self, i: int, window: int | None, half_life: float | None) -> tuple[np.ndarray, float]:
+        """Weighted event counts per crop cell from the weeks before ``i``, and their total."""
+        first = 0 if window is None else max(0, i - window)
+        a, b = self._week_start[first], self._week_start[i]
+        if b == a:
+            return np.zeros((self.ncy, self.ncx)), 0.0
+        weeks = self.event_week[a:b]
+        w = None if half_life is None else 0.5 ** (((i - 1) - weeks) / half_life)
+        counts = np.bincount(self.event_cell[a:b], w, self.ncy * self.ncx).reshape(self.ncy, self.ncx)
+        return counts, float(b - a if w is None else w.sum())
+
+    # -- surfaces --------------------------------------------------------------------------------
+    def smooth(self, spectrum, counts, bandwidth: float) -> np.ndarray:
+        """``counts`` convolved with the quartic kernel (sum 1); ``spectrum`` = rfft2 of them.
+
+        Single precision: four times faster than double, and its round-off (~1e-7 of the
+        maximum) is far below any difference that could reorder cells meaningfully.
+        """
+        if bandwidth <= self.grid.cell:
+            return counts.astype(np.float32)  # the kernel sampled at cell centres is the centre alone
+        kspec = _kernel_spectrum(float(bandwidth), self.grid.cell, self.fft_shape)
+        out = sfft.irfft2(spectrum * kspec, s=self.fft_shape)[: self.ncy, : self.ncx]
+        out[out < ROUND_OFF * max(float(out.max()), 0.0)] = 0.0
+        return out
+
+    def spectrum(self, counts) -> np.ndarray:
+        return sfft.rfft2(counts.astype(np.float32), s=self.fft_shape)
+
+    def surface(self, i: int, setting: Setting) -> tuple[np.ndarray, float]:
+        """Normalised surface (sums to 1 over the crop when there are events) and the long-term
+        total weight, for week ``i``; see :class:`SurfaceCache` for the fast path."""
+        return SurfaceCache(self, i).surface(setting)
+
+    def full_grid(self, crop_values: np.ndarray) -> np.ndarray:
+        """Crop values placed on the whole grid (zeros elsewhere)."""
+        out = np.zeros(self.grid.shape)
+        out[self.r0 : self.r1, self.c0 : self.c1] = crop_values
+        return out
+
+    def study_values(self, crop_values: np.ndarray) -> np.ndarray:
+        """Crop values at the crop's study cells (in ``crop_positions`` order)."""
+        return crop_values[self.crop_mask]
+
+
+class SurfaceCache:
+    """Every surface of one target week, sharing binned grids, spectra and convolutions.
+
+    ``study=True`` keeps only the values at the crop's study cells (what scoring needs),
+    which makes mixing two parts cheap.
+    """
+
+    def __init__(self, history: History, i: int, study: bool = False):
+        self.h, self.i, self.study = history, i, study
+        self._binned: dict = {}
+        self._smoothed: dict = {}
+
+    def _weighting(self, key):
+        if key not in self._binned:
+            counts, total = self.h.binned(self.i, *key)
+            spec = self.h.spectrum(counts) if total > 0 else None
+            self._binned[key] = (counts, total, spec)
+        return self._binned[key]
+
+    def part(self, key, bandwidth: float) -> np.ndarray | None:
+        """Normalised, smoothed surface of one time weighting (None when it has no events)."""
+        if (key, bandwidth) not in self._smoothed:
+            counts, total, spec = self._weighting(key)
+            if total <= 0:
+                value = None
+            else:
+                value = self.h.smooth(spec, counts, bandwidth)
+                value = (self.h.study_values(value) if self.study else value) * np.float32(1.0 / total)
+            self._smoothed[(key, bandwidth)] = value
+        return self._smoothed[(key, bandwidth)]
+
+    def surface(self, s: Setting) -> tuple[np.ndarray, float]:
+        """The normalised surface of ``s`` and the long-term part's total weight."""
+        long_part = self.part(s.weighting, s.bandwidth_m)
+        total = self._weighting(s.weighting)[1]
+        short_part = self.part((s.short_weeks, None), s.short_h) if s.short_share > 0 else None
+        if long_part is None and short_part is None:
+            shape = (len(self.h.crop_positions),) if self.study else (self.h.ncy, self.h.ncx)
+            return np.zeros(shape, dtype=np.float32), 0.0
+        if short_part is None or long_part is None:
+            return (long_part if short_part is None else short_part), total
+        m = np.float32(s.short_share)
+        return (np.float32(1.0) - m) * long_part + m * short_part, total
+
+
+@functools.lru_cache(maxsize=64)
+def _kernel_spectrum(bandwidth: float, cell: float, shape: tuple[int, int]) -> np.ndarray:
+    """rfft2 of the quartic kernel sampled at cell-centre offsets, normalised to sum 1, centred
+    at (0, 0) with negative offsets wrapped (cyclic convolution)."""
+    reach = int(math.floor(bandwidth / cell))
+    off = np.arange(-reach, reach + 1) * cell
+    d2 = off[None, :] ** 2 + off[:, None] ** 2
+    k = np.where(d2 < bandwidth**2, (1.0 - d2 / bandwidth**2) ** 2, 0.0)
+    k /= k.sum()
+    arr = np.zeros(shape, dtype=np.float32)
+    idx = np.arange(-reach, reach + 1)
+    arr[np.ix_(idx % shape[0], idx % shape[1])] = k
+    return sfft.rfft2(arr)
+
+
+# -- scoring and choosing ------------------------------------------------------------------------
+def score_candidates(history: History, candidates: list[Setting], targets, levels) -> dict[str, np.ndarray]:
+    """Score every candidate on every target week (each predicted only from weeks before it).
+
+    Returns arrays ``[candidate, target, level]`` for each field of
+    :data:`~pipeline.evaluation.accuracy.SCORE_FIELDS` (NaN for a week with no study events).
+    """
+    shape = (len(candidates), len(targets), len(levels))
+    out = {f: np.full(shape, np.nan) for f in SCORE_FIELDS}
+    for j, i in enumerate(targets):
+        target = history.target(i)
+        cache = SurfaceCache(history, i, study=True)
+        for c, setting in enumerate(candidates):
+            values, _ = cache.surface(setting)
+            scores = top_k_scores(values, history.crop_positions, history.n_study, levels, target)
+            for f in SCORE_FIELDS:
+                out[f][c, j] = scores[f]
+    return out
+
+
+def best_candidate(pai: np.ndarray) -> int:
+    """Index of the candidate with the highest mean PAI over the target weeks (``[cand, target]``);
+    weeks without events are skipped; the first wins a tie."""
+    valid = ~np.isnan(pai).all(axis=0)
+    if not valid.any():
+        return 0
+    means = np.nanmean(pai[:, valid], axis=1)
+    return int(np.argmax(np.where(np.isnan(means), -np.inf, means)))
+
+
+@dataclass
+class Scored:
+    """Candidates scored on consecutive target weeks: what every selection is made from."""
+
+    history: History
+    candidates: list[Setting]
+    targets: list[int]
+    scores: dict[str, np.ndarray]  # field -> [candidate, target, level]
+    levels: list[float]
+    select: int  # index of the select level in ``levels``
+
+    def columns(self, weeks) -> list[int]:
+        first = self.targets[0] if self.targets else 0
+        return [i - first for i in weeks]
+
+    def choose(self, origin: int, opts) -> int | None:
+        """The candidate the weekly run at week index ``origin`` picks for the week after it:
+        best mean PAI over its last ``backtest_weeks`` weeks; None = too little history
+        (fewer than ``min_weeks`` weeks up to ``origin``), use the default."""
+        n = origin + 1
+        if n < opts.min_weeks or not self.candidates:
+            return None
+        cols = self.columns(range(max(1, n - opts.backtest_weeks), n))
+        return best_candidate(self.scores["pai"][:, cols, self.select])
+
+
+def scored(history: History, opts, targets: list[int], candidates: list[Setting]) -> Scored:
+    levels = [float(v) for v in opts.levels]
+    scores = score_candidates(history, candidates, targets, levels)
+    return Scored(history, candidates, list(targets), scores, levels, levels.index(float(opts.select_level)))
+
+
+def rolling_record(sc: Scored, predicted: list[int], opts, fallback: Setting) -> tuple[pd.DataFrame, list[Setting]]:
+    """Each predicted week forecast as the weekly run would have: its setting chosen at the week
+    before it (from the weeks before that), then scored on the week. One row per week."""
+    choices = [sc.choose(i - 1, opts) for i in predicted]
+    short = [i for i, c in zip(predicted, choices) if c is None]
+    fallback_scores = score_candidates(sc.history, [fallback], short, sc.levels) if short else None
+    rows, used = [], []
+    for i, c in zip(predicted, choices):
+        if c is None:
+            setting, by = fallback, "default"
+            week_scores = {f: fallback_scores[f][0, short.index(i)] for f in SCORE_FIELDS}
+        else:
+            setting, by = sc.candidates[c], "backtest"
+            week_scores = {f: sc.scores[f][c, sc.columns([i])[0]] for f in SCORE_FIELDS}
+        used.append(setting)
+        row = {"week": sc.history.weeks[i], "setting": setting.label(), "chosen_by": by}
+        for li, lv in enumerate(sc.levels):
+            row.update({f"{f}_{lv:g}": float(week_scores[f][li]) for f in SCORE_FIELDS})
+        rows.append(row)
+    return pd.DataFrame(rows), used
+
+
+def backtest_table(
+    candidates: list[Setting], scores: dict[str, np.ndarray], levels, chosen: int | None = None
+) -> pd.DataFrame:
+    """Per candidate: the setting, mean hit rate, PAI and PEI* per level, weeks scored, chosen."""
+    rows = []
+    for c, s in enumerate(candidates):
+        row = {"setting": s.label(), **asdict(s)}
+        row["weeks_scored"] = int((~np.isnan(scores["pai"][c, :, 0])).sum())
+        for li, lv in enumerate(levels):
+            for f in ("hit_rate", "pai", "pei"):
+                vals = scores[f][c, :, li]
+                row[f"{f}_{lv:g}"] = float(np.nanmean(vals)) if np.isfinite(vals).any() else math.nan
+        row["chosen"] = c == chosen
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# -- the forecast --------------------------------------------------------------------------------
+def forecast_next_week(
+    points: pd.DataFrame, week: str, grid: Grid, mask, opts, default_bandwidth_m: float | None = None
+) -> Forecast:
+    """The forecast for the week after ``week``, from events of ``week`` and earlier only.
+
+    ``points`` has columns ``x``, ``y`` (metres in the grid's CRS) and ``iso_week``; rows of
+    later weeks are dropped here, first, whatever the caller passed. The setting is chosen by
+    the backtest over the last ``opts.backtest_weeks`` weeks (or the default with fewer than
+    ``opts.min_weeks`` weeks of history). ``Forecast.record`` holds how the weekly forecasts of
+    the last ``opts.record_weeks`` weeks (each made the week before) scored.
+    """
+    iso = points["iso_week"].astype(str)
+    past = points[(iso <= week) & (iso != "")]
+    key = (_points_key(past), week, grid, _array_key(mask), _opts_key(opts), default_bandwidth_m)
+    if key not in _RECENT:
+        _RECENT[key] = _forecast(past, week, grid, mask, opts, default_bandwidth_m)
+        while len(_RECENT) > 4:
+            _RECENT.pop(next(iter(_RECENT)))
+    return _RECENT[key]
+
+
+#: The last few forecasts of this process: the accuracy product asks for the same ones the
+#: prognos product has just built (same inputs -> same result, so caching changes nothing).
+_RECENT: dict = {}
+
+
+def _forecast(past: pd.DataFrame, week: str, grid: Grid, mask, opts, default_bandwidth_m) -> Forecast:
+    xy = past[["x", "y"]].to_numpy(np.float64)
+    history = History(
+        xy, past["iso_week"].astype(str).to_numpy(), grid, mask, opts.max_bandwidth_cells * grid.cell, last_week=week
+    )
+    n_hist = len(history.weeks) if len(past) else 0
+    nn = nn_distance(history.event_xy, history.event_week)
+    fallback = default_setting(opts, grid.cell, default_bandwidth_m)
+    candidates = candidate_settings(opts, grid.cell, nn, n_hist - 1) if n_hist >= opts.min_weeks else []
+    record_weeks = list(range(max(1, n_hist - opts.record_weeks), n_hist))
+    first = max(1, min([n_hist - opts.backtest_weeks, *[i - opts.backtest_weeks for i in record_weeks]]))
+    sc = scored(history, opts, list(range(first, n_hist)) if candidates else [], candidates)
+    choice = sc.choose(n_hist - 1, opts)
+    setting, chosen_by = (fallback, "default") if choice is None else (candidates[choice], "backtest")
+    table = pd.DataFrame()
+    if choice is not None:
+        cols = sc.columns(range(max(1, n_hist - opts.backtest_weeks), n_hist))
+        table = backtest_table(candidates, {f: a[:, cols] for f, a in sc.scores.items()}, sc.levels, choice)
+    record, _ = rolling_record(sc, record_weeks, opts, fallback) if record_weeks else (pd.DataFrame(), [])
+    values, weights = expected_surface(history, n_hist, setting)
+    return Forecast(
+        week,
+        values,
+        grid,
+        setting,
+        chosen_by,
+        n_hist,
+        nn,
+        table,
+        {history.weeks[j]: float(w) for j, w in enumerate(weights) if w > 0},
+        record,
+    )
+
+
+def _points_key(frame: pd.DataFrame) -> str:
+    h = hashlib.sha1()
+    for col in ("x", "y", "iso_week"):
+        h.update(pd.util.hash_pandas_object(frame[col].reset_index(drop=True), index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def _array_key(arr) -> str:
+    a = np.ascontiguousarray(arr)
+    return hashlib.sha1(a.tobytes() + str(a.shape).encode()).hexdigest()
+
+
+def _opts_key(opts) -> str:
+    fields = (
+        "levels",
+        "select_level",
+        "min_weeks",
+        "backtest_weeks",
+        "record_weeks",
+        "bandwidth_cells",
+        "bandwidth_nn",
+        "max_bandwidth_cells",
+        "windows_weeks",
+        "half_lives_weeks",
+        "short_shares",
+        "short_weeks",
+        "short_bandwidth_factor",
+        "default_bandwidth_cells",
+    )
+    return repr([getattr(opts, f) for f in fields])
+
+
+def expected_surface(history: History, i: int, setting: Setting):
+    """Week ``i``'s forecast on the whole grid in expected events per km² (shape × mean weekly
+    count of the last ``short_weeks`` weeks ÷ cell area), and each earlier week's weight."""
+    shape, _ = history.surface(i, setting)
+    recent = history.weekly_counts()[max(0, i - setting.short_weeks) : i]
+    expected = float(recent.mean()) if len(recent) else 0.0
+    values = history.full_grid(shape) * expected / (history.grid.cell**2 / 1e6)
+    return values.astype(np.float32), history.weights(i, *setting.weighting)
+
+
+class _Opts:
+    """Defaults for doctests (the real ones are ``pipeline.config.ForecastConfig``)."""
+
+    levels = [1.0, 5.0]
+    select_level = 5.0
+    min_weeks = 8
+    backtest_weeks = 26
+    record_weeks = 8
+    bandwidth_cells = [1.0, 1.5, 2.0, 3.0]
+    bandwidth_nn = [0.5, 1.0]
+    max_bandwidth_cells = 20.0
+    windows_weeks = [1, 4, 13, 26, 52, 104]
+    half_lives_weeks = [13.0, 52.0]
+    short_shares = [0.0, 0.25]
+    short_weeks = 4
+    short_bandwidth_factor = 2.0
+    default_bandwidth_cells = 3.0
