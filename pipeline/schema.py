@@ -6,6 +6,7 @@ Every stage after ingest takes and returns frames with exactly these columns
 
 from __future__ import annotations
 
+import geopandas as gpd
 import pandas as pd
 
 #: column -> (dtype, description). Order is the column order of ``events.parquet``.
@@ -114,8 +115,6 @@ GEOCODE_METHODS = ("coordinates", "exact", "fuzzy", "street_centroid", "place")
 
 def empty_events():
     """An empty events GeoDataFrame with the canonical columns and dtypes."""
-    import geopandas as gpd
-
     data = {c: pd.Series(dtype=_pandas_dtype(t)) for c, (t, _) in EVENT_COLUMNS.items() if c != "geometry"}
     return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries([], crs="EPSG:3006"), crs="EPSG:3006")
 
