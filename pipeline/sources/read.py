@@ -14,10 +14,12 @@ rows read = rows in events + rows in rejected.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import glob
 import io
 import os
+import re
 import sys
 import unicodedata
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ import pandas as pd
 
 from pipeline.config import Partner
 from pipeline.errors import InputError
+from pipeline.privacy import redact
 
 #: Delimiters tried by ``delimiter: auto``, in order of preference on a tie.
 DELIMITERS = (";", ",", "\t", "|")
@@ -37,6 +40,27 @@ MAX_FIELD_CHARS = 10_000
 META_COLUMNS = ("_line", "_raw", "_fault")
 
 _BOM = b"\xef\xbb\xbf"
+#: Single-byte encodings ``encoding: auto`` chooses between, by evidence, when a file is not UTF-8.
+SINGLE_BYTE = ("cp1252", "mac_roman")
+#: Letters every Swedish export is full of: evidence for the encoding that shows them.
+_SWEDISH = frozenset("åäöÅÄÖéÉ")
+#: Non-ASCII characters that are plausible in an export; any other is evidence against an encoding.
+_PLAUSIBLE = frozenset("åäöÅÄÖéÉèÈëüÜáÁàÀâíóúñçøØæÆ–—‘’“”…€£§°±²µ·½×«»©®™•\u00a0")
+#: Valid multi-byte UTF-8 sequences (a cp1252 or Mac Roman file practically never has one).
+_UTF8_SEQUENCE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+    rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}|\xf4[\x80-\x8f][\x80-\xbf]{2}")
+#: Signs of text decoded with the wrong encoding: the replacement character and C1 controls;
+#: UTF-8 read as Windows-1252 ("SkadegÃ¶relse"); Mac Roman read as Windows-1252 ("Skadegšrelse");
+#: Windows-1252 read as Mac Roman ("Skadegˆrelse").
+_MOJIBAKE = re.compile(
+    "[\ufffd\x80-\x9fŠšŒŽ‰ˆƒ≈÷]"
+    "|[ÃÂ][\x80-\xbf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013\u2014"
+    "\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]")
+#: Mapped fields not checked for mis-decoded text (free text is dropped or redacted anyway).
+_UNCHECKED_FIELDS = ("description",)
+#: Name of the codec error handler that decodes the bytes UTF-8 rejects as Windows-1252.
+_FALLBACK = "lagesbild-cp1252"
 
 # The csv module's default limit (128 KiB) raises on huge fields; we want to see them and mark
 # the row ``field_too_long`` instead of aborting the whole file.
@@ -66,54 +90,261 @@ class RawExport:
         return len(self.frame)
 
 
-def expand_files(pattern: str, base_dir: Path, *, partner: str | None = None) -> list[Path]:
+def expand_files(pattern: str | list[str], base_dir: Path, *, partner: str | None = None,
+                 root: Path | None = None) -> list[Path]:
     """Files matching ``pattern`` (relative to ``base_dir``, or absolute; ``**`` recurses), sorted.
 
-    ``partner`` only serves the error message when nothing matches.
+    ``pattern`` may be a list of patterns. With ``root`` (the raw folder), a pattern, a file or a
+    symbolic link that leads outside it is refused before anything is read. ``partner`` serves
+    the error messages.
 
     >>> expand_files("data/raw/polisen/*.csv", Path("."))    # doctest: +SKIP
     [PosixPath('data/raw/polisen/v46.csv'), PosixPath('data/raw/polisen/v47.csv')]
     """
-    full = os.path.join(str(base_dir), os.path.expanduser(pattern))
-    files = sorted(Path(p) for p in glob.glob(full, recursive=True) if os.path.isfile(p))
+    patterns = [pattern] if isinstance(pattern, str) else list(pattern)
+    files: list[Path] = []
+    for pat in patterns:
+        full = os.path.join(str(base_dir), os.path.expanduser(pat))
+        if root is not None:
+            _check_pattern_inside(pat, full, root, partner)
+        for p in sorted(glob.glob(full, recursive=True)):
+            if os.path.isfile(p):
+                if root is not None:
+                    _check_file_inside(Path(p), root, base_dir, partner)
+                files.append(Path(p))
+    files = list(dict.fromkeys(files))
     if not files:
-        raise InputError(f"no file matches {pattern!r} (looked in {base_dir}); put the exports there "
+        shown = pattern if isinstance(pattern, str) else ", ".join(patterns)
+        raise InputError(f"no file matches {shown!r} (looked in {base_dir}); put the exports there "
                          f"or fix `partners.{partner or '<name>'}.files` in config.yaml", partner=partner)
     return files
 
 
+def _static_prefix(pattern: str) -> str:
+    """The folder part of a glob pattern before its first wildcard."""
+    parts = Path(pattern).parts
+    fixed = []
+    for part in parts:
+        if glob.has_magic(part):
+            break
+        fixed.append(part)
+    return os.path.join(*fixed) if fixed else "."
+
+
+def _check_pattern_inside(pattern: str, full: str, root: Path, partner: str | None) -> None:
+    folder = Path(_static_prefix(full)).resolve()
+    if not _within(folder, root.resolve()):
+        raise InputError(f"`partners.{partner or '<name>'}.files` ({pattern!r}) points outside the raw folder "
+                         f"({root}); exports are read only from there, so put them in a folder inside it",
+                         partner=partner)
+
+
+def _check_file_inside(path: Path, root: Path, base_dir: Path, partner: str | None) -> None:
+    if not _within(path.resolve(), root.resolve()):
+        what = "is a link that leads" if path.is_symlink() or any(p.is_symlink() for p in path.parents) else "lies"
+        raise InputError(f"{what} outside the raw folder ({root}); it was not read. Copy the export itself "
+                         "into the partner's folder instead of linking to it", partner=partner,
+                         file=_shown(path, base_dir))
+
+
+def _within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _shown(path: Path, base_dir: Path) -> str:
+    try:
+        return os.path.relpath(path, base_dir)
+    except ValueError:
+        return str(path)
+
+
+#: Why a file beside the exports was not read (shown in the run's summary, in Swedish).
+NOT_READ_REASONS = {
+    "pattern": "matchar inte files-mönstret",
+    "excel": "Excel-fil som files-mönstret inte tar med (lägg till t.ex. *.xlsx i partners.<partner>.files)",
+    "old_excel": "gammal Excel-fil (.xls) kan inte läsas; spara den som .xlsx eller CSV",
+    "dangling": "trasig länk (filen den pekar på finns inte)",
+    "not_a_file": "varken fil eller mapp",
+}
+
+
+def not_read_files(pattern: str | list[str], base_dir: Path, read: list[Path]) -> list[dict]:
+    """Files in the partner's folders (the fixed part of each pattern) that were not read,
+    each with a reason (:data:`NOT_READ_REASONS`): so an export that is never picked up, an
+    Excel file beside the CSVs or a dangling link shows in the summary instead of vanishing.
+    Hidden files (``.name``) are left out.
+
+    >>> not_read_files("data/raw/polisen/*.csv", Path("."), [])     # doctest: +SKIP
+    [{'file': 'data/raw/polisen/v48.xlsx', 'reason': 'Excel-fil som files-mönstret inte tar med (...)'}]
+    """
+    patterns = [pattern] if isinstance(pattern, str) else list(pattern)
+    done = {os.path.abspath(p) for p in read}
+    out, seen = [], set()
+    for pat in patterns:
+        folder = _static_prefix(os.path.join(str(base_dir), os.path.expanduser(pat)))
+        for path in _entries(Path(folder), recursive="**" in pat):
+            key = os.path.abspath(path)
+            if key in done or key in seen:
+                continue
+            seen.add(key)
+            out.append({"file": _shown(path, base_dir), "reason": NOT_READ_REASONS[_not_read_reason(path)]})
+    return sorted(out, key=lambda d: d["file"])
+
+
+def _entries(folder: Path, recursive: bool):
+    if not folder.is_dir():
+        return
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        if entry.name.startswith("."):
+            continue
+        path = Path(entry.path)
+        if entry.is_dir(follow_symlinks=False):
+            if recursive:
+                yield from _entries(path, recursive)
+            continue
+        yield path
+
+
+def _not_read_reason(path: Path) -> str:
+    if path.is_symlink() and not path.exists():
+        return "dangling"
+    if not path.is_file():
+        return "not_a_file"
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        return "excel"
+    if suffix == ".xls":
+        return "old_excel"
+    return "pattern"
+
+
 def read_export(path: Path, partner: str, pcfg: Partner, display_name: str) -> RawExport:
-    """Read one export file into a :class:`RawExport` (see module docstring)."""
+    """Read one export file into a :class:`RawExport` (see module docstring).
+
+    An ``.xlsx`` workbook (partners send Excel) is read by :mod:`pipeline.sources.excel` into
+    the same raw rows. Text is decoded by evidence from the whole file (:func:`decode_bytes`),
+    and a file whose mapped columns still read as mis-decoded text is refused.
+    """
     path = Path(path)
-    data = path.read_bytes()
     where = {"partner": partner, "file": display_name}
+    wanted = [_norm_name(c) for c in pcfg.columns.values()]
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        from pipeline.sources.excel import read_xlsx  # noqa: PLC0415 - excel.py builds on this module's RawExport
+
+        dates = [c for f, c in pcfg.columns.items() if f in ("date", "datetime", "end_date", "end_datetime")]
+        raw = read_xlsx(path, display_name, wanted, where, date_columns=dates)
+        check_decoded(raw.frame, pcfg, raw.encoding, where)
+        return raw
+    data = path.read_bytes()
     text, encoding = decode_bytes(data, pcfg.encoding, where)
     text = text.replace("\n\ufeff", "\n")  # BOMs of concatenated exports, mid-file
     header_line = next((ln for ln in io.StringIO(text, newline="") if ln.strip()), None)
     if header_line is None:
         raise InputError("file is empty: no header line; export again with a header row or remove the file", **where)
-    wanted = [_norm_name(c) for c in pcfg.columns.values()]
     delimiter = pcfg.delimiter if pcfg.delimiter != "auto" else sniff_delimiter(header_line, wanted)
     frame = parse_records(text, delimiter, wanted, where)
+    check_decoded(frame, pcfg, encoding, where)
     return RawExport(frame=frame, encoding=encoding, delimiter=delimiter, path=path, display_name=display_name)
+
+
+def check_decoded(frame: pd.DataFrame, pcfg: Partner, encoding: str, where: dict) -> None:
+    """Refuse a file whose mapped columns hold mis-decoded text (mojibake such as
+    ``SkadegÃ¶relse``): mapped that way it would silently become "Övrigt" or an unknown
+    address. The message names line and column, and shows the value redacted."""
+    for field, column in pcfg.columns.items():
+        col = _norm_name(column)
+        if field in _UNCHECKED_FIELDS or col not in frame.columns:
+            continue
+        values = frame[col].astype("string").fillna("")
+        hit = values.str.contains(_MOJIBAKE, regex=True)
+        if hit.any():
+            i = hit.to_numpy().nonzero()[0][0]
+            shown = redact(values.iloc[i])[:60]
+            raise InputError(f"{shown!r} looks like text decoded with the wrong encoding (read as {encoding}); "
+                             "save the export as UTF-8, or set the partner's `encoding` in config.yaml",
+                             line=int(frame["_line"].iloc[i]), column=column, **where)
 
 
 # --- decoding ---------------------------------------------------------------------------------
 
+def _cp1252_char(b: int) -> str:
+    # cp1252 leaves five bytes undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D); those map like latin-1
+    # (a C1 control character, which check_decoded refuses in a mapped column).
+    return bytes([b]).decode("cp1252", errors="ignore") or chr(b)
+
+
+def _cp1252_fallback(err: UnicodeDecodeError):
+    """Codec error handler: the bytes UTF-8 rejects, as Windows-1252 -- one byte at a time, so
+    the valid UTF-8 around them (on the same line too) is never decoded again another way."""
+    return "".join(_cp1252_char(b) for b in err.object[err.start:err.end]), err.end
+
+
+codecs.register_error(_FALLBACK, _cp1252_fallback)
+
+
 def decode_bytes(data: bytes, encoding: str, where: dict) -> tuple[str, str]:
-    """Decode ``data``; return (text, encoding name used: utf-8-sig | utf-8 | cp1252 | mixed).
+    r"""Decode ``data``; return (text, encoding used: utf-8-sig | utf-8 | cp1252 | mac_roman | mixed).
+
+    ``encoding: auto`` decides from the whole file: valid UTF-8 is UTF-8; UTF-8 with a few
+    invalid bytes (a stray Windows byte, or a Windows export concatenated to a UTF-8 one) is
+    ``mixed``: the invalid bytes alone are read as Windows-1252; a file with no UTF-8 at all is
+    Windows-1252 or Mac Roman, whichever reads as Swedish text (å, ä, ö) without implausible
+    characters. UTF-16 and a workbook saved as .csv are refused with a message.
 
     >>> decode_bytes("Mjölby".encode("cp1252"), "auto", {})
     ('Mjölby', 'cp1252')
+    >>> decode_bytes("Mjölby\rSkänninge".encode("mac_roman"), "auto", {})
+    ('Mjölby\rSkänninge', 'mac_roman')
+    >>> decode_bytes("Skadegörelse;".encode() + b"\x96", "auto", {})
+    ('Skadegörelse;–', 'mixed')
     """
     if encoding != "auto":
         return _decode_strict(data, encoding, where), encoding
+    _refuse_non_text(data, where)
     if data.startswith(_BOM):
         rest = data[len(_BOM):]
         if _is_utf8(rest):
             return rest.decode("utf-8"), "utf-8-sig"
-        return _decode_auto(rest)[0], "mixed"  # the BOM says UTF-8, yet some lines are not
-    return _decode_auto(data)
+        return rest.decode("utf-8", errors=_FALLBACK), "mixed"  # the BOM says UTF-8, yet some bytes are not
+    if _is_utf8(data):
+        return data.decode("utf-8"), "utf-8"
+    if _UTF8_SEQUENCE.search(data):
+        return data.decode("utf-8", errors=_FALLBACK), "mixed"
+    return _single_byte(data, where)
+
+
+def _refuse_non_text(data: bytes, where: dict) -> None:
+    if data.startswith(b"PK\x03\x04"):
+        raise InputError("is an Excel workbook or another zip file, not a CSV text file; give it the .xlsx "
+                         "name it has, or export CSV from Excel", line=1, **where)
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or data[:2000].count(b"\x00") > 10:
+        raise InputError("is UTF-16 text (Excel's 'Unicode text'), which lagesbild does not read; save it as "
+                         "'CSV UTF-8' instead", line=1, **where)
+
+
+def _evidence(text: str) -> tuple[int, int]:
+    """(Swedish letters, implausible non-ASCII characters) in ``text``."""
+    good = sum(1 for c in text if c in _SWEDISH)
+    bad = sum(1 for c in text if c > "\x7f" and c not in _PLAUSIBLE)
+    return good, bad
+
+
+def _single_byte(data: bytes, where: dict) -> tuple[str, str]:
+    """The single-byte encoding with the best evidence; refused when none reads as Swedish."""
+    mac_line_ends = b"\r" in data and b"\n" not in data   # classic Mac OS: CR alone
+    scored = []
+    for i, name in enumerate(SINGLE_BYTE):
+        text = "".join(_cp1252_char(b) for b in data) if name == "cp1252" else data.decode(name)
+        good, bad = _evidence(text)
+        tie_break = (name == "mac_roman") == mac_line_ends
+        scored.append((good - 5 * bad, tie_break, -i, name, text, good, bad))
+    score, _, _, name, text, good, bad = max(scored)
+    if bad and good <= bad:
+        first = next(i for i, b in enumerate(data) if b > 0x7F)
+        raise InputError(f"cannot tell the text encoding: neither Windows-1252 nor Mac Roman reads it as Swedish "
+                         f"text (byte 0x{data[first]:02x}); save the export as UTF-8 or set the partner's "
+                         "`encoding` in config.yaml", line=data.count(b"\n", 0, first) + 1, **where)
+    return text, name
 
 
 def _is_utf8(data: bytes) -> bool:
@@ -131,34 +362,6 @@ def _decode_strict(data: bytes, encoding: str, where: dict) -> str:
         line = data.count(b"\n", 0, err.start) + 1
         raise InputError(f"cannot be read as {encoding} (byte 0x{data[err.start]:02x}); "
                          "set `encoding: auto` for this partner in config.yaml", line=line, **where) from None
-
-
-def _decode_auto(data: bytes) -> tuple[str, str]:
-    """Whole file as UTF-8 if it is valid; else line by line (UTF-8 where valid, cp1252 otherwise).
-
-    Mixed files happen when a UTF-8 export and a Windows (cp1252) export are concatenated.
-    """
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    parts, utf8_non_ascii = [], False
-    for line in data.splitlines(keepends=True):
-        try:
-            parts.append(line.decode("utf-8"))
-            utf8_non_ascii = utf8_non_ascii or not line.isascii()
-        except UnicodeDecodeError:
-            parts.append(_decode_cp1252(line))
-    return "".join(parts), "mixed" if utf8_non_ascii else "cp1252"
-
-
-def _decode_cp1252(line: bytes) -> str:
-    try:
-        return line.decode("cp1252")
-    except UnicodeDecodeError:
-        # cp1252 leaves five bytes undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D); map those like
-        # latin-1 so a stray byte costs one odd character, not the whole file.
-        return "".join(bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in line)
 
 
 # --- delimiter and header ---------------------------------------------------------------------
@@ -196,7 +399,8 @@ def _check_header(names: list[str], wanted: list[str], header_line: int, where: 
                          line=header_line, **where)
     reserved = [n for n in names if n in META_COLUMNS]
     if reserved:
-        raise InputError(f"column name(s) {reserved} are reserved; rename them in the export", line=header_line, **where)
+        raise InputError(f"column name(s) {reserved} are reserved; rename them in the export",
+                         line=header_line, **where)
     missing = [c for c in dict.fromkeys(wanted) if c not in seen]
     if missing:
         raise InputError(f"configured column(s) {missing} not in the header; columns found: {names}. "
