@@ -262,3 +262,29 @@ def test_report_ranks_zones_by_recurrence_and_says_what_they_hold(tested_page):
         assert int(attrs["data-zone-events"]) == int(level["n_events"].sum())
         assert f"{int(level['n_events'].sum())} av {attrs['data-total-events']} händelser" in text
     assert len(share) == week_all["level"].nunique() >= 1
+
+
+def test_report_trend_lines_from_the_series_table(cfg):
+    import dataclasses
+
+    from pipeline.render.report import render_report
+    from pipeline.render.sections import trends as section
+    from tests.fixtures_week import build_week_context, elements_with
+
+    ctx = build_week_context()
+    assert section.build(ctx) is None                           # an archive without a series
+    counts = {(w, "Centrum", "vald"): i + 1 for i, w in enumerate(previous_weeks(WEEK, 5) + [WEEK])}
+    counts[("2026-W45", "Norr", "trafik")] = 4
+    series = weekly_series(planted_events(counts), cfg, WEEK, AREAS)
+    ctx = dataclasses.replace(ctx, cfg=cfg, layers={**ctx.layers, "series": series})
+    page = render_report(ctx)
+    assert 'id="utveckling"' in page and "Utveckling vecka för vecka" in page
+    assert elements_with(page, "data-series-weeks")[0][0]["data-series-weeks"] == "6"
+    rows = {a["data-group"]: a for a, _ in elements_with(page, "data-group")}
+    assert set(rows) == {ALL_KEY, *cfg.groups}
+    whole = series[series.area == ALL_KEY].groupby("group")["n"].sum()
+    totals = [int(a["data-series-total"]) for a, _ in elements_with(page, "data-series-total")]
+    assert totals == [int(whole[ALL_KEY])] + [int(whole[g]) for g in cfg.groups]
+    assert int(whole["vald"]) == 21 and int(whole["trafik"]) == 4     # 1 + ... + 6, and 4
+    week_cells = [int(a["data-series-n-week"]) for a, _ in elements_with(page, "data-series-n-week")]
+    assert week_cells[0] == 6 and sum(week_cells[1:]) == 6     # total, then the groups (vald 6)

@@ -4,5 +4,6 @@ from __future__ import annotations
 
 from pipeline.render.sections import ReportSection
 from pipeline.render.sections.emerging import SECTION as EMERGING
+from pipeline.render.sections.trends import SECTION as TRENDS
 
-SECTIONS: tuple[ReportSection, ...] = (EMERGING,)
+SECTIONS: tuple[ReportSection, ...] = (EMERGING, TRENDS)
