@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -21,24 +21,33 @@ import pandas as pd
 from filelock import FileLock, Timeout
 
 import pipeline
-from pipeline.analysis.weeks import check_week, latest_complete_week, weeks_present
+from pipeline.analysis.weeks import check_week, latest_complete_week
 from pipeline.config import Config
 from pipeline.errors import LagesbildError, LockedError
-from pipeline.io import write_csv, write_parquet, write_text
+from pipeline.io import write_text
 from pipeline.io.archive import archive_path, read_archive, run_info_dict, write_archive
 from pipeline.io.atomic import crash_point
 from pipeline.io.reference import boundary_frame, load_areas, municipality_boundary
+from pipeline.io.store import (  # noqa: F401 - FINGERPRINT_COLUMNS, week_hashes: re-exported
+    FINGERPRINT_COLUMNS,
+    EventStore,
+    FileEntry,
+    StoredEvents,
+    all_rejected,
+    parsed_dates,
+    sha256_file,
+    sync,
+    week_hashes,
+)
 from pipeline.products import ProductInput, build_order, events_for
 from pipeline.products.catalog import PRODUCTS
 from pipeline.render.context import WeekContext
 from pipeline.render.index import render_index
 from pipeline.render.maps import render_map
 from pipeline.render.report import render_report
-from pipeline.schema import empty_events, empty_rejected
-from pipeline.sources.clean import finalise
 from pipeline.sources.geocode import Gazetteer
 from pipeline.sources.normalise import normalise_partner
-from pipeline.sources.quality import format_summary, quality_summary, unmapped_categories
+from pipeline.sources.quality import format_summary
 from pipeline.sources.read import expand_files, read_export
 
 
@@ -55,12 +64,30 @@ class Reference:
         return cls(municipality_boundary(cfg), load_areas(cfg), Gazetteer.read(cfg.path(cfg.geocoding.gazetteer)))
 
 
-@dataclass
 class IngestResult:
-    events: gpd.GeoDataFrame
-    rejected: pd.DataFrame
-    quality: dict
-    inputs: dict[str, str] = field(default_factory=dict)   # display name -> sha256
+    """The ingest's outcome, held in the event store: ``stored`` reads weeks on demand;
+    ``events`` and ``rejected`` (every row) are read only when asked for."""
+
+    def __init__(self, store: EventStore, state: dict, files: list[FileEntry], synced=None):
+        self.store, self.state, self.files = store, state, files
+        self.read_files = synced.read_files if synced else []          # exports read this run
+        self.rebuilt_weeks = synced.rebuilt_weeks if synced else []    # partitions rewritten
+        self.stored = StoredEvents(store, state)
+        self.quality = state["quality"]
+        self.inputs = {f.name: f.sha256 for f in files}   # display name -> sha256
+        self._events = self._rejected = None
+
+    @property
+    def events(self) -> gpd.GeoDataFrame:
+        if self._events is None:
+            self._events = self.stored.read_all()
+        return self._events
+
+    @property
+    def rejected(self) -> pd.DataFrame:
+        if self._rejected is None:
+            self._rejected = all_rejected(self.store, self.files)
+        return self._rejected
 
 
 @dataclass
@@ -77,30 +104,25 @@ class WeeklyResult:
 
 def run_ingest(cfg: Config, now: pd.Timestamp | None = None, echo=print,
                ref: Reference | None = None) -> IngestResult:
-    """Read every partner's exports; write the clean and rejected tables and the summary."""
+    """Bring the event store up to date with every partner's exports (pipeline/io/store.py):
+    an export already ingested is not read again; write the clean and rejected tables and
+    the summary."""
     now = now if now is not None else pd.Timestamp.now(tz=cfg.timezone)
     ref = ref or Reference.load(cfg)
-    events, rejected, rows_read, inputs, exports = [], [], {}, {}, {}
-    for partner, pcfg in cfg.partners.items():
-        for path in expand_files(pcfg.files, cfg.base_dir, partner=partner):
-            name = _display_name(path, cfg.base_dir)
-            raw = read_export(path, partner, pcfg, name)
-            ev, rej = normalise_partner(raw, partner, cfg, ref.gazetteer, ref.boundary, now)
-            events.append(ev)
-            rejected.append(rej)
-            rows_read[(partner, name)] = raw.rows_read
-            exports[(partner, name)] = raw
-            inputs[name] = _sha256(path)
-    all_events = pd.concat(events, ignore_index=True) if events else empty_events()
-    all_rejected = pd.concat(rejected, ignore_index=True) if rejected else empty_rejected()
-    all_events, all_rejected = finalise(gpd.GeoDataFrame(all_events, crs="EPSG:3006"), all_rejected, cfg, ref.areas)
-    quality = quality_summary(rows_read, all_events, all_rejected, unmapped_categories(all_events, cfg), cfg=cfg, exports=exports)
-    processed = cfg.path(cfg.paths.processed)
-    write_parquet(processed / "events.parquet", all_events)
-    write_csv(processed / "rejected.csv", all_rejected)
-    write_text(processed / "quality.json", json.dumps(quality, ensure_ascii=False, indent=2, default=str))
-    echo(format_summary(quality))
-    return IngestResult(all_events, all_rejected, quality, inputs)
+    files = [FileEntry(partner, _display_name(path, cfg.base_dir), path, sha256_file(path))
+             for partner, pcfg in cfg.partners.items()
+             for path in expand_files(pcfg.files, cfg.base_dir, partner=partner)]
+
+    def ingest_file(f: FileEntry):
+        raw = read_export(f.path, f.partner, cfg.partners[f.partner], f.name)
+        ev, rej = normalise_partner(raw, f.partner, cfg, ref.gazetteer, ref.boundary, now)
+        meta = {"rows_read": raw.rows_read, "encoding": raw.encoding, "delimiter": raw.delimiter}
+        return ev, rej, meta, parsed_dates(raw, f.partner, cfg)
+
+    store = EventStore(cfg.path(cfg.paths.processed))
+    synced = sync(store, cfg, files, ref, now, ingest_file)
+    echo(format_summary(synced.state["quality"]))
+    return IngestResult(store, synced.state, files, synced)
 
 
 # -- weekly ----------------------------------------------------------------------------------
@@ -122,23 +144,24 @@ def _run_weekly_locked(cfg, week, now, echo, backfill) -> WeeklyResult:
     ref = Reference.load(cfg)
     ingest = run_ingest(cfg, now=now, echo=echo, ref=ref)
     crash_point("after-ingest")
-    events = ingest.events
+    events = ingest.stored
+    present = pd.DataFrame({"iso_week": events.weeks}, dtype="string")
     if week is None:
-        week = latest_complete_week(events, now)
+        week = latest_complete_week(present, now)
         if week is None:
             raise LagesbildError("no complete ISO week with events in the data; add exports to data/raw/ or pass --week")
     check_week(week)
     archived = archived_weeks(cfg)
-    hashes = week_hashes(events)
+    hashes = events.hashes
     interventions = load_interventions(cfg, ref)
     stale = [w for w in archived if w != week and _is_stale(cfg, hashes, interventions, w)]
-    missing = [w for w in weeks_present(events) if backfill and w < week and w not in archived]
+    missing = [w for w in events.weeks if backfill and w < week and w not in archived]
     rebuilt = []
     for w in sorted({week, *stale, *missing}):
         _build_week(cfg, events, w, ref, ingest, hashes, interventions)
         crash_point(f"after-archive:{w}")
         rebuilt.append(w)
-    if week not in weeks_present(events):
+    if week not in events.weeks:
         echo(f"Obs: inga händelser i vecka {week}.")
     paths = _render_weeks(cfg, rebuilt, ref.areas, ingest.quality)
     result = WeeklyResult(week, archive_path(cfg, week), *paths[week], _index_path(cfg), rebuilt)
@@ -152,11 +175,12 @@ def _run_weekly_locked(cfg, week, now, echo, backfill) -> WeeklyResult:
 def build_products(cfg, events, week: str, ref: Reference, interventions=None) -> list:
     """Every declared product for ``week``, in dependency order: their ProductOutputs.
 
-    Each product sees only the events of the weeks it declares (``events_for``)."""
+    Each product sees only the events of the weeks it declares (``events_for``); ``events`` is
+    a frame or the store's :class:`StoredEvents` (which reads just those weeks' partitions)."""
     outputs, upstream = [], {}
     for product in build_order(PRODUCTS):
         inp = ProductInput(
-            cfg=cfg, week=week, events=events_for(product, cfg, events, week), reference=ref,
+            cfg=cfg, week=week, events=_events_of(product, cfg, events, week), reference=ref,
             interventions=interventions if "interventions" in product.inputs else None,
             upstream={r: upstream[r] for r in product.requires},
         )
@@ -164,6 +188,12 @@ def build_products(cfg, events, week: str, ref: Reference, interventions=None) -
         upstream[product.name] = out.layers
         outputs.append(out)
     return outputs
+
+
+def _events_of(product, cfg, events, week: str):
+    if isinstance(events, StoredEvents):
+        return events.for_product(product, cfg, week)
+    return events_for(product, cfg, events, week)
 
 
 def load_interventions(cfg, ref: Reference) -> pd.DataFrame | None:
@@ -180,8 +210,8 @@ def _build_week(cfg, events, week, ref: Reference, ingest: IngestResult, hashes,
         "input_sha256": json.dumps(ingest.inputs, ensure_ascii=False, sort_keys=True),
         "events_fingerprint": week_fingerprint(cfg, hashes, interventions, week),
         "rows_read": str(sum(p["rows_read"] for p in ingest.quality["partners"].values())),
-        "rows_accepted": str(len(ingest.events)),
-        "rows_rejected": str(len(ingest.rejected)),
+        "rows_accepted": str(ingest.state["events"]),
+        "rows_rejected": str(ingest.state["rejected"]),
         "quality": json.dumps(ingest.quality, ensure_ascii=False, sort_keys=True, default=str),
         "run_started": pd.Timestamp(started, unit="s", tz="UTC").tz_convert(cfg.timezone).isoformat(),
         "run_seconds": f"{time.time() - started:.2f}",
@@ -235,22 +265,6 @@ def _index_path(cfg) -> Path:
 def archived_weeks(cfg) -> list[str]:
     folder = cfg.path(cfg.paths.archive)
     return sorted(p.stem for p in folder.glob("*-W[0-9][0-9].gpkg")) if folder.is_dir() else []
-
-
-#: Event columns a week's outputs depend on (with the geometry): their hash is the fingerprint.
-FINGERPRINT_COLUMNS = ["event_id", "occurred_at", "category", "area", "duplicate_of", "source", "sensitive"]
-
-
-def week_hashes(events) -> dict[str, str]:
-    """sha256 of each ISO week's events (sorted by id), computed once per run."""
-    out = {}
-    for week, sel in events.groupby(events["iso_week"].astype(str), sort=True):
-        sel = sel.sort_values("event_id")
-        h = hashlib.sha256(pd.util.hash_pandas_object(sel[FINGERPRINT_COLUMNS].astype(str), index=False)
-                           .values.tobytes())
-        h.update(b"".join(sel.geometry.to_wkb()))
-        out[str(week)] = h.hexdigest()
-    return out
 
 
 def week_fingerprint(cfg, hashes: dict[str, str], interventions, week: str) -> str:
