@@ -16,7 +16,9 @@ from collections import Counter
 
 import pandas as pd
 
+from pipeline.privacy import sensitive_category_for
 from pipeline.schema import REASONS
+from pipeline.sources.normalise import unmapped_mask
 
 #: Reasons of rows that had a location text or coordinates but got no usable point.
 LOCATION_FAILURES = ("bad_coordinates", "not_geocoded", "outside_municipality")
@@ -28,8 +30,6 @@ def unmapped_categories(events: pd.DataFrame, cfg) -> dict[str, Counter]:
     >>> unmapped_categories(events, cfg)                 # doctest: +SKIP
     {'kommunen': Counter({'Vattenläcka': 2})}
     """
-    from pipeline.sources.normalise import unmapped_mask
-
     out: dict[str, Counter] = {}
     if len(events):
         hit = events[unmapped_mask(events, cfg).to_numpy(bool)]
@@ -114,6 +114,7 @@ def _partner_summary(partner, rows_read, accepted, rejected_n, events, rejected,
     files = sorted(f for p, f in set(rows_read) | set(accepted) | set(rejected_n) if p == partner)
     ev = events[events["source"] == partner] if len(events) else events
     rj = rejected[rejected["source"] == partner] if len(rejected) else rejected
+    sensitive = _looks_sensitive(unmapped, cfg)
     by_reason = _value_counts(rj, "reason")
     n_acc = len(ev)
     located_or_not = n_acc + sum(by_reason.get(r, 0) for r in LOCATION_FAILURES)
@@ -125,12 +126,34 @@ def _partner_summary(partner, rows_read, accepted, rejected_n, events, rejected,
         "rejected": len(rj),
         "rejected_by_reason": by_reason,
         "geocoded_by_method": _value_counts(ev, "geocode_method"),
-        "unmapped_categories": dict(sorted(((str(k), int(v)) for k, v in unmapped.items()),
-                                           key=lambda kv: (-kv[1], kv[0]))),
+        "unmapped_categories": _by_count({k: v for k, v in unmapped.items() if k not in sensitive}),
+        # unmapped names that look sensitive: counted as sensitive, never drawn as "Övrigt" points
+        "unmapped_sensitive": _by_count({k: v for k, v in unmapped.items() if k in sensitive}),
         "duplicates_cross_partner": int((ev["duplicate_of"].fillna("") != "").sum()) if n_acc else 0,
         # Of the rows that got as far as locating (had coordinates or a place text): how many got a point.
         "geocoded_share": round(n_acc / located_or_not, 4) if located_or_not else None,
     }
+
+
+def _looks_sensitive(unmapped, cfg) -> set[str]:
+    if cfg is None:
+        return set()
+    names, words = cfg.sensitive_names(), cfg.privacy.sensitive_words
+    return {raw for raw in unmapped if sensitive_category_for(raw, names, words)}
+
+
+def _by_count(counts: dict) -> dict[str, int]:
+    return dict(sorted(((str(k), int(v)) for k, v in counts.items()), key=lambda kv: (-kv[1], kv[0])))
+
+
+def with_not_read(summary: dict, not_read: dict[str, list[dict]]) -> dict:
+    """Copy of ``summary`` with each partner's files that were not read (``read.not_read_files``)
+    under ``not_read``, so the run's summary names them."""
+    out = {**summary, "partners": {p: dict(q) for p, q in summary.get("partners", {}).items()}}
+    for partner, files in not_read.items():
+        if partner in out["partners"]:
+            out["partners"][partner]["not_read"] = list(files)
+    return out
 
 
 def _file_summary(partner, file, rows_read, accepted, rejected_n, exports) -> dict:
@@ -195,4 +218,11 @@ def _details(p: dict) -> list[str]:
     if p["unmapped_categories"]:
         out.append(f"{p['label']} – okända kategorier (→ Övrigt): " + ", ".join(
             f"'{raw}' {n}" for raw, n in p["unmapped_categories"].items()))
+    if p.get("unmapped_sensitive"):
+        out.append(f"{p['label']} – okända kategorier som ser känsliga ut (behandlas som känsliga, "
+                   "visas aldrig som punkter): " + ", ".join(
+                       f"'{raw}' {n}" for raw, n in p["unmapped_sensitive"].items()))
+    if p.get("not_read"):
+        out.append(f"{p['label']} – inte lästa: " + ", ".join(
+            f"{f['file']} ({f['reason']})" for f in p["not_read"]))
     return out
