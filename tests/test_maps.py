@@ -47,7 +47,7 @@ def test_title_language_and_swedish_labels(page):
     assert "<title>Lägesbild vecka 47, 2026 – Mjölby kommun</title>" in page
     assert '<html lang="sv">' in page
     assert "<h1>Lägesbild vecka 47, 2026 – Mjölby kommun</h1>" in page
-    for label in ("Hela veckan", "Natt 00\\u201306", "Kommungr\\u00e4ns", "Teckenförklaring",
+    for label in ("Hela dygnet", "Natt 00\\u201306", "Kommungr\\u00e4ns", "Teckenförklaring",
                   "Tätaste 0,1\u00a0% av ytan", "Kvarstående kluster", "Skadegörelse och brand"):
         assert label in page, label
 
@@ -94,8 +94,8 @@ def test_geometries_are_wgs84_near_mjolby(page):
 def test_events_without_duplicates_or_free_text(ctx, page):
     events = ctx.layers["events"]
     expected = int((events["duplicate_of"] == "").sum())
-    assert f"H\\u00e4ndelser ({expected} st)" in page
-    rows = json.loads(re.search(r"lbEvents\((\[.*?\]), \[\"#", page).group(1))
+    assert f'H\\u00e4ndelser (\\u003cspan class=\\"lb-event-count\\"\\u003e{expected}' in page
+    rows = json.loads(re.search(r"lbEvents\([^,]+, (\[.*?\]), \[\"#", page).group(1))
     assert len(rows) == expected
     assert all(set(r[3]) and "event_id" not in r[3] for r in rows)
     assert not any(eid in page for eid in events["event_id"])  # ids never leave the archive
@@ -104,13 +104,39 @@ def test_events_without_duplicates_or_free_text(ctx, page):
 def test_area_counts_and_change(ctx, page):
     kf = ctx.layers["key_figures"]
     row = kf[(kf["dimension"] == "area") & (kf["key"] == "Mjölby centrum")].iloc[0]
-    areas = [f for fc in _geojson_calls(page) for f in fc["features"]
-             if f["properties"]["style"].get("className") == "lb-area"]
+    areas = _area_features(page)
     assert len(areas) == len(ctx.areas)
     popup = next(f["properties"]["popup"] for f in areas if "Mjölby centrum" in f["properties"]["popup"])
-    assert f"Händelser denna vecka:</b> {int(row.n_week)}<" in popup
-    assert ("▲" in popup) == (row.change > 0)
+    assert f"Händelser denna vecka (hela dygnet):</b> {int(row.n_week)}<" in popup
+    assert "▲" not in popup and "ej prövad" in popup   # an untested table never marks a change
     assert any("Hagalund &lt;img" in f["properties"]["tooltip"] for f in areas)
+    assert {f["properties"]["style"]["className"] for f in areas} == {"lb-area lb-area-oforandrad"}
+
+
+def _area_features(page):
+    return [f for fc in _geojson_calls(page) for f in fc["features"]
+            if f["properties"]["style"].get("className", "").startswith("lb-area ")]
+
+
+def test_areas_filled_by_tested_change(ctx):
+    kf = ctx.layers["key_figures"].assign(direction_prev=0, q_prev=0.5)
+    kf.loc[(kf["dimension"] == "area") & (kf["key"] == "Sörby"), "direction_prev"] = 1
+    kf.loc[(kf["dimension"] == "area") & (kf["key"] == "Egeby"), "direction_prev"] = -1
+    feats = _area_features(render_map(dataclasses.replace(ctx, layers={**ctx.layers, "key_figures": kf})))
+    by_class = {}
+    for f in feats:
+        by_class.setdefault(f["properties"]["style"]["className"], []).append(f["properties"]["popup"])
+    assert len(by_class["lb-area lb-area-okning"]) == 1 and "Sörby" in by_class["lb-area lb-area-okning"][0]
+    assert "säkerställd ökning" in by_class["lb-area lb-area-okning"][0]
+    assert len(by_class["lb-area lb-area-minskning"]) == 1 and "Egeby" in by_class["lb-area lb-area-minskning"][0]
+    assert len(by_class["lb-area lb-area-oforandrad"]) == len(ctx.areas) - 2
+
+
+def test_area_and_place_labels_escaped(ctx, page):
+    labels = json.loads(re.search(r"lbLabelLayer\((\[.*?\]), 'lb-area-label'\)", page).group(1))
+    assert len(labels) == len(ctx.areas)
+    assert "Hagalund &lt;img src=x onerror=alert(1)&gt;" in {r[2] for r in labels}
+    assert "Partner" in page and "K\\u00e4lla" not in page and "Källa" not in page
 
 
 def test_week_links(ctx, page):

@@ -6,9 +6,12 @@ XStatic packages (``pipeline.render.web_assets``), folium's CDN links (jQuery, B
 are dropped, and with no network every vector layer still draws. Geometries leave EPSG:3006
 only here, for the web map. Every text from data is HTML-escaped before it reaches a popup.
 
-Layers: one radio choice per time of day ("Hela veckan" and each bin) holding that slice's KDE
-hotspot zones and DBSCAN clusters, and check boxes for the rolling window, the events (circle
-markers in a marker cluster), named areas with the week's count and change, and the boundary.
+Layers: one radio choice per time of day ("Hela dygnet" and each bin) holding that slice's
+hotspot zones and clusters — the choice filters the event dots too — and check boxes for the
+rolling window, the events (one dot per event, never grouped, so nothing looks like a
+cluster that is not one), named areas filled by their tested change with permanent name
+labels, place names at the week's zones, the boundary and the declared overlays.
+On a phone the panels start collapsed and open on a tap (karta.js ``lbLayout``).
 
 >>> html = render_map(ctx)                                  # doctest: +SKIP
 >>> "Lägesbild vecka 47, 2026 – Mjölby kommun" in html      # doctest: +SKIP
@@ -33,8 +36,9 @@ from folium.template import Template
 
 from pipeline.render import format as fmt
 from pipeline.render.palette import (
-    AREA_COLOR, BOUNDARY_COLOR, CLUSTER_COLOR, CLUSTER_FILL, OTHER_COLOR, ROLLING_COLOR, zone_color,
+    AREA_COLOR, BOUNDARY_COLOR, CLUSTER_COLOR, CLUSTER_FILL, DOWN, OTHER_COLOR, ROLLING_COLOR, UP, zone_color,
 )
+from pipeline.render.summary import week_summary
 from pipeline.render.overlays import OVERLAYS
 from pipeline.schema import ALL_DAY, ROLLING_PERIOD, STATUS_SEEN_BEFORE, WEB_CRS, WEEK_PERIOD
 from pipeline.render import web_assets as wa
@@ -57,7 +61,7 @@ def render_map(ctx) -> str:
     fig = Figure(title=_html.escape(title))
     m = folium.Map(location=MJOLBY, zoom_start=13, tiles=None, control_scale=True, max_zoom=19)
     fig.add_child(m)
-    _Script(f"lbPanes(<MAP>, {_js(PANES)}); <MAP>.attributionControl.setPrefix('Leaflet');").add_to(m)
+    _Script(f"lbPanes(<MAP>, {_js(PANES)}); <MAP>.attributionControl.setPrefix('Leaflet'); lbLabels(<MAP>);").add_to(m)
     if cfg.map.tiles_url:
         folium.TileLayer(tiles=cfg.map.tiles_url, attr=cfg.map.tiles_attribution, name="Bakgrundskarta",
                          overlay=True, control=True, max_zoom=19).add_to(m)
@@ -65,14 +69,14 @@ def render_map(ctx) -> str:
     _add_rolling(m, ctx)
     n_points = _add_events(m, ctx)
     _add_areas(m, ctx)
+    _add_places(m, ctx)
     _add_boundary(m, ctx)
-    _add_overlays(m, ctx)
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
-    bounds = _bounds(ctx)
-    if bounds:
-        # Keep the fitted features clear of the legend (left) and the layer control (right).
-        m.fit_bounds(bounds, padding_top_left=(300, 20), padding_bottom_right=(270, 20))
-    _add_page(fig, ctx, title, n_points)
+    overlay_legend = _add_overlays(m, ctx)
+    # Collapsed by construction so a phone can open it by a tap; lbLayout expands it on a wide
+    # screen and keeps it open there.
+    control = folium.LayerControl(collapsed=True, position="topright").add_to(m)
+    _Script(f"lbLayout(<MAP>, <CONTROL>, {_js(_bounds(ctx))});", refs={"<CONTROL>": control}).add_to(m)
+    _add_page(fig, ctx, title, n_points, overlay_legend)
     _without_cdn(m)
     _stable_ids(m)
     return fig.render().replace("<html>", '<html lang="sv">', 1)
@@ -101,17 +105,21 @@ class _Script(MacroElement):
 
     _template = Template("{% macro script(this, kwargs) %}{{ this.code() }}{% endmacro %}")
 
-    def __init__(self, code: str):
+    def __init__(self, code: str, refs: dict | None = None):
         super().__init__()
         self._name = "LbScript"
         self._code = code
+        self._refs = refs or {}   # "<NAME>" -> element: its JS name, resolved at render time
 
     def code(self) -> str:
         parent = self._parent
         root = parent
         while root is not None and not isinstance(root, folium.Map):
             root = root._parent
-        return self._code.replace("<PARENT>", parent.get_name()).replace("<MAP>", root.get_name())
+        code = self._code.replace("<PARENT>", parent.get_name()).replace("<MAP>", root.get_name())
+        for placeholder, element in self._refs.items():
+            code = code.replace(placeholder, element.get_name())
+        return code
 
 
 def _vector_layer(parent, features: list[dict], pane: str, interactive: bool = True) -> None:
@@ -129,6 +137,8 @@ def _add_time_groups(m, ctx) -> None:
     levels = _levels(ctx)
     for i, (key, label) in enumerate(_time_options(ctx.cfg)):
         group = folium.FeatureGroup(name=_html.escape(label), overlay=False, show=(i == 0)).add_to(m)
+        # The choice filters the events too (lbLabels listens for baselayerchange).
+        _Script(f"<PARENT>.lbTimeOfDay = {_js(key)};").add_to(group)
         zones = _select(hotspots, WEEK_PERIOD, key)
         _vector_layer(group, _hotspot_features(zones, ctx.cfg, levels), "lbZoner")
         _vector_layer(group, _cluster_features(_select(clusters, WEEK_PERIOD, key), ctx.cfg), "lbKluster")
@@ -145,24 +155,43 @@ def _add_rolling(m, ctx) -> None:
 
 def _add_events(m, ctx) -> int:
     rows, colors = _event_rows(ctx)
-    group = folium.FeatureGroup(name=f"Händelser ({len(rows)} st)", show=True).add_to(m)
-    _Script(f"lbEvents({_js(rows)}, {_js(colors)}).addTo(<PARENT>);").add_to(group)
+    # The count follows the time-of-day choice (karta.js updates .lb-event-count).
+    name = f'Händelser (<span class="lb-event-count">{len(rows)}</span> st)'
+    group = folium.FeatureGroup(name=name, show=True).add_to(m)
+    _Script(f"lbEvents(<MAP>, {_js(rows)}, {_js(colors)}).addTo(<PARENT>);").add_to(group)
     return len(rows)
 
 
 def _add_areas(m, ctx) -> None:
-    group = folium.FeatureGroup(name="Områden: antal och förändring", show=True).add_to(m)
+    group = folium.FeatureGroup(name="Områden: namn och säkerställd förändring", show=True).add_to(m)
     _vector_layer(group, _area_features(ctx), "lbOmraden")
+    labels = _area_labels(ctx)
+    if labels:
+        _Script(f"lbLabelLayer({_js(labels)}, 'lb-area-label').addTo(<PARENT>);").add_to(group)
 
 
-def _add_overlays(m, ctx) -> None:
-    """The declared overlays (pipeline/render/overlays.py), each an off-switchable layer."""
+def _add_places(m, ctx) -> None:
+    """Names of the week's zones (whole day), shown when zoomed in close enough to read them."""
+    labels = _place_labels(ctx)
+    if labels:
+        group = folium.FeatureGroup(name="Platsnamn vid veckans zoner", show=True).add_to(m)
+        _Script(f"lbLabelLayer({_js(labels)}, 'lb-place-label').addTo(<PARENT>);").add_to(group)
+
+
+def _add_overlays(m, ctx) -> list[dict]:
+    """The declared overlays (pipeline/render/overlays.py), each an off-switchable layer;
+    returns their legend blocks for the page's legend."""
+    legend = []
     for overlay in OVERLAYS:
         feats = overlay.build(ctx)
         if feats is None:
             continue
         group = folium.FeatureGroup(name=_html.escape(overlay.label), show=overlay.show).add_to(m)
         _vector_layer(group, feats, overlay.pane)
+        entries = overlay.legend(ctx) if overlay.legend is not None else []
+        if entries:
+            legend.append({"label": overlay.label, "entries": [{"color": c, "label": t} for c, t in entries]})
+    return legend
 
 
 def _add_boundary(m, ctx) -> None:
@@ -207,20 +236,65 @@ def _area_features(ctx) -> list[dict]:
     areas = ctx.areas
     if areas is None or len(areas) == 0:
         return []
-    kf = _layer(ctx, "key_figures")
-    figures = {str(r.key): r for r in kf[kf["dimension"] == "area"].itertuples(index=False)} if len(kf) else {}
-    style = {"color": AREA_COLOR, "weight": 1.5, "dashArray": "4 4", "fillColor": AREA_COLOR,
-             "fillOpacity": 0.04, "className": "lb-area"}
+    figures = _area_figures(ctx)
     feats = []
     for name, geom in zip(areas["name"], to_web(areas).geometry):
         fig = figures.get(str(name))
+        direction = _direction(fig)
+        fill, opacity, css = AREA_FILLS.get(direction, AREA_FILLS[0])
+        style = {"color": AREA_COLOR, "weight": 1.5, "dashArray": "4 4", "fillColor": fill,
+                 "fillOpacity": opacity, "className": f"lb-area lb-area-{css}"}
         html, tip = _area_popup(str(name), fig, ctx.cfg)
         feats.append(feature(geom, style, popup=html, tooltip=tip))
     return feats
 
 
+#: Area fill by the tested change of its count: +1 rise, -1 fall, 0 no (or no tested) change.
+AREA_FILLS = {1: (UP, 0.28, "okning"), -1: (DOWN, 0.28, "minskning"), 0: (AREA_COLOR, 0.04, "oforandrad")}
+
+
+def _area_figures(ctx) -> dict:
+    """Area rows of the tested trend table when the archive has it, else of the key figures."""
+    for name in ("trends", "key_figures"):
+        kf = _layer(ctx, name)
+        if len(kf):
+            return {str(r.key): r for r in kf[kf["dimension"].astype(str) == "area"].itertuples(index=False)}
+    return {}
+
+
+def _direction(fig) -> int:
+    """+1 / -1 for a tested, significant rise / fall of an area's count; 0 otherwise."""
+    value = getattr(fig, "direction_prev", None) if fig is not None else None
+    return 0 if value is None or fmt.is_missing(value) else int(np.sign(int(value)))
+
+
+def _area_labels(ctx) -> list[list]:
+    """[lat, lon, escaped name] at a point inside each named area, largest area first (the
+    page hides a label that would overlap an earlier one)."""
+    areas = ctx.areas
+    if areas is None or len(areas) == 0:
+        return []
+    areas = areas.iloc[np.argsort(-areas.geometry.area.to_numpy(), kind="stable")]
+    points = to_web(areas.assign(geometry=areas.geometry.representative_point()))
+    return [[round(p.y, 6), round(p.x, 6), _html.escape(str(n))]
+            for n, p in zip(areas["name"], points.geometry) if p is not None and not p.is_empty]
+
+
+def _place_labels(ctx) -> list[list]:
+    """[lat, lon, escaped place name] of the week's whole-day zones (broadest level), one per name."""
+    zones = _select(_layer(ctx, "hotspots"), WEEK_PERIOD, ALL_DAY)
+    if len(zones) == 0 or "place_name" not in zones:
+        return []
+    zones = zones[zones["level"].astype(float) == zones["level"].astype(float).max()]
+    zones = zones.sort_values("n_events", ascending=False, kind="stable")
+    zones = zones[zones["place_name"].map(fmt.text) != ""].drop_duplicates("place_name")
+    points = to_web(zones.assign(geometry=zones.geometry.representative_point()))
+    return [[round(p.y, 6), round(p.x, 6), _html.escape(fmt.text(n))]
+            for n, p in zip(zones["place_name"], points.geometry)]
+
+
 def _event_rows(ctx) -> tuple[list, list[str]]:
-    """[lat, lon, colour index, popup] per drawable event, and the colour list."""
+    """[lat, lon, colour index, popup, time-of-day key] per drawable event, and the colour list."""
     events = _layer(ctx, "events")
     groups = list(ctx.cfg.groups)
     colors = [g.color for g in ctx.cfg.groups.values()] + [OTHER_COLOR]
@@ -236,7 +310,7 @@ def _event_rows(ctx) -> tuple[list, list[str]]:
             continue
         group = str(row.category_group)
         idx = groups.index(group) if group in groups else len(groups)
-        rows.append([round(pt.y, 6), round(pt.x, 6), idx, _event_popup(row, ctx.cfg)])
+        rows.append([round(pt.y, 6), round(pt.x, 6), idx, _event_popup(row, ctx.cfg), str(row.time_of_day)])
     return rows, colors
 
 
@@ -298,28 +372,34 @@ def _hotspot_popup(row, cfg, rolling: bool) -> str:
 
 def _area_popup(name: str, fig, cfg) -> tuple[str, str]:
     if fig is None:
-        return popup(name, [("Händelser denna vecka", "–")]), _html.escape(name)
-    arrow, css, text = fmt.change_parts(fig.change)
-    weeks = cfg.analysis.rolling_weeks
+        return popup(name, [("Händelser denna vecka (hela dygnet)", "–")]), _html.escape(name)
+    direction = _direction(fig)
+    tested = getattr(fig, "direction_prev", None) is not None
+    arrow, css, text = AREA_VERDICTS[direction] if tested else ("", "lb-same", "ej prövad")
+    weeks = getattr(getattr(cfg, "trends", None), "recent_weeks", None) or cfg.analysis.rolling_weeks
     change = f'<p class="{css}">{arrow} {_html.escape(text)}</p>'
-    html = popup(name, [("Händelser denna vecka", _count(fig.n_week)),
+    html = popup(name, [("Händelser denna vecka (hela dygnet)", _count(fig.n_week)),
                           (f"Snitt föregående {weeks} veckor", fmt.sv_number(fig.mean_prev, 1))], extra=change)
-    tip = f'{_html.escape(name)}: {_count(fig.n_week)} <span class="{css}">{arrow}</span>'
+    tip = f'{_html.escape(name)}: {_count(fig.n_week)} händelser <span class="{css}">{arrow}</span>'
     return html, tip
+
+
+AREA_VERDICTS = {1: ("▲", "lb-up", "säkerställd ökning"), -1: ("▼", "lb-down", "säkerställd minskning"),
+                 0: ("", "lb-same", "ingen säkerställd förändring")}
 
 
 def _event_popup(row, cfg) -> str:
     partner = cfg.partners[row.source].label if str(row.source) in cfg.partners else fmt.text(row.source)
     return popup(fmt.text(row.category_label) or "Händelse", [
         ("Tid", fmt.sv_datetime(row.occurred_at)),
-        ("Källa", partner),
+        ("Partner", partner),
         ("Område", fmt.text(row.area) or "–"),
     ])
 
 
 # -- page chrome ---------------------------------------------------------------------------------
 
-def _add_page(fig, ctx, title: str, n_points: int) -> None:
+def _add_page(fig, ctx, title: str, n_points: int, overlay_legend: list[dict] | None = None) -> None:
     fig.header.add_child(_Raw('<meta charset="utf-8">'), name="lb_charset")
     fig.header.add_child(_Raw(wa.head_html()), name="lb_assets")
     fig.header.add_child(_Raw(f"<style>\n{wa.template_text('karta.css')}\n</style>"), name="lb_css")
@@ -333,6 +413,8 @@ def _add_page(fig, ctx, title: str, n_points: int) -> None:
         rolling_color=ROLLING_COLOR, rolling_weeks=ctx.cfg.analysis.rolling_weeks,
         cluster_color=CLUSTER_COLOR, cluster_fill=CLUSTER_FILL,
         groups=[{"color": g.color, "label": g.label} for g in ctx.cfg.groups.values()],
+        up_color=UP, down_color=DOWN, area_color=AREA_COLOR, overlays=overlay_legend or [],
+        summary=[s.text for s in week_summary(ctx)],
     )
     fig.html.add_child(_Raw(chrome), name="lb_chrome")
 
@@ -403,12 +485,12 @@ def to_web(frame) -> gpd.GeoDataFrame:
 
 
 def _bounds(ctx):
-    """[[south, west], [north, east]] to open on: the week's zones and clusters (what the
-    meeting discusses), else the events, else the municipal boundary."""
+    """[[south, west], [north, east]] to open on: the week's events, else its zones and
+    clusters, else the municipal boundary."""
     focus = [_select(_layer(ctx, n), WEEK_PERIOD, ALL_DAY) for n in ("hotspots", "clusters")]
     focus = [f for f in focus if len(f)]
     candidates = [pd.concat(focus)] if focus else []
-    for frame in [*candidates, _layer(ctx, "events"), ctx.boundary]:
+    for frame in [_layer(ctx, "events"), *candidates, ctx.boundary]:
         web = to_web(frame)
         if len(web) and not web.geometry.is_empty.all():
             w, s, e, n = web.total_bounds
@@ -418,7 +500,7 @@ def _bounds(ctx):
 
 
 def _time_options(cfg) -> list[tuple[str, str]]:
-    return [(ALL_DAY, "Hela veckan")] + [(k, b.label) for k, b in cfg.time_of_day.items()]
+    return [(ALL_DAY, "Hela dygnet")] + [(k, b.label) for k, b in cfg.time_of_day.items()]
 
 
 
