@@ -47,6 +47,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from rapidfuzz import fuzz, process
+from scipy.spatial import cKDTree
 
 from pipeline.errors import InputError
 
@@ -368,8 +370,6 @@ class Gazetteer:
         """Steps 3–4, vectorised: one ``cdist`` of the pending keys against every street/place key."""
         if not pending:
             return []
-        from rapidfuzz import fuzz, process
-
         choices, is_place, choice_towns = self._choices()
         queries = sorted({p[1] for p in pending})
         scores = process.cdist(queries, choices, scorer=fuzz.ratio, score_cutoff=threshold,
@@ -463,8 +463,6 @@ class Gazetteer:
 
     def _tree(self, kind: str):
         if kind not in self._trees:
-            from scipy.spatial import cKDTree
-
             frame = self.places if kind == "places" else self.addresses
             self._trees[kind] = cKDTree(frame[["x", "y"]].to_numpy("float64"))
         return self._trees[kind]
@@ -537,7 +535,8 @@ def _read_rows(data: bytes, source: str) -> pd.DataFrame:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = data[:err.start].count(b"\n") + 1
-        raise InputError("not UTF-8; save the gazetteer as UTF-8 (CSV UTF-8 in Excel)", file=source, line=line) from None
+        raise InputError("not UTF-8; save the gazetteer as UTF-8 (CSV UTF-8 in Excel)",
+                         file=source, line=line) from None
     if not text.strip():
         raise InputError("the gazetteer is empty; it needs a header line and address/place rows", file=source)
     first = text.split("\n", 1)[0]
@@ -582,7 +581,32 @@ def _validate(df: pd.DataFrame, source: str | None) -> pd.DataFrame:
             for i in range(len(df))]
     out = pd.DataFrame(rows)
     out["x"], out["y"] = x, y
+    _check_conflicts(out, lines, source)
     return out
+
+
+#: Two rows for the same address or place further apart than this are a conflict, not a repeat.
+CONFLICT_M = 1.0
+
+
+def _check_conflicts(rows: pd.DataFrame, lines: list[int], source) -> None:
+    """The same address (street, number, town) or place name (or alias, in one town) at two
+    positions would make the match a silent choice between them: an error naming both rows."""
+    records = rows.to_dict("records")
+    seen: dict[tuple, int] = {}
+    for i, r in enumerate(records):
+        if r["kind"] == "address":
+            keys = [("address", r["exact_key"], r["number_key"], r["town_key"])] if r["number_key"] else []
+        else:
+            keys = [("place", k, r["town_key"]) for k in r["keys"]]
+        for key in keys:
+            j = seen.setdefault(key, i)
+            a = records[j]
+            if j != i and max(abs(a["x"] - r["x"]), abs(a["y"] - r["y"])) > CONFLICT_M:
+                raise InputError(
+                    f"{r['name']!r} has two positions: line {lines[j]} (E {a['x']:.0f} N {a['y']:.0f}) and line "
+                    f"{lines[i]} (E {r['x']:.0f} N {r['y']:.0f}); keep the right row, or tell them apart by town "
+                    "or name", file=source, line=lines[i])
 
 
 def _row(kind: str, v: dict, aliases: str, line: int, source) -> dict:
