@@ -7,7 +7,8 @@ import dataclasses
 import pandas as pd
 import pytest
 
-from pipeline.render.report import render_report, weekday_hour_matrix
+from pipeline.render.report import TOP_ZONES, info_label, render_report, weekday_hour_matrix
+from pipeline.render.summary import week_summary
 from pipeline.schema import REASONS
 from tests.fixtures_week import XSS, build_week_context, elements_with, external_refs, resource_refs
 
@@ -37,7 +38,8 @@ def test_self_contained_and_printable(page):
 def test_title_and_swedish_sections(page):
     assert "<title>Lägesbild vecka 47, 2026 – Mjölby kommun</title>" in page
     assert "<h1>Lägesbild vecka 47, 2026 – Mjölby kommun</h1>" in page
-    for heading in ("Nyckeltal", "Heta tider", "Hotspot-zoner", "Kluster (DBSCAN)", "Underlag och datakvalitet",
+    for heading in ("Veckans viktigaste", "Nyckeltal", "Heta tider", "Hotspot-zoner", "Kluster: händelser nära varandra",
+                    "Underlag och datakvalitet",
                     "Körinformation", "16–22 nov 2026", "Snitt föregående 4 v."):
         assert heading in page, heading
 
@@ -104,7 +106,7 @@ def test_clusters_and_zones_equal_layers(ctx, page):
     for (period, tod), group in pd.DataFrame(shown, columns=["p", "t", "l", "z", "n"]).groupby(["p", "t"]):
         pool = hs[(hs["period"] == period) & (hs["time_of_day"] == tod) & (hs["level"].astype(float) == broadest)]
         expected = sorted(pool["n_events"].astype(int), reverse=True)[: len(group)]
-        assert sorted(group["n"], reverse=True) == expected and len(group) == min(5, len(pool))
+        assert sorted(group["n"], reverse=True) == expected and len(group) == min(TOP_ZONES, len(pool))
     # n_events cells in document order: zone tables (vecka, then rullande), then clusters.
     n_cells = [int(a["data-n-events"]) for a, _ in elements_with(page, "data-n-events")]
     assert sorted(n_cells) == sorted([n for *_k, n in shown] + list(week["n_events"]))
@@ -151,3 +153,42 @@ def test_empty_week_renders(ctx):
     html = render_report(dataclasses.replace(ctx, layers=empty, quality={}))
     assert "Inga kluster denna vecka" in html and "Ingen kvalitetssammanställning" in html
     assert external_refs(html) == []
+
+
+def _main_part(page: str) -> str:
+    return page[: page.index('id="bilaga"')]
+
+
+def test_summary_leads_the_report(ctx, page):
+    items = elements_with(page, "data-summary-key")
+    expected = week_summary(ctx)
+    assert [a["data-summary-key"] for a, _ in items] == [s.key for s in expected]
+    assert [t for _, t in items] == [s.text for s in expected]
+    assert page.index('id="viktigast"') < page.index('id="karta"') < page.index('id="nyckeltal"')
+
+
+def test_map_images_inline(page):
+    main = _main_part(page)
+    figures = elements_with(main, "class")
+    maps = [a for a, _ in figures if "lb-map" in a.get("class", "").split()]
+    assert 1 <= len(maps) <= 3 and maps[0]["id"] == "karta-oversikt"
+    assert "Närbild: " in main and "Hotspot-zon, tätaste" in main and "km" in main
+
+
+def test_stylesheet_is_not_escaped(page):
+    style = page[page.index("<style>"): page.index("</style>")]
+    assert "&#34;" not in style and "&quot;" not in style
+    assert 'font-family: "Segoe UI", "DejaVu Sans"' in style
+
+
+def test_plain_words_in_main_part_technical_names_in_annex(page):
+    main, annex = _main_part(page), page[page.index('id="bilaga"'):]
+    assert "kernel density" not in main.lower() and "DBSCAN" not in main
+    assert "Kernel density estimation (KDE)" in annex and "DBSCAN" in annex and "PAI" in annex
+    assert annex.index('id="omraden"') < annex.index('id="datakvalitet"') < annex.index('id="korning"')
+
+
+def test_run_info_has_swedish_labels():
+    assert info_label("eps_m") == "Klusteravstånd, DBSCAN eps (m)"
+    assert info_label("bandwidth_config") == "Bandbredd enligt konfigurationen (m)"
+    assert info_label("rows:events") == "Rader i arkivlagret events"

@@ -27,8 +27,10 @@ from markupsafe import Markup  # noqa: E402
 from pipeline.analysis.recurrence import RECURRENCE_WINDOWS, rank_places
 from pipeline.analysis.tables import weekday_hour_matrix
 from pipeline.render import format as fmt
+from pipeline.render.report_map import report_maps
 from pipeline.render.sections import render_sections
 from pipeline.render.sections.catalog import SECTIONS
+from pipeline.render.summary import week_summary
 from pipeline.schema import ALL_DAY, ROLLING_PERIOD, WEEK_PERIOD
 from pipeline.render import web_assets as wa  # noqa: E402
 from pipeline.schema import REASONS  # noqa: E402
@@ -55,7 +57,17 @@ INFO_LABELS = {
     "cell_size_m": "Cellstorlek (m)",
     "kernel": "Kärna",
     "levels": "Zonnivåer (% av ytan)",
+    "crs": "Koordinatsystem",
+    "density_storage": "Lagring av täthetsytor",
+    "bandwidth_config": "Bandbredd enligt konfigurationen (m)",
+    "eps_m": "Klusteravstånd, DBSCAN eps (m)",
+    "min_samples": "Minsta antal händelser i ett kluster",
+    "buffer_m": "Buffert runt kluster (m)",
+    "rolling_weeks": "Rullande fönster (veckor)",
+    "privacy_min_count": "Minsta visade antal (känsliga kategorier)",
 }
+#: Prefixed run_info keys: prefix -> Swedish label of the part after the colon.
+INFO_PREFIXES = {"rows": "Rader i arkivlagret"}
 #: run_info keys shown elsewhere (quality has its own section; inputs their own table).
 INFO_SKIP = {"quality", "input_sha256"}
 _MONO = ("sha256", "fingerprint", "version")
@@ -93,8 +105,14 @@ def render_report(ctx) -> str:
         "params": param_rows(cfg),
         "info": info_rows(ctx.run_info),
         "sections": render_sections(ctx, SECTIONS),
+        "summary": week_summary(ctx),
+        "maps": [{**m, "svg": Markup(m["svg"])} for m in report_maps(ctx)],
+        "glossary": glossary_rows(cfg),
     }
-    return wa.render_template("lagesbild.html.j2", r=view, css=wa.template_text("lagesbild.css")).lstrip()
+    # The stylesheet is ours, not data: Markup keeps its quotes (autoescape made them &#34;,
+    # and the body font fell back to serif).
+    css = Markup(wa.template_text("lagesbild.css"))
+    return wa.render_template("lagesbild.html.j2", r=view, css=css).lstrip()
 
 
 # -- key figures -------------------------------------------------------------------------------
@@ -175,7 +193,7 @@ def heat_table(ctx) -> dict:
 # -- hotspots and clusters ----------------------------------------------------------------------
 
 #: Zones listed per time of day in the report; every zone is in the map and the archive.
-TOP_ZONES = 5
+TOP_ZONES = 3
 
 
 def zone_blocks(ctx) -> list[dict]:
@@ -417,12 +435,47 @@ def param_rows(cfg) -> list[dict]:
     return [{"label": k, "value": v} for k, v in rows]
 
 
+def info_label(key: str) -> str:
+    """Swedish label of a run_info key; a key no one has labelled yet is shown as it is.
+
+    >>> info_label("eps_m"), info_label("rows:hotspots")
+    ('Klusteravstånd, DBSCAN eps (m)', 'Rader i arkivlagret hotspots')
+    """
+    if key in INFO_LABELS:
+        return INFO_LABELS[key]
+    prefix, _, rest = key.partition(":")
+    if rest and prefix in INFO_PREFIXES:
+        return f"{INFO_PREFIXES[prefix]} {rest}"
+    return key
+
+
+def glossary_rows(cfg) -> list[dict]:
+    """The technical names behind the plain words of the main part (annex)."""
+    a = cfg.analysis
+    return [
+        {"term": "Hotspot-zon", "technical": "Kernel density estimation (KDE), kärna "
+         f"{a.kernel}, bandbredd {a.bandwidth_m} m, celler {a.cell_size_m} m",
+         "text": "Tätheten av händelser räknas ut i ett rutnät; en zon är de tätaste rutorna som "
+                 "tillsammans täcker en viss andel av kommunens yta."},
+        {"term": "Kluster", "technical": f"DBSCAN, eps {fmt.sv_number(a.dbscan.eps_m)} m, "
+         f"minst {a.dbscan.min_samples} händelser",
+         "text": "En grupp händelser där var och en ligger nära minst några andra; ensamma händelser "
+                 "hör inte till något kluster."},
+        {"term": "Koncentration", "technical": "PAI (Predictive Accuracy Index) = andel av händelserna / "
+         "andel av ytan",
+         "text": "Hur många gånger tätare än i kommunen som helhet händelserna ligger i zonen."},
+        {"term": "Säkerställd förändring", "technical": "E-test för två Poisson-antal, "
+         "Benjamini–Hochberg över tabellen",
+         "text": "En förändring som är för stor för att vara slumpens variation mellan veckor."},
+    ]
+
+
 def info_rows(run_info: dict) -> list[dict]:
     rows = []
     for key, value in run_info.items():
         if key in INFO_SKIP or fmt.is_missing(value):
             continue
-        rows.append({"key": key, "label": INFO_LABELS.get(key, key), "value": str(value),
+        rows.append({"key": key, "label": info_label(key), "value": str(value),
                      "mono": any(m in key for m in _MONO)})
     return rows
 
