@@ -14,7 +14,8 @@ ISO weeks; a bin holds the number of events in that cell and week.
 
    p-values are two-sided normal. A bin is a *significant hot (cold) spot* when ``z > 0``
    (``z < 0``) and its Benjamini–Hochberg FDR-adjusted p-value, computed over the analysed cells
-   of its own week, is at most ``alpha`` (0.05).
+   of its own week, is at most ``alpha`` (0.05). ArcGIS labels bins at 90, 95 and 99 %
+   confidence; we count a bin at 95 % (after FDR), the conventional level, for every dataset.
 2. **Trend**: the Mann-Kendall test of each cell's Gi\\* z-series (S statistic, variance with the
    ties correction, continuity correction ``(S − sign S)/sqrt(var)``, two-sided normal p). The
    trend is significant when ``p < alpha``; *up* when its z is positive.
