@@ -85,7 +85,7 @@ def _weeks(polisen, kommunen, bostad) -> Counter:
 
 def test_same_seed_gives_identical_bytes(cfg, out, tmp_path):
     paths = demo.write_demo_data(cfg, seed=586, out_dir=tmp_path)
-    assert len(paths) == 6
+    assert len(paths) == 7
     for p in paths:
         rel = p.relative_to(tmp_path)
         assert p.read_bytes() == (out / rel).read_bytes(), rel
@@ -99,7 +99,7 @@ def test_other_seed_gives_other_events():
 
 def test_committed_demo_files_match_the_generator(out):
     # The files in the repository are exactly what `lagesbild demo-data` writes.
-    for rel in [demo.GAZETTEER_PATH, demo.AREAS_PATH, *POLISEN, KOMMUNEN, BOSTAD]:
+    for rel in [demo.GAZETTEER_PATH, demo.AREAS_PATH, *POLISEN, KOMMUNEN, BOSTAD, demo.REGISTER_PATH]:
         assert (ROOT / rel).read_bytes() == (out / rel).read_bytes(), f"{rel} is stale: run `lagesbild demo-data`"
 
 

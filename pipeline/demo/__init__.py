@@ -43,12 +43,15 @@ AREAS_PATH = "data/reference/areas_demo.geojson"
 POLISEN_PATHS = ("data/raw/polisen/demo_polisen_2026_v22-v34.csv", "data/raw/polisen/demo_polisen_2026_v35-v47.csv")
 KOMMUNEN_PATH = "data/raw/kommunen/demo_kommunen_2026.csv"
 BOSTAD_PATH = "data/raw/bostadsbolaget/demo_bostadsbolaget_2026.csv"
+REGISTER_PATH = "data/raw/insatser/demo_insatser_2026.csv"
 
 POLISEN_COLUMNS = ["Diarienr", "Brottskod", "Brottsbenämning", "Från datum", "Från kl", "Till datum",
                    "Till kl", "Gatuadress", "Ort", "X-koord", "Y-koord"]
 KOMMUNEN_COLUMNS = ["Ärendenr", "Datum", "Tid", "Verksamhet", "Händelsetyp", "Plats", "Beskrivning"]
 BOSTAD_COLUMNS = ["arende_id", "tidpunkt", "kategori", "adress", "lat", "lon", "kommentar"]
 GAZETTEER_COLUMNS = ["kind", "name", "street", "number", "town", "postcode", "x", "y", "aliases"]
+REGISTER_COLUMNS = ["Insats-id", "Insats", "Typ", "Ansvarig", "Start", "Slut", "Område", "Plats", "Radie (m)",
+                    "X", "Y", "Zon", "Problem", "Kommentar"]
 
 # -- geography (invented positions around the real town centres, SWEREF 99 TM) ---------------
 
@@ -311,6 +314,8 @@ def render_demo_files(seed: int = SEED) -> dict[str, bytes]:
         files[rel] = _csv_bytes(POLISEN_COLUMNS, part, ";", "\r\n", "utf-8-sig")
     files[KOMMUNEN_PATH] = _csv_bytes(KOMMUNEN_COLUMNS, kommunen_rows(demo, rng), ";", "\r\n", "cp1252")
     files[BOSTAD_PATH] = _csv_bytes(BOSTAD_COLUMNS, bostad_rows(demo, rng), ",", "\n", "utf-8")
+    # As Excel saves "CSV UTF-8" on a Swedish Windows: BOM, semicolons, CRLF.
+    files[REGISTER_PATH] = _csv_bytes(REGISTER_COLUMNS, register_rows(), ";", "\r\n", "utf-8-sig")
     return files
 
 
@@ -322,6 +327,9 @@ def generate_demo(seed: int = SEED) -> Demo:
     demo.incidents += hotspot_incidents(demo.gazetteer, rng)
     demo.incidents += oneoff_clusters(demo.gazetteer, rng)
     demo.incidents += dst_incidents(demo.gazetteer, rng)
+    # The planted intervention effects change what happened, so they come before the other
+    # partners' reports of the same incidents (twins); their own stream keeps them reproducible.
+    demo.incidents = planted_effects(demo.incidents, demo.gazetteer, np.random.default_rng([seed, 3]))
     demo.incidents += cross_partner_twins(demo.incidents, rng)
     # Late-night hotspots and twin time shifts can spill over the period's edges; drop those.
     demo.incidents = [i for i in demo.incidents if PERIOD_START <= i.when < PERIOD_END]
@@ -631,6 +639,134 @@ def cross_partner_twins(incidents, rng, share: float = 0.07) -> list[Incident]:
                            x=round(inc.x + dist * math.cos(angle), 1), y=round(inc.y + dist * math.sin(angle), 1),
                            twin=True))
     return out
+
+
+# -- the interventions register and the effects it knows ---------------------------------------
+
+#: Centre of the housing company's blocks on Blåklintsvägen (2–8) in Sörby, SWEREF 99 TM.
+BLOCKS_CENTRE = (507260, 6463910)
+
+
+@dataclass(frozen=True)
+class Planted:
+    """One register row and the truth built into the events.
+
+    ``effect``: ``reduce`` removes ``share`` of the target's incidents while the intervention
+    runs; ``displace`` moves ``share`` of them to housing addresses in the displacement ring
+    (250–500 m from the target's centre); ``none`` changes nothing. ``expected`` is the
+    verdict (and ring note) an honest evaluation should reach, for the tests.
+    """
+
+    row: dict
+    effect: str = "none"
+    share: float = 0.0
+    expected: tuple[str, str] | None = None
+
+
+def _reg(iid, name, typ, resp, start, end="", area="", place="", radius="", x="", y="", zone="", problem="",
+         comment="") -> dict:
+    return dict(zip(REGISTER_COLUMNS, [iid, name, typ, resp, start, end, area, place, radius, x, y, zone,
+                                       problem, comment]))
+
+
+PLANTED = [
+    Planted(_reg("MJ-2026-01", "Ökad polisnärvaro i centrum fredag och lördag kväll", "Polisnärvaro",
+                 "Polismyndigheten", "2026-09-07", area="Mjölby centrum",
+                 comment="Två patruller fre–lör 20–02. Kontakt: gruppchef 070-123 45 67"),
+            effect="reduce", share=0.5, expected=("minskning", "")),
+    Planted(_reg("MJ-2026-02", "Trygghetsvandringar med fältassistenter", "Trygghetsvandring", "Mjölby kommun",
+                 "14 sep 2026", "2026-10-25", area="Mantorp centrum", comment="Varannan torsdag"),
+            expected=("ingen säker förändring", "")),
+    Planted(_reg("MJ-2026-03", "Väktarrondering vid Blåklintsvägens hus", "väktare", "Bostadsbolaget i Mjölby",
+                 "2026-09-14", radius="250", x=str(BLOCKS_CENTRE[0]), y=str(BLOCKS_CENTRE[1]),
+                 problem="", comment="Rondering kvällar och nätter"),
+            effect="displace", share=0.7, expected=(None, "tecken på förflyttning till närområdet")),
+    Planted(_reg("MJ-2026-04", "Ny belysning på skolgården", "Belysning", "Mjölby kommun", "2026-10-05",
+                 "2026-10-09", place="Lagmansskolan", radius="150", problem="Otrygg plats (belysning, vegetation)"),
+            expected=("för få händelser för att säga något", "")),
+    Planted(_reg("MJ-2026-05", "Klotterborttagning inom 24 timmar", "Klotterborttagning", "Mjölby kommun",
+                 "2026-06-01", "28/6/2026", area="Skänninge centrum", problem="klotter, skadegörelse")),
+    Planted(_reg("MJ-2026-06", "Röjning av buskage längs gångvägen", "Röjning av vegetation", "Mjölby kommun",
+                 "2026-12-07", place="Sörbyparken", problem="Otrygg miljö")),
+    # Rows a coordinator gets wrong, which the register must reject with a reason.
+    Planted(_reg("MJ-2026-07", "Ordningsvakter vid resecentrum", "Ordningsvakter", "Mjölby kommun", "2026-10-02",
+                 place="Resecentrum")),
+    Planted(_reg("MJ-2026-08", "Kameraövervakning av torget", "Kameraövervakning", "Polismyndigheten",
+                 "2026-11-02", "2026-10-30", place="Stora torget")),
+    Planted(_reg("MJ-2026-09", "Fältassistenter kvällstid", "Fältassistenter", "Mjölby kommun", "2026-10-12",
+                 area="Kungshöga centrum")),
+]
+
+
+def register_rows() -> list[list[str]]:
+    """The demo register's rows, in the order a coordinator added them."""
+    return [[p.row[c] for c in REGISTER_COLUMNS] for p in PLANTED]
+
+
+def _planted_period(p: Planted) -> tuple[datetime, datetime]:
+    start = _register_date(p.row["Start"])
+    end = _register_date(p.row["Slut"]) + timedelta(days=1) if p.row["Slut"] else PERIOD_END
+    return start, end
+
+
+def _register_date(text: str) -> datetime:
+    for fmt in ("%Y-%m-%d", "%d %b %Y", "%d/%m/%Y"):
+        try:
+            return datetime.strptime(text.replace("sep", "Sep"), fmt)
+        except ValueError:
+            pass
+    raise ValueError(text)
+
+
+def _planted_target(p: Planted, gazetteer):
+    """(contains(x, y), centre) of a planted target, from the same sources the register names."""
+    if p.row["Område"]:
+        (_, ring), = [a for a in area_polygons_3006() if a[0] == p.row["Område"]]
+        return (lambda x, y: _in_polygon(x, y, ring)), None
+    if p.row["X"]:
+        cx, cy = float(p.row["X"]), float(p.row["Y"])
+    else:
+        place = next(g for g in gazetteer if g.name == p.row["Plats"])
+        cx, cy = place.x, place.y
+    radius = float(p.row["Radie (m)"] or 200)
+    return (lambda x, y: math.hypot(x - cx, y - cy) <= radius), (cx, cy, radius)
+
+
+def _in_polygon(x: float, y: float, ring: list[tuple[int, int]]) -> bool:
+    """Even-odd rule (the areas are axis-aligned rectangles, but this is general)."""
+    inside = False
+    for (ax, ay), (bx, by) in zip(ring, ring[1:]):
+        if (ay > y) != (by > y) and x < ax + (y - ay) * (bx - ax) / (by - ay):
+            inside = not inside
+    return inside
+
+
+def planted_effects(incidents: list[Incident], gazetteer, rng) -> list[Incident]:
+    """Build each planted intervention's effect into the incidents (see :class:`Planted`)."""
+    out = list(incidents)
+    for p in PLANTED:
+        if p.effect == "none":
+            continue
+        start, end = _planted_period(p)
+        contains, centre = _planted_target(p, gazetteer)
+        hit = [k for k, inc in enumerate(out) if start <= inc.when < end and contains(inc.x, inc.y)]
+        chosen = {k for k in hit if rng.random() < p.share}
+        if p.effect == "reduce":
+            out = [inc for k, inc in enumerate(out) if k not in chosen]
+        elif p.effect == "displace":
+            homes = _ring_addresses(gazetteer, centre)
+            for k in sorted(chosen):
+                home = homes[int(rng.integers(len(homes)))]
+                x, y = _jitter(home, rng, 6)
+                out[k] = replace(out[k], loc=home, x=x, y=y)
+    return out
+
+
+def _ring_addresses(gazetteer, centre) -> list[Place]:
+    """Housing addresses 250–500 m from the target's centre: where the trouble moves to."""
+    cx, cy, radius = centre
+    return [g for g in gazetteer if g.kind == "address" and (g.town, g.street) in HOUSING_STREETS
+            and radius + 10 <= math.hypot(g.x - cx, g.y - cy) <= radius + 240]
 
 
 # -- partner formats ------------------------------------------------------------------------------
