@@ -108,6 +108,12 @@ LAYERS: dict[str, str] = {
     "series": "Counts per ISO week × named area × taxonomy group, every week of the data up to the week, zeros included; area/group 'alla' = total (protected events never counted).",
     "trends": "This week per group, area, time of day, partner against the previous weeks and the same weeks a year earlier: means, percent change, E-test p, Benjamini–Hochberg q, tested direction (+1/-1, 0 = no significant change).",
     "emerging": "Emerging hot spot cells of the last emerging.weeks weeks: ArcGIS's pattern class, Mann-Kendall trend z and p of the Gi* series, hot/cold weeks (cells with events or a pattern).",
+    "prognos": "Raster: forecast for the next week, expected events per km² "
+    "(settings chosen by backtest; run_info forecast_*).",
+    "prognos_zones": "Forecast zones: the top forecast.levels % of the area's cells for next week, "
+    "with expected events, busiest time of day, place name.",
+    "accuracy": "How last week's maps did on this week's events, for the last forecast.record_weeks weeks: "
+    "method (prognos, vecka, rullande) × level: hits, hit rate, PAI, PEI*.",
     "run_info": "Key/value strings: parameters, input hashes, code version, row counts, quality.",
 }
 GEOCODE_METHODS = ("coordinates", "exact", "fuzzy", "street_centroid", "place")

@@ -42,17 +42,26 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import math
 from dataclasses import asdict, dataclass, field
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
+from rasterio import features
 from scipy import fft as sfft
+from scipy import ndimage
 from scipy.spatial import cKDTree
+from shapely.geometry import shape
 
-from pipeline.analysis.grid import Grid
-from pipeline.analysis.weeks import weeks_between
-from pipeline.evaluation.accuracy import SCORE_FIELDS, Target, top_k_scores
+from pipeline.analysis.grid import Grid, Surface, clip_mask
+from pipeline.analysis.weeks import next_weeks, weeks_between
+from pipeline.evaluation.accuracy import SCORE_FIELDS, Target, top_k_cells, top_k_scores
+from pipeline.privacy import spatial_events
+from pipeline.products import ProductOutput
+from pipeline.schema import CRS
 
 #: Values below this fraction of a surface's maximum are (single-precision) FFT round-off and
 #: set to exactly 0, so cells no event reaches tie at zero (ranked by cell position, as documented).
@@ -597,6 +606,166 @@ def expected_surface(history: History, i: int, setting: Setting):
     expected = float(recent.mean()) if len(recent) else 0.0
     values = history.full_grid(shape) * expected / (history.grid.cell**2 / 1e6)
     return values.astype(np.float32), history.weights(i, *setting.weighting)
+
+
+# -- the product: the prognos raster and the prognos zones --------------------------------------
+#: Columns of the ``prognos_zones`` layer (see :func:`forecast_zones`).
+ZONE_COLUMNS = [
+    "level", "zone_id", "n_cells", "area_km2", "share_area", "n_expected", "share_expected",
+    "busiest_time_of_day", "busiest_share", "n_events_week", "place_name", "geometry",
+]  # fmt: skip
+
+
+def forecast_points(events) -> pd.DataFrame:
+    """The events a forecast may use (the publication rule: counted, never a protected event),
+    as ``x``, ``y``, ``iso_week``, ``time_of_day``."""
+    ev = spatial_events(events)
+    if len(ev) == 0:
+        return pd.DataFrame({"x": [], "y": [], "iso_week": pd.Series([], dtype=str), "time_of_day": []})
+    return pd.DataFrame(
+        {
+            "x": ev.geometry.x.to_numpy(float),
+            "y": ev.geometry.y.to_numpy(float),
+            "iso_week": ev["iso_week"].astype(str).to_numpy(),
+            "time_of_day": ev["time_of_day"].astype(str).to_numpy(),
+        }
+    )
+
+
+def analysis_grid(boundary, cell: float) -> tuple[Grid, np.ndarray]:
+    """The density's grid (anchored to the municipality's bounds) and its study mask."""
+    grid = Grid.anchored(boundary.bounds, cell)
+    return grid, clip_mask(grid, boundary)
+
+
+def density_bandwidth(cfg) -> float | None:
+    """The density's configured bandwidth in metres, or None when it is "auto" (per week)."""
+    bw = cfg.analysis.bandwidth_m
+    return None if bw == "auto" else float(bw)
+
+
+def build_prognos(inp) -> ProductOutput:
+    """The ``prognos`` product: next week's forecast raster, its zones and the backtest in run_info."""
+    cfg = inp.cfg
+    grid, mask = analysis_grid(inp.reference.boundary, cfg.analysis.cell_size_m)
+    points = forecast_points(inp.events)
+    fc = forecast_next_week(points, inp.week, grid, mask, cfg.forecast, density_bandwidth(cfg))
+    zones = forecast_zones(fc, mask, cfg.forecast.levels, points, list(cfg.time_of_day), inp.reference.gazetteer)
+    layers = {"prognos": Surface(fc.values, grid), "prognos_zones": zones}
+    return ProductOutput(layers, forecast_info(fc, cfg.forecast))
+
+
+def forecast_zones(fc: Forecast, mask, levels, points: pd.DataFrame, time_bins, gazetteer=None) -> gpd.GeoDataFrame:
+    """The top ``level`` % of the study area's cells by forecast, as connected zones (4-neighbour,
+    exact cell edges), one row per (level, zone), most expected events first.
+
+    Only cells the forecast gives a positive value are drawn (a cell no past event reaches is
+    no forecast); where those are fewer than the level's share, the zones cover less. Per zone:
+    expected events next week, the time of day with most of its past events (weighted as the
+    forecast weighs weeks; ties in ``time_bins`` order), this week's events and a place name.
+    """
+    grid = fc.grid
+    msk = np.asarray(mask, dtype=bool)
+    rows, cols = np.nonzero(msk)
+    values = np.asarray(fc.values, dtype=np.float64)
+    study = values[msk]
+    cell_km2 = grid.cell**2 / 1e6
+    total = float(values.sum()) * cell_km2
+    ev_row, ev_col, ev_in = grid.cell_index(points[["x", "y"]].to_numpy(float).reshape(-1, 2))
+    weight = points["iso_week"].map(fc.weights).fillna(0.0).to_numpy(float)
+    this_week = (points["iso_week"] == fc.week).to_numpy()
+    parts = []
+    for level in sorted(float(v) for v in levels):
+        chosen = top_k_cells(study, len(study), level)
+        chosen = chosen[study[chosen] > 0]
+        if not len(chosen):
+            continue
+        selected = np.zeros(grid.shape, dtype=bool)
+        selected[rows[chosen], cols[chosen]] = True
+        labels, n_zones = ndimage.label(selected)
+        polygons = _label_polygons(labels, grid)
+        zone_of_event = np.where(ev_in, labels[np.clip(ev_row, 0, grid.ny - 1), np.clip(ev_col, 0, grid.nx - 1)], 0)
+        for z in range(1, n_zones + 1):
+            in_zone = labels == z
+            n_cells = int(in_zone.sum())
+            expected = float(values[in_zone].sum()) * cell_km2
+            busiest, share = _busiest_bin(
+                points["time_of_day"].to_numpy()[zone_of_event == z], weight[zone_of_event == z], time_bins
+            )
+            parts.append({
+                "level": level, "n_cells": n_cells, "area_km2": n_cells * cell_km2,
+                "share_area": n_cells / len(study), "n_expected": expected,
+                "share_expected": expected / total if total > 0 else math.nan,
+                "busiest_time_of_day": busiest, "busiest_share": share,
+                "n_events_week": int(((zone_of_event == z) & this_week).sum()), "geometry": polygons[z],
+            })  # fmt: skip
+    frame = pd.DataFrame(parts, columns=[c for c in ZONE_COLUMNS if c not in ("zone_id", "place_name")])
+    if len(frame):
+        frame = frame.sort_values(["level", "n_expected"], ascending=[True, False], kind="stable")
+        frame["zone_id"] = frame.groupby("level").cumcount() + 1
+    else:
+        frame["zone_id"] = pd.Series(dtype="int64")
+    out = gpd.GeoDataFrame(frame, geometry="geometry", crs=CRS)
+    out["place_name"] = _place_names(out, gazetteer)
+    return out[ZONE_COLUMNS].reset_index(drop=True).astype({"zone_id": "int64", "n_cells": "int64"})
+
+
+def _records(frame: pd.DataFrame) -> str:
+    """A table as compact JSON records ("[]" when empty)."""
+    return frame.to_json(orient="records", double_precision=4) if len(frame) else "[]"
+
+
+def _label_polygons(labels: np.ndarray, grid: Grid) -> dict:
+    north_up = np.ascontiguousarray(grid.to_north_up(labels)).astype(np.int32)
+    shapes = features.shapes(north_up, mask=north_up > 0, connectivity=4, transform=grid.transform)
+    polys: dict = {}
+    for geom, v in shapes:
+        polys.setdefault(int(v), []).append(shape(geom))
+    return {k: (v[0] if len(v) == 1 else shapely.union_all(v)) for k, v in polys.items()}
+
+
+def _busiest_bin(bins: np.ndarray, weights: np.ndarray, order) -> tuple[str, float]:
+    """The bin with the largest weight (first in ``order`` on a tie) and its share; ("", NaN) if none."""
+    totals = {b: float(weights[bins == b].sum()) for b in order}
+    all_weight = float(weights.sum())
+    if all_weight <= 0:
+        return "", math.nan
+    best = max(order, key=lambda b: (totals[b], -list(order).index(b)))
+    return best, totals[best] / all_weight
+
+
+def _place_names(polygons, gazetteer) -> list[str]:
+    if gazetteer is None or len(polygons) == 0:
+        return [""] * len(polygons)
+    c = polygons.geometry.representative_point()
+    return [str(n or "") for n in gazetteer.nearest_names(c.x.to_numpy(), c.y.to_numpy())]
+
+
+#: run_info keys of the forecast (strings; the report and anyone reading the archive use them).
+INFO_PREFIX = "forecast_"
+
+
+def forecast_info(fc: Forecast, opts) -> dict[str, str]:
+    """The chosen setting, how it was chosen and the backtest table, as run_info strings."""
+    info = {f"{INFO_PREFIX}{k}": v for k, v in fc.setting.as_info().items()}
+    weeks = sorted(fc.weights)
+    info.update({
+        f"{INFO_PREFIX}for_week": next_weeks(fc.week, 1)[0],
+        f"{INFO_PREFIX}setting": fc.setting.label(),
+        f"{INFO_PREFIX}chosen_by": fc.chosen_by,
+        f"{INFO_PREFIX}history_weeks": str(fc.history_weeks),
+        f"{INFO_PREFIX}min_weeks": str(opts.min_weeks),
+        f"{INFO_PREFIX}first_week": weeks[0] if weeks else "",
+        f"{INFO_PREFIX}nn_distance_m": "" if not math.isfinite(fc.nn_distance_m) else f"{fc.nn_distance_m:.1f}",
+        f"{INFO_PREFIX}levels": json.dumps([float(v) for v in opts.levels]),
+        f"{INFO_PREFIX}select_level": f"{float(opts.select_level):g}",
+        f"{INFO_PREFIX}n_expected": f"{float(fc.values.sum()) * fc.grid.cell**2 / 1e6:.3f}",
+        f"{INFO_PREFIX}candidates": str(len(fc.backtest)),
+        f"{INFO_PREFIX}backtest_weeks": str(int(fc.backtest["weeks_scored"].max()) if len(fc.backtest) else 0),
+        f"{INFO_PREFIX}backtest": _records(fc.backtest),
+        f"{INFO_PREFIX}record": _records(fc.record),
+    })  # fmt: skip
+    return info
 
 
 class _Opts:

@@ -50,6 +50,12 @@ class Target:
         pos, counts = np.unique(np.asarray(positions, dtype=np.int64), return_counts=True)
         return cls(pos, counts.astype(np.int64))
 
+    @classmethod
+    def from_points(cls, xy, grid, mask) -> "Target":
+        """From event coordinates on ``grid``: each event's study-cell position (row-major rank
+        among the ``mask`` cells); events outside the grid or the mask are left out."""
+        return cls.from_positions(study_positions(xy, grid, mask))
+
     @property
     def n_events(self) -> int:
         return int(self.counts.sum())
@@ -136,6 +142,25 @@ def top_k_cells(values, n_cells: int, level: float) -> np.ndarray:
     return np.sort(order[:k])
 
 
+def study_positions(xy, grid, mask) -> np.ndarray:
+    """Study-cell position (row-major rank among the ``mask`` cells) of each point inside them.
+
+    >>> from pipeline.analysis.grid import Grid
+    >>> study_positions(np.array([[5.0, 5.0], [25.0, 5.0], [15.0, 15.0]]), Grid(0, 0, 10, 3, 2),
+    ...                 np.array([[True, False, True], [True, True, True]])).tolist()
+    [0, 1, 3]
+    """
+    msk = np.asarray(mask, dtype=bool)
+    pts = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
+    if len(pts) == 0:
+        return np.zeros(0, dtype=np.int64)
+    row, col, inside = grid.cell_index(pts)
+    row, col = row[inside], col[inside]
+    keep = msk[row, col]
+    rank = np.cumsum(msk.ravel()) - 1
+    return rank[row[keep] * grid.nx + col[keep]].astype(np.int64)
+
+
 # -- internals ----------------------------------------------------------------------------------
 def _kth_largest(vals: np.ndarray, ks) -> list:
     """The k-th largest of ``vals`` for each k (in ``vals``' dtype, so comparisons are exact),
@@ -168,7 +193,7 @@ def _hits(vals, pos, k: int, vk: float, at_target: np.ndarray, target: Target) -
         return hits
     cells = target.positions[tied]
     if vk > 0:
-        rank = np.searchsorted(np.sort(pos[vals == vk]), cells)
+        rank = np.searchsorted(pos[vals == vk], cells)  # pos is sorted, so is any subset
     else:  # zero ties also include every study cell that ``pos`` leaves out
-        rank = cells - np.searchsorted(np.sort(pos[vals > 0]), cells)
+        rank = cells - np.searchsorted(pos[vals > 0], cells)
     return hits + int(target.counts[tied][rank < need].sum())

@@ -42,19 +42,27 @@ from pyproj.exceptions import CRSError
 from pipeline.analysis.forecast import (
     History,
     Setting,
+    analysis_grid,
     backtest_table,
     best_candidate,
     candidate_settings,
     default_setting,
+    density_bandwidth,
     expected_surface,
+    forecast_next_week,
+    forecast_points,
     nn_distance,
     rolling_record,
     scored,
 )
 from pipeline.analysis.grid import Grid, clip_mask
-from pipeline.analysis.weeks import check_week, weeks_between
+from pipeline.analysis.kde import kde, resolve_bandwidth
+from pipeline.analysis.weeks import check_week, previous_weeks, rolling_window, weeks_between
 from pipeline.errors import LagesbildError
+from pipeline.evaluation.accuracy import SCORE_FIELDS, Target, top_k_scores
 from pipeline.io.atomic import atomic_path, write_csv
+from pipeline.products import ProductOutput
+from pipeline.schema import ROLLING_PERIOD, WEEK_PERIOD
 
 ROLLING = "rolling"
 
@@ -359,3 +367,80 @@ def run_command(
     if save_forecasts:
         echo(f"{len(paths) - 2} GeoTIFFs in {Path(out)}")
     return result
+
+
+# -- the weekly accuracy table (the ``accuracy`` product) ----------------------------------------
+#: The maps a week's meeting saw, scored on the next week's events.
+FORECAST_METHOD = "prognos"
+ACCURACY_METHODS = (FORECAST_METHOD, WEEK_PERIOD, ROLLING_PERIOD)
+ACCURACY_COLUMNS = [
+    "week", "made_in", "method", "level", "k", "area_km2", "n_events", "hits", "hit_rate", "pai", "pei", "setting",
+]  # fmt: skip
+
+
+def build_accuracy(inp) -> ProductOutput:
+    """The ``accuracy`` product: for each of the last ``forecast.record_weeks`` weeks up to this
+    one, how the maps of the week before did on its events — the forecast (as the weekly run
+    made it: its setting chosen from the weeks before), the week's hotspot density
+    (``vecka``) and the rolling-window density (``rullande``) — at every forecast level, each
+    method's area being its top cells at that share of the municipality (pipeline/evaluation/
+    accuracy.py). One row per week × method × level."""
+    cfg = inp.cfg
+    grid, mask = analysis_grid(inp.reference.boundary, cfg.analysis.cell_size_m)
+    points = forecast_points(inp.events)
+    fc = forecast_next_week(points, inp.week, grid, mask, cfg.forecast, density_bandwidth(cfg))
+    table = accuracy_table(fc.record, points, grid, mask, cfg)
+    weeks = sorted(set(table["week"]))
+    info = {
+        "accuracy_weeks": f"{weeks[0]}..{weeks[-1]}" if weeks else "",
+        "accuracy_methods": ",".join(ACCURACY_METHODS),
+    }
+    return ProductOutput({"accuracy": table}, info)
+
+
+def accuracy_table(record: pd.DataFrame, points: pd.DataFrame, grid: Grid, mask, cfg) -> pd.DataFrame:
+    """The forecast's record rows plus the two hotspot maps scored on the same weeks."""
+    levels = [float(v) for v in cfg.forecast.levels]
+    cell_km2 = grid.cell**2 / 1e6
+    rows = []
+    for rec in record.to_dict("records"):
+        week = rec["week"]
+        made_in = previous_weeks(week, 1)[0]
+        for lv in levels:
+            rows.append(_row(week, made_in, FORECAST_METHOD, lv, {f: rec[f"{f}_{lv:g}"] for f in SCORE_FIELDS},
+                             cell_km2, rec["setting"]))  # fmt: skip
+        for method, scores in hotspot_scores(points, grid, mask, cfg, week, levels).items():
+            for li, lv in enumerate(levels):
+                rows.append(_row(week, made_in, method, lv, {f: scores[f][li] for f in SCORE_FIELDS}, cell_km2, ""))
+    frame = pd.DataFrame(rows, columns=ACCURACY_COLUMNS)
+    return frame.astype({"k": "int64", "n_events": "int64", "hits": "int64", "level": float})
+
+
+def _row(week, made_in, method, level, scores, cell_km2, setting) -> dict:
+    k = int(scores["k"])
+    return {
+        "week": week, "made_in": made_in, "method": method, "level": level, "k": k, "area_km2": k * cell_km2,
+        "n_events": int(scores["n_events"]), "hits": int(scores["hits"]), "hit_rate": float(scores["hit_rate"]),
+        "pai": float(scores["pai"]), "pei": float(scores["pei"]), "setting": setting,
+    }  # fmt: skip
+
+
+def hotspot_scores(points: pd.DataFrame, grid: Grid, mask, cfg, week: str, levels) -> dict[str, dict]:
+    """The week before ``week``'s own density and its rolling-window density (as the week
+    product draws them: the week's bandwidth, the configured kernel), scored on ``week``'s
+    events at ``levels``. A map without events is not scored."""
+    a = cfg.analysis
+    made_in = previous_weeks(week, 1)[0]
+    iso = points["iso_week"].astype(str)
+    xy_of = lambda weeks: points.loc[iso.isin(weeks), ["x", "y"]].to_numpy(float).reshape(-1, 2)  # noqa: E731
+    week_xy = xy_of([made_in])
+    target = Target.from_points(xy_of([week]), grid, mask)
+    msk = np.asarray(mask, dtype=bool)
+    bandwidth = float(resolve_bandwidth(week_xy, a.bandwidth_m, a.cell_size_m))
+    out = {}
+    for method, xy in ((WEEK_PERIOD, week_xy), (ROLLING_PERIOD, xy_of(rolling_window(made_in, a.rolling_weeks)))):
+        if len(xy) == 0:
+            continue
+        density = kde(xy, grid, bandwidth, kernel=a.kernel)
+        out[method] = top_k_scores(np.asarray(density)[msk], None, int(msk.sum()), levels, target)
+    return out

@@ -7,8 +7,10 @@ all history up to the week); ``layers`` are the archive layers it writes (pipeli
 from __future__ import annotations
 
 from pipeline.analysis.emerging import build_emerging
+from pipeline.analysis.forecast import build_prognos
 from pipeline.analysis.recurrence import RECURRENCE_WINDOWS
 from pipeline.analysis.trends import build_series, build_trends, trends_lookback
+from pipeline.evaluation.backtest import build_accuracy
 from pipeline.products import Product
 from pipeline.products.week import build_week
 
@@ -27,4 +29,8 @@ PRODUCTS: tuple[Product, ...] = (
     Product("trends", build=build_trends, layers=("trends",), weeks_before=trends_lookback),
     # emerging hot spots: Gi* per cell and week, Mann-Kendall trend, ArcGIS's 17 classes
     Product("emerging", build=build_emerging, layers=("emerging",), weeks_before=lambda cfg: cfg.emerging.weeks - 1),
+    # next week's forecast, its settings chosen by a backtest on every earlier week
+    Product("prognos", build=build_prognos, layers=("prognos", "prognos_zones"), weeks_before=None),
+    # how last week's forecast and hotspot maps did on this week's events (the last weeks' record)
+    Product("accuracy", build=build_accuracy, layers=("accuracy",), weeks_before=None, requires=("prognos",)),
 )
