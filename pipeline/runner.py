@@ -19,6 +19,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 from filelock import FileLock, Timeout
+from tqdm import tqdm
 
 import pipeline
 from pipeline.analysis.weeks import check_week, latest_complete_week
@@ -47,6 +48,7 @@ from pipeline.render.maps import render_map
 from pipeline.render.report import render_report
 from pipeline.sources.geocode import Gazetteer
 from pipeline.sources.normalise import normalise_partner
+from pipeline.render.summary import headline
 from pipeline.sources.quality import format_summary
 from pipeline.sources.read import expand_files, read_export
 
@@ -157,13 +159,17 @@ def _run_weekly_locked(cfg, week, now, echo, backfill) -> WeeklyResult:
     stale = [w for w in archived if w != week and _is_stale(cfg, hashes, interventions, w)]
     missing = [w for w in events.weeks if backfill and w < week and w not in archived]
     rebuilt = []
-    for w in sorted({week, *stale, *missing}):
+    todo = sorted({week, *stale, *missing})
+    # A backfill builds many weeks: show "week n of N" on a terminal (tqdm is off when the
+    # output is not a terminal, so logs and tests stay clean).
+    for w in tqdm(todo, desc="Bygger veckor", unit="vecka", disable=None if len(todo) > 1 else True,
+                  leave=False, bar_format="{desc}: {n_fmt} av {total_fmt} {bar} {postfix}"):
         _build_week(cfg, events, w, ref, ingest, hashes, interventions)
         crash_point(f"after-archive:{w}")
         rebuilt.append(w)
     if week not in events.weeks:
         echo(f"Obs: inga händelser i vecka {week}.")
-    paths = _render_weeks(cfg, rebuilt, ref.areas, ingest.quality)
+    paths, contexts = _render_weeks(cfg, rebuilt, ref.areas, ingest.quality)
     result = WeeklyResult(week, archive_path(cfg, week), *paths[week], _index_path(cfg), rebuilt)
     echo(f"Arkiv:   {result.archive}")
     echo(f"Karta:   {result.map}")
@@ -171,6 +177,11 @@ def _run_weekly_locked(cfg, week, now, echo, backfill) -> WeeklyResult:
     echo(f"Index:   {result.index}")
     return result
 
+    n_rejected = int(ingest.state["rejected"])
+    if n_rejected:
+        rejected = cfg.path(cfg.paths.processed) / "rejected.csv"
+        echo(f"Avvisade rader: {n_rejected} – se {rejected}")
+    echo(headline(contexts[week]))
 
 def build_products(cfg, events, week: str, ref: Reference, interventions=None) -> list:
     """Every declared product for ``week``, in dependency order: their ProductOutputs.
@@ -219,21 +230,24 @@ def _build_week(cfg, events, week, ref: Reference, ingest: IngestResult, hashes,
     return write_archive(archive_path(cfg, week), outputs, info, cfg)
 
 
-def _render_weeks(cfg, weeks, areas, quality) -> dict[str, tuple[Path, Path]]:
-    """Render the built weeks, and their archived neighbours (their prev/next links change)."""
+def _render_weeks(cfg, weeks, areas, quality) -> tuple[dict[str, tuple[Path, Path]], dict]:
+    """Render the built weeks, and their archived neighbours (their prev/next links change),
+    and the index (from the newest archived week); returns the paths and the WeekContexts."""
     archived = archived_weeks(cfg)
     todo = set(weeks)
     for w in weeks:
         i = archived.index(w)
         todo.update(archived[max(i - 1, 0): i + 2])
-    out = {}
+    out, contexts = {}, {}
     for w in sorted(todo):
         ctx = week_context(cfg, w, areas=areas, quality=quality if w in weeks else None, weeks=archived)
         write_text(ctx.map_path, render_map(ctx))
         write_text(ctx.report_path, render_report(ctx))
         out[w] = (ctx.map_path, ctx.report_path)
-    write_text(_index_path(cfg), render_index(list(reversed(archived)), cfg))
-    return out
+        contexts[w] = ctx
+    newest = contexts.get(archived[-1]) or week_context(cfg, archived[-1], areas=areas, weeks=archived)
+    write_text(_index_path(cfg), render_index(list(reversed(archived)), cfg, latest=newest))
+    return out, contexts
 
 
 def week_context(cfg, week: str, *, areas=None, quality: dict | None = None, weeks: list[str] | None = None):

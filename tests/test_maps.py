@@ -6,6 +6,7 @@ import dataclasses
 import json
 import re
 
+import pandas as pd
 import pytest
 
 from pipeline.config import MapConfig
@@ -180,3 +181,31 @@ def test_index_lists_weeks_newest_first(ctx):
     assert 'href="maps/2026-W45/karta.html"' in render_index(["2026-W45"], ctx.cfg, maps_dir_rel="maps/")
     assert "Inga arkiverade veckor" in render_index([], ctx.cfg)
     assert XSS_AREA not in html
+
+
+def _series(weeks_counts):
+    return pd.DataFrame({"week": [w for w, _ in weeks_counts], "area": "alla", "group": "alla",
+                         "n": [n for _, n in weeks_counts]})
+
+
+def test_index_dashboard_summary_chart_and_counts(ctx):
+    from pipeline.render.summary import week_summary
+
+    counts = [("2026-W45", 120), ("2026-W46", 131), ("2026-W47", 156)]
+    latest = dataclasses.replace(ctx, layers={**ctx.layers, "series": _series(counts)})
+    html = render_index(ctx.weeks, ctx.cfg, latest=latest)
+    assert html.index('id="viktigast"') < html.index('id="trend-alla-veckor"') < html.index('class="lb-week')
+    summary = re.findall(r'<li data-summary-key="([^"]+)">', html)
+    assert summary == [s.key for s in week_summary(latest)]
+    assert week_summary(latest)[0].text.split(",")[0] in html
+    shown = dict(re.findall(r'data-week="(\d{4}-W\d\d)">\s*<td>[^<]*</td><td>[^<]*</td><td class="num" data-n="(\d*)"', html))
+    assert shown == {w: str(n) for w, n in counts}
+    assert html.count("<svg") == 1 and "v. 47: 156" in html and external_refs(html) == []
+
+
+def test_index_without_series_counts_the_latest_week_only(ctx):
+    html = render_index(ctx.weeks, ctx.cfg, latest=ctx)
+    kf = ctx.layers["key_figures"]
+    n = int(kf[kf["dimension"] == "group"]["n_week"].sum())
+    assert f'data-n="{n}"' in html and html.count('data-n=""') == len(ctx.weeks) - 1
+    assert "<svg" not in html   # one week is no trend

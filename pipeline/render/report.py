@@ -522,6 +522,33 @@ def hour_chart(ctx) -> str:
         return _svg(fig)
 
 
+def chart_svg_line(series: list[tuple[str, int]], highlight: str | None = None) -> str:
+    """Weekly counts as a line (ISO weeks in order), the ``highlight`` week marked; inline SVG.
+
+    Weeks missing from ``series`` are gaps in the x axis only by position, so pass every week.
+    """
+    if not series:
+        return ""
+    weeks = [w for w, _ in series]
+    values = [n for _, n in series]
+    with _chart_style():
+        fig, ax = plt.subplots(figsize=(7.0, 2.3))
+        x = range(len(weeks))
+        ax.plot(x, values, color="#1f3b57", linewidth=1.6, marker="o", markersize=2.5)
+        if highlight in weeks:
+            i = weeks.index(highlight)
+            ax.plot([i], [values[i]], marker="o", markersize=6, color="#b2182b", zorder=5)
+            ax.annotate(f"v. {fmt.week_parts(highlight)[1]}: {values[i]}", (i, values[i]),
+                        textcoords="offset points", xytext=(-6, 8), ha="right", fontsize=7.5, color="#b2182b")
+        step = max(1, len(weeks) // 12)
+        ticks = list(range(0, len(weeks), step))
+        ax.set_xticks(ticks, [f"v. {fmt.week_parts(weeks[i])[1]}" for i in ticks], fontsize=7)
+        ax.set_ylim(bottom=0)
+        ax.set_ylabel("Händelser per vecka")
+        ax.grid(axis="y", color="#e0e0e0", linewidth=0.6)
+        return _svg(fig)
+
+
 def _chart_style():
     return plt.rc_context({
         "svg.fonttype": "none", "svg.hashsalt": "lagesbild", "text.parse_math": False,

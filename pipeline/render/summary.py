@@ -1,7 +1,7 @@
 """*Veckans viktigaste*: 3–6 plain Swedish sentences on what the meeting should discuss.
 
 Every sentence is drawn from an archive layer of the week, never from a guess: the count of
-the week against the earlier weeks, tested changes (``key_figures.direction_prev`` /
+the week against the earlier weeks, tested changes (the ``trends`` layer's ``direction_prev`` /
 ``direction_year`` when the trend test wrote them), new and recurring hotspot zones, emerging
 hot spots, where the forecast points next week and interventions that started, ended or
 showed an effect. A layer that is absent says nothing. A week with no tested change and no
@@ -42,7 +42,7 @@ class Sentence:
 
 def week_summary(ctx) -> list[Sentence]:
     """The week's most important sentences, most important first (at most ``MAX_SENTENCES``)."""
-    kf = _layer(ctx, "key_figures")
+    kf = _figures(ctx)
     if _total(kf) is None:
         return [Sentence("quiet", f"Inga händelser registrerades {_week_words(ctx.week)}.")]
     news = [s for s in (
@@ -208,7 +208,7 @@ def top_area_sentence(ctx, kf) -> Sentence | None:
 
 def peak_time_sentence(ctx) -> Sentence | None:
     """The busiest time of day, and its busiest weekday and hour."""
-    kf = _layer(ctx, "key_figures")
+    kf = _figures(ctx)
     tod = kf[kf["dimension"].astype(str) == "time_of_day"] if len(kf) else kf
     if len(tod) == 0 or pd.to_numeric(tod["n_week"], errors="coerce").fillna(0).max() <= 0:
         return None
@@ -281,9 +281,19 @@ def _min_zone_events(ctx) -> int:
     return int(getattr(a, "min_zone_events", None) or a.dbscan.min_samples)
 
 
+def _figures(ctx):
+    """The tested trend table when the archive has it, else the week's key figures (the same
+    rows; no test columns)."""
+    trends = _layer(ctx, "trends")
+    return trends if len(trends) else _layer(ctx, "key_figures")
+
+
 def _recent_weeks(ctx) -> int:
+    """Weeks the earlier mean is taken over: the trend test's, or the key figures' window."""
     trends = getattr(ctx.cfg, "trends", None)
-    return int(getattr(trends, "recent_weeks", None) or ctx.cfg.analysis.rolling_weeks)
+    if len(_layer(ctx, "trends")) and getattr(trends, "recent_weeks", None):
+        return int(trends.recent_weeks)
+    return int(ctx.cfg.analysis.rolling_weeks)
 
 
 def _week_zones(ctx, status: str):
@@ -345,3 +355,28 @@ def _next_week(week: str) -> str:
     y, w, _ = monday.isocalendar()
     return f"{y}-W{w:02d}"
 
+
+
+def headline(ctx) -> str:
+    """The terminal's one line about the week: count against the earlier weeks, new zones,
+    tested changes.
+
+    >>> from tests.fixtures_week import build_week_context
+    >>> headline(build_week_context()).startswith("Vecka 47, 2026: 156 händelser")
+    True
+    """
+    year, num = fmt.week_parts(ctx.week)
+    kf = _figures(ctx)
+    total = _total(kf)
+    if total is None:
+        return f"Vecka {num}, {year}: inga händelser."
+    n, mean = total
+    parts = [f"{fmt.sv_number(n)} händelser (snitt {fmt.sv_number(mean, 1)} de {fmt.sv_small(_recent_weeks(ctx))} "
+             f"föregående veckorna)"]
+    new = _week_zones(ctx, STATUS_NEW)
+    new = new[pd.to_numeric(new["n_events"], errors="coerce").fillna(0) >= _min_zone_events(ctx)] if len(new) else new
+    parts.append(f"{len(new)} {'ny hotspot-zon' if len(new) == 1 else 'nya hotspot-zoner'}")
+    if "direction_prev" in kf:
+        n_changes = int((pd.to_numeric(kf["direction_prev"], errors="coerce").fillna(0) != 0).sum())
+        parts.append(f"{n_changes} {'säkerställd förändring' if n_changes == 1 else 'säkerställda förändringar'}")
+    return f"Vecka {num}, {year}: " + ", ".join(parts) + "."
