@@ -1,21 +1,53 @@
-"""Benchmark harness: ``python -m bench.run`` (``make bench``).
+"""``python -m bench.run`` (``make bench``): every bench module, one table per task, bench/results.json.
 
-Collects rows from bench/kde_bench.py and bench/dbscan_bench.py (if present), times the whole
-``lagesbild weekly`` on the demo data (if the console script exists), prints an aligned table
-and writes bench/results.json. Row keys: task, method, n, grid, wall_s, peak_mb, max_rel_err, note.
+Each module in ``MODULES`` has ``run() -> list[dict]`` (a module that is not there is skipped).
+Rows share the keys in ``COLUMNS``; a row leaves out what does not apply. Times are seconds:
+``median_s`` and ``min_s``–``max_s`` over ``repeats`` warm rounds (bench/harness.py), ``first_s``
+the first call in a fresh process (after ``import_s`` of imports and set-up); ``peak_mb`` is the
+resident memory the first call added at its peak; ``max_rel_err`` is against an exact reference.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+from bench.harness import machine
+
 ROOT = Path(__file__).resolve().parents[1]
-KEYS = ("task", "method", "n", "grid", "wall_s", "warm_s", "peak_mb", "max_rel_err", "note")
+MODULES = (
+    "bench.kde_bench",
+    "bench.dbscan_bench",
+    "bench.emerging_bench",
+    "bench.forecast_bench",
+)
+COLUMNS = (
+    "method",
+    "n",
+    "grid",
+    "lattice",
+    "params",
+    "threads",
+    "median_s",
+    "min_s",
+    "max_s",
+    "repeats",
+    "first_s",
+    "import_s",
+    "wall_s",
+    "warm_s",
+    "peak_mb",
+    "max_rel_err",
+    "note",
+)
+WEEKLY_REPEATS = 3
 
 
 def _module_rows(name: str) -> list[dict]:
@@ -30,8 +62,7 @@ def _module_rows(name: str) -> list[dict]:
 
 WEEKLY = """
 import sys
-from pathlib import Path
-from bench.dbscan_bench import status_mb
+from bench.harness import status_mb
 from pipeline.cli import main
 rc = main(["weekly", "--config", sys.argv[1]])
 print("PEAK_MB", status_mb("VmHWM"), flush=True)
@@ -39,39 +70,96 @@ sys.exit(rc)
 """
 
 
-def _weekly_row() -> list[dict]:
-    """The whole `lagesbild weekly` on the demo data, in a fresh process (its own peak RSS)."""
-    t = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", WEEKLY, str(ROOT / "config.yaml")], cwd=ROOT,
-                          capture_output=True, text=True)
-    wall = time.perf_counter() - t
-    peak = next((float(l.split()[1]) for l in proc.stdout.splitlines() if l.startswith("PEAK_MB")), None)
-    note = "ok" if proc.returncode == 0 else f"exit {proc.returncode}: {(proc.stderr or proc.stdout).strip()[-120:]}"
-    return [{"task": "pipeline", "method": "lagesbild weekly (demo data)", "n": None, "grid": None,
-             "wall_s": wall, "warm_s": None, "peak_mb": peak, "max_rel_err": None,
-             "note": note + "; wall time includes interpreter start and imports"}]
+def _weekly_once() -> tuple[float, float | None, str]:
+    """One `lagesbild weekly` on the demo data in a fresh copy (never the shared outputs)."""
+    with tempfile.TemporaryDirectory(prefix="bench_weekly_") as tmp:
+        shutil.copy(ROOT / "config.yaml", tmp)
+        for sub in ("data/raw", "data/reference"):
+            shutil.copytree(ROOT / sub, Path(tmp) / sub)
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        t = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-c", WEEKLY, str(Path(tmp) / "config.yaml")],
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+        wall = time.perf_counter() - t
+    peak = next((float(line.split()[1]) for line in proc.stdout.splitlines() if line.startswith("PEAK_MB")), None)
+    ok = "" if proc.returncode == 0 else f"exit {proc.returncode}: {(proc.stderr or proc.stdout).strip()[-160:]}"
+    return wall, peak, ok
+
+
+def weekly_rows(repeats: int = WEEKLY_REPEATS) -> list[dict]:
+    """The whole `lagesbild weekly` on the demo data, ``repeats`` fresh processes and copies."""
+    runs = [_weekly_once() for _ in range(repeats)]
+    failed = next((r[2] for r in runs if r[2]), "")
+    walls = sorted(r[0] for r in runs)
+    return [
+        {
+            "task": "pipeline",
+            "method": "lagesbild weekly (demo data)",
+            "threads": os.cpu_count(),
+            "median_s": None if failed else walls[len(walls) // 2],
+            "min_s": walls[0],
+            "max_s": walls[-1],
+            "repeats": repeats,
+            "peak_mb": max((r[1] or 0.0) for r in runs) or None,
+            "note": failed
+            or "fresh process and copy of config + data each run; interpreter start and imports included",
+        }
+    ]
 
 
 def _fmt(v) -> str:
     if v is None:
         return "-"
     if isinstance(v, float):
+        if v == 0:
+            return "0"
         return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"
     return str(v)
 
 
 def table(rows: list[dict]) -> str:
-    """Aligned text table of the rows."""
-    cells = [list(KEYS)] + [[_fmt(r.get(k)) for k in KEYS] for r in rows]
-    widths = [max(len(c[i]) for c in cells) for i in range(len(KEYS))]
-    return "\n".join("  ".join(c[i].ljust(widths[i]) for i in range(len(KEYS))).rstrip() for c in cells)
+    """Aligned text tables, one per task, with the columns that task's rows fill."""
+    out = []
+    for task in dict.fromkeys(r.get("task", "") for r in rows):
+        these = [r for r in rows if r.get("task", "") == task]
+        cols = [c for c in COLUMNS if any(r.get(c) is not None for r in these)]
+        cells = [cols] + [[_fmt_cell(c, r.get(c)) for c in cols] for r in these]
+        widths = [max(len(line[i]) for line in cells) for i in range(len(cols))]
+        out.append(f"== {task}")
+        out += ["  ".join(line[i].ljust(widths[i]) for i in range(len(cols))).rstrip() for line in cells]
+        out.append("")
+    return "\n".join(out)
+
+
+def _fmt_cell(col: str, v) -> str:
+    if col == "max_rel_err" and isinstance(v, float):
+        return f"{100 * v:.3g} %"
+    return _fmt(v)
 
 
 def main() -> int:
-    rows = (_module_rows("bench.kde_bench") + _module_rows("bench.dbscan_bench")
-            + _module_rows("bench.emerging_bench") + _weekly_row())
-    print(table(rows))
-    (ROOT / "bench/results.json").write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+    info = machine()
+    print(
+        f"make bench, {info['date']}, {info['cpu']}, {info['cores']} cores, load {info['load_avg_1_5_15']}", flush=True
+    )
+    rows = []
+    for name in MODULES:
+        these = _module_rows(name)
+        rows += these
+        if these:
+            print(table(these), flush=True)
+    these = weekly_rows()
+    rows += these
+    print(table(these))
+    info["load_avg_after"] = machine()["load_avg_1_5_15"]
+    (ROOT / "bench/results.json").write_text(
+        json.dumps({"machine": info, "rows": rows}, indent=2, ensure_ascii=False) + "\n"
+    )
     return 0
 
 

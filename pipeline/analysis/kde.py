@@ -9,26 +9,33 @@ Kernels (bandwidth ``h`` in metres, each integrates to 1 over the plane):
   ``GAUSS_TRUNCATE · h`` in the convolution (5h: the dropped tail is < 4e-6 of the peak; 4h
   gave ~1 % errors in sparse tails).
 
-Method (:func:`kde`): linear binning of the points onto a lattice of spacing ``s = cell/k``
-(``k`` odd, so every cell centre is a lattice node) and FFT convolution with the kernel sampled
-on the lattice, evaluated only at the cell centres: the lattice is split into its k² phases,
+Method (:func:`kde`): *quadratic* binning of the points onto a lattice of spacing
+``s = cell/k`` (:mod:`pipeline.analysis.kde_binning`: each point spreads over the 3 × 3 nodes
+around it with Lagrange weights, exact for every polynomial of degree ≤ 2 per axis, so the
+binned sum matches the exact one to third order — linear binning is exact only to first order
+and leaves a ``½ t(1 − t) s² K''`` bias), then FFT convolution with the kernel sampled on the
+lattice, evaluated only at the cell centres: the lattice is split into its k² sub-cell phases,
 each convolved on the coarse grid with the kernel sampled at that phase's offsets (cached
-spectra), and the spectra summed before one inverse FFT. Linear binning keeps each point's mass and
-centre exactly but adds a second moment ``t(1 − t)s²`` per axis; we bin that moment too and
-subtract ``½ s² (Kxx·Mx + Kyy·My)`` (second-order Taylor correction), which makes the Gaussian
-essentially exact at ``h ≥ 3 s``. The quartic's second derivative jumps at ``d = h``, so there
-the correction cannot help and we oversample instead: ``k`` is the smallest odd integer with
-``h / s ≥ MIN_STEPS[kernel]``.
+spectra), and the spectra summed before one inverse FFT. One pass over the points and k²
+coarse FFTs; ``THREADS`` sets the threads of both.
+
+The Gaussian is smooth, so ``h ≥ 3 s`` suffices. The quartic's second derivative jumps at
+``d = h``: where a point's 3 × 3 stencil straddles that edge no polynomial binning is exact,
+and the error there shrinks only with the step. ``k`` is the smallest integer with
+``h / s ≥ MIN_STEPS[kernel]``; for the quartic 35 nodes per bandwidth keep one isolated
+point's kernel within 0.4 % (any position in its cell) wherever it is above 1 % of its peak,
+a margin for clusters superposed on other density (at 30, a real Chicago test reached 1.07 %).
 
 ``method="auto"`` (default) sums the kernel exactly over each point's neighbourhood when that
 is cheap (``n · stencil ≤ DIRECT_MAX_PAIRS``: a municipality's week), and uses the FFT path
-for large inputs, where the many overlapping kernels average the quartic's edge error out.
+for large inputs.
 
-FFT accuracy promise (tested against :func:`exact_kde` on clustered synthetic data and real
-Chicago/Vancouver data): max relative error < 1 % in every cell whose exact density is above
-1 % of the maximum, for ``h ≥ 2`` cells. Caveat: where the 1 %-of-max contour is drawn by a
-*single isolated* event, it runs along that kernel's quartic edge, where relative error grows
-as the exact value → 0; pass ``oversample=`` to buy more accuracy there.
+FFT accuracy promise (tested against :func:`exact_kde` on clustered synthetic data, real
+Chicago/Vancouver data and single points anywhere in a cell): max relative error < 1 % in
+every cell whose exact density is above 1 % of the maximum, for ``h ≥ 2`` cells. Caveat: a
+heavy point-like cluster whose quartic edge runs through cells held just above 1 % by *other*
+events can exceed that there (the edge error is a fraction of a per cent of the cluster's
+own peak); pass ``oversample=`` to buy more accuracy.
 
 Rows: ``values[0]`` is the **southernmost** row (y grows with the row index, like the maths);
 rasters are stored north-up, so write ``grid.to_north_up(values)`` with ``grid.transform``.
@@ -47,27 +54,34 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+import os
 
 import numpy as np
 from scipy import fft as sfft
+from scipy.spatial import cKDTree
 
-from pipeline.analysis.grid import Grid, as_points as _as_points, check_shape as _check_shape
+from pipeline.analysis.grid import Grid
+from pipeline.analysis.grid import as_points as _as_points
+from pipeline.analysis.kde_binning import bin_quadratic
 
 KERNELS = ("quartic", "gaussian")
 #: Gaussian kernel truncation radius in bandwidths (see module docstring).
 GAUSS_TRUNCATE = 5.0
 #: Minimum lattice nodes per bandwidth (h / s) for the accuracy promise; sets oversampling.
-MIN_STEPS = {"quartic": 30.0, "gaussian": 3.0}
-#: Never oversample into a lattice larger than this many nodes (memory: ~10 arrays of it).
+MIN_STEPS = {"quartic": 35.0, "gaussian": 3.0}
+#: Never oversample into a lattice larger than this many nodes (memory: the lattice and the cached
+#: kernel spectra, 8 bytes a node each).
 MAX_FINE_NODES = 2**25
 #: ``method="auto"`` sums exactly when n · (stencil nodes) is at most this (weekly data sizes).
 DIRECT_MAX_PAIRS = 20_000_000
 #: Smallest accepted bandwidth in cells; below one cell a density surface is meaningless.
 MIN_BANDWIDTH_CELLS = 1.0
+#: Threads for the FFT path's binning and FFTs (-1 = every core).
+THREADS = -1
 
 
 # -- validation helpers ------------------------------------------------------------------------
+
 
 def _as_weights(weights, n: int) -> np.ndarray:
     if weights is None:
@@ -92,7 +106,6 @@ def _check_bandwidth(bandwidth) -> float:
     return h
 
 
-
 def support_radius(bandwidth: float, kernel: str) -> float:
     """Distance beyond which the kernel is (treated as) zero, in metres."""
     _check_kernel(kernel)
@@ -109,134 +122,64 @@ def kernel_value(d2: np.ndarray, bandwidth: float, kernel: str) -> np.ndarray:
     return np.exp(-d2 / (2.0 * h2)) / (2.0 * np.pi * h2)
 
 
-def _kernel_terms(x: np.ndarray, y: np.ndarray, bandwidth: float, kernel: str):
-    """K, ∂²K/∂x², ∂²K/∂y² (per m²) at offsets ``x``, ``y`` (metres, broadcastable)."""
-    d2 = x * x + y * y
-    h2 = bandwidth * bandwidth
-    if kernel == "quartic":
-        inside = d2 < h2
-        a = 3.0 / (np.pi * h2)
-        one_u = np.where(inside, 1.0 - d2 / h2, 0.0)
-        # ∂²/∂x² of a(1 − (x²+y²)/h²)² = a(8x²/h⁴ − 4(1 − u)/h²) inside the disc.
-        return (a * one_u**2, np.where(inside, a * (8.0 * x * x / h2**2 - 4.0 * one_u / h2), 0.0),
-                np.where(inside, a * (8.0 * y * y / h2**2 - 4.0 * one_u / h2), 0.0))
-    k = np.exp(-d2 / (2.0 * h2)) / (2.0 * np.pi * h2)
-    k = np.where(d2 <= (GAUSS_TRUNCATE * bandwidth) ** 2, k, 0.0)
-    return k, k * (x * x / h2**2 - 1.0 / h2), k * (y * y / h2**2 - 1.0 / h2)
-
-
 def oversampling(bandwidth: float, cell: float, kernel: str, n_cells: int = 1) -> int:
-    """Odd sub-cell factor k so that ``bandwidth / (cell / k) >= MIN_STEPS[kernel]``.
+    """Sub-cell factor k (lattice step ``cell / k``) so that ``bandwidth / step >= MIN_STEPS[kernel]``.
 
-    Capped so the fine lattice stays under ``MAX_FINE_NODES`` (accuracy then degrades
-    gracefully rather than running out of memory).
+    Capped so the lattice stays under ``MAX_FINE_NODES`` (accuracy then degrades gracefully
+    rather than running out of memory).
 
     >>> oversampling(100, 50, "quartic"), oversampling(500, 50, "quartic"), oversampling(150, 50, "gaussian")
-    (15, 3, 1)
+    (18, 4, 1)
     """
     k = max(1, math.ceil(MIN_STEPS[kernel] * cell / bandwidth))
-    k += (k + 1) % 2  # odd: cell centres are lattice nodes
     while k > 1 and n_cells * k * k > MAX_FINE_NODES:
-        k -= 2
+        k -= 1
     return k
 
 
 # -- binning + FFT -----------------------------------------------------------------------------
-# The fine lattice (spacing cell/k) is stored in *phase layout*: a[py, px, qy, qx] is node
-# (qy·k + py, qx·k + px). Cell centres are nodes with py = px = (k−1)/2, so the density there
-# is Σ over the k² phases of an ordinary coarse-grid convolution of that phase's mass with the
-# kernel sampled at that phase's offsets: k² small FFTs instead of one k²-times-larger one,
-# and nothing is computed at nodes that are not read back.
-
-def _shift(a: np.ndarray, axis: int, k: int) -> np.ndarray:
-    """Move every node of a phase-layout lattice one fine step up ``axis`` (0 = y, 1 = x)."""
-    b = np.empty_like(a)
-    head = [slice(None)] * 4
-    src, dst = list(head), list(head)
-    src[axis], dst[axis] = slice(None, -1), slice(1, None)
-    b[tuple(dst)] = a[tuple(src)]                         # same coarse cell, next phase
-    src, dst = list(head), list(head)
-    src[axis], dst[axis] = k - 1, 0
-    src[axis + 2], dst[axis + 2] = slice(None, -1), slice(1, None)
-    b[tuple(dst)] = a[tuple(src)]                         # last phase wraps into the next cell
-    dst[axis + 2] = 0
-    b[tuple(dst)] = 0.0                                   # nothing shifts into the first node
-    return b
+# The lattice (spacing s = cell/k, k² nodes per cell) is FFT-convolved in *phase layout*:
+# a[py, px, qy, qx] is node (qy·k + py, qx·k + px). The density at a cell centre is the sum over
+# the k² phases of an ordinary coarse-grid convolution of that phase's mass with the kernel
+# sampled at that phase's offsets from the centre: k² small FFTs, summed in the spectrum before
+# one inverse FFT, and nothing is computed at nodes that are not read back.
 
 
-def _phase_parts(i, k: int):
-    """(coarse cell, phase) of fine node indices ``i``.
-
-    Float division + floor is exact here (integers far below 2**52; remainders ≤ (k−1)/k)
-    and several times faster than integer divmod.
-    """
-    q = np.floor(i / k).astype(np.int64) if k > 1 else i
-    return q, i - q * k
-
-
-def _linear_bin(fx, fy, w, k: int, shape):
-    """Bilinear binning of mass ``w`` on the fine lattice, plus its per-axis second moments
-    ``w·t(1 − t)`` at the nearest node (moving them up to half a step is a third-order effect
-    next to the second-order term they correct, and unbiased).
-
-    Four bincounts of moments at the lower-left node, spread by array shifts, cost a third
-    of four bincounts with four index arrays.
-    """
-    ix, iy = fx.astype(np.int64), fy.astype(np.int64)  # truncation == floor for f >= 0
-    tx, ty = fx - ix, fy - iy
-    (qx, px), (qy, py) = _phase_parts(ix, k), _phase_parts(iy, k)
-    ny, nx = shape[2], shape[3]
-    lower_left = ((py * k + px) * ny + qy) * nx + qx
-    size = int(np.prod(shape))
-
-    def moment(idx, values):
-        return np.bincount(idx, values, size).reshape(shape)
-
-    if w is None:  # unit weights: the common case, and a cheaper bincount
-        m0 = np.bincount(lower_left, minlength=size).astype(float).reshape(shape)
-        wx, wy = tx, ty
-    else:
-        m0, wx, wy = moment(lower_left, w), w * tx, w * ty
-    mx, my, mxy = moment(lower_left, wx), moment(lower_left, wy), moment(lower_left, wx * ty)
-    mass = (m0 - mx - my + mxy) + _shift(mx - mxy, 1, k) + _shift(my - mxy, 0, k) + _shift(_shift(mxy, 1, k), 0, k)
-    # One fine step right: next phase in the same cell, or phase 0 of the next cell.
-    step_x = np.where(px < k - 1, ny * nx, 1 - (k - 1) * ny * nx)
-    step_y = np.where(py < k - 1, k * ny * nx, nx - (k - 1) * k * ny * nx)
-    nearest = lower_left + np.where(tx >= 0.5, step_x, 0) + np.where(ty >= 0.5, step_y, 0)
-    return mass, moment(nearest, wx * (1.0 - tx)), moment(nearest, wy * (1.0 - ty))
-
-
-@functools.lru_cache(maxsize=32)
-def _phase_spectra(bandwidth: float, kernel: str, cell: float, k: int, ny: int, nx: int):
-    """rfft2 of K, Kxx, Kyy sampled for each phase, wrapped on the (ny, nx) coarse torus.
+@functools.lru_cache(maxsize=8)
+def _phase_spectra(bandwidth: float, kernel: str, cell: float, k: int, ny: int, nx: int) -> np.ndarray:
+    """rfft2 of the kernel sampled for each phase, wrapped on the (ny, nx) coarse torus.
 
     Cached: every time-of-day bin of a run shares the grid and bandwidth.
     """
     step = cell / k
-    reach = int(math.ceil(support_radius(bandwidth, kernel) / step)) // k + 2
+    reach = int(math.ceil(support_radius(bandwidth, kernel) / cell)) + 1  # lags with a nonzero sample
     m = np.arange(-reach, reach + 1)
-    centre = (k - 1) / 2
-    phases = np.arange(k)
-    # offsets[p, j]: centre node minus a node of phase p in coarse cell j cells behind
-    offsets = (m[None, :] * k + centre - phases[:, None]) * step
-    x = offsets[None, :, None, :]
-    y = offsets[:, None, :, None]
-    terms = _kernel_terms(x, y, bandwidth, kernel)           # each (k, k, 2r+1, 2r+1)
-    spectra = []
-    for term in terms:
-        lattice = np.zeros((k, k, ny, nx))
-        lattice[:, :, (m % ny)[:, None], (m % nx)[None, :]] = term
-        spectra.append(sfft.rfft2(lattice, axes=(-2, -1), workers=-1).reshape(k * k, ny, -1))
-    return tuple(spectra)
+    # offsets[p, j]: a cell centre minus the node of phase p in the coarse cell m[j] cells behind
+    offsets = m[None, :] * cell + ((k - 1) / 2 - np.arange(k))[:, None] * step
+    x, y = offsets[None, :, None, :], offsets[:, None, :, None]
+    d2 = x * x + y * y
+    samples = kernel_value(d2, bandwidth, kernel)  # (k, k, 2r+1, 2r+1)
+    if kernel == "gaussian":  # the same truncation as the direct path
+        samples = np.where(d2 <= (GAUSS_TRUNCATE * bandwidth) ** 2, samples, 0.0)
+    lattice = np.zeros((k, k, ny, nx))
+    lattice[:, :, (m % ny)[:, None], (m % nx)[None, :]] = samples
+    return sfft.rfft2(lattice, axes=(-2, -1), workers=THREADS)
 
 
-def kde(points, grid: Grid, bandwidth: float, kernel: str = "quartic", weights=None,
-        oversample: int | None = None, method: str = "auto") -> np.ndarray:
+def kde(
+    points,
+    grid: Grid,
+    bandwidth: float,
+    kernel: str = "quartic",
+    weights=None,
+    oversample: int | None = None,
+    method: str = "auto",
+) -> np.ndarray:
     """Kernel density at the cell centres of ``grid``, events/km², shape ``(ny, nx)``, row 0 south.
 
     ``method``: ``"fft"`` (binning + FFT), ``"direct"`` (exact neighbourhood sums) or
     ``"auto"`` (direct when ``n · stencil ≤ DIRECT_MAX_PAIRS``, else FFT).
-    ``oversample`` (odd int, FFT only) overrides the automatic sub-cell factor (see :func:`oversampling`).
+    ``oversample`` (int >= 1, FFT only) overrides the automatic sub-cell factor (see :func:`oversampling`).
     Points outside the grid contribute to every centre within the kernel's reach.
 
     >>> g = Grid(0, 0, 10, 40, 40)
@@ -245,7 +188,7 @@ def kde(points, grid: Grid, bandwidth: float, kernel: str = "quartic", weights=N
     (94.5, 95.5)
     """
     pts = _as_points(points)
-    w = _as_weights(weights, len(pts))
+    w = None if weights is None else _as_weights(weights, len(pts))
     _check_kernel(kernel)
     h = _check_bandwidth(bandwidth)
     if not isinstance(grid, Grid):
@@ -257,9 +200,9 @@ def kde(points, grid: Grid, bandwidth: float, kernel: str = "quartic", weights=N
         )
     if method not in ("auto", "fft", "direct"):
         raise ValueError(f"method must be 'auto', 'fft' or 'direct', got {method!r}")
-    k = oversampling(h, grid.cell, kernel, grid.nx * grid.ny) if oversample is None else int(oversample)
-    if k < 1 or k % 2 == 0:
-        raise ValueError(f"oversample must be an odd integer >= 1, got {oversample!r}")
+    k = oversampling(h, grid.cell, kernel, grid.nx * grid.ny) if oversample is None else oversample
+    if not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"oversample must be an integer >= 1, got {oversample!r}")
     if len(pts) == 0:
         return np.zeros(grid.shape)
     reach = int(math.ceil(support_radius(h, kernel) / grid.cell)) + 1
@@ -271,6 +214,7 @@ def kde(points, grid: Grid, bandwidth: float, kernel: str = "quartic", weights=N
 def _direct(pts, w, grid: Grid, h: float, kernel: str, reach: int) -> np.ndarray:
     """Exact sums: each point adds K to the cell centres within ``reach`` cells of its cell."""
     row, col, _ = grid.cell_index(pts)
+    w = np.ones(len(pts)) if w is None else w
     # Points farther than the reach from the grid cannot touch it.
     near = (col >= -reach) & (col < grid.nx + reach) & (row >= -reach) & (row < grid.ny + reach)
     pts, w, row, col = pts[near], w[near], row[near], col[near]
@@ -279,53 +223,52 @@ def _direct(pts, w, grid: Grid, h: float, kernel: str, reach: int) -> np.ndarray
     out = np.zeros(grid.nx * grid.ny)
     chunk = max(1, 4_000_000 // dr.size)
     for i in range(0, len(pts), chunk):
-        r = row[i:i + chunk, None] + dr[None, :]
-        c = col[i:i + chunk, None] + dc[None, :]
+        r = row[i : i + chunk, None] + dr[None, :]
+        c = col[i : i + chunk, None] + dc[None, :]
         ok = (r >= 0) & (r < grid.ny) & (c >= 0) & (c < grid.nx)
         cx = grid.x0 + (c[ok] + 0.5) * grid.cell
         cy = grid.y0 + (r[ok] + 0.5) * grid.cell
-        p = np.broadcast_to(pts[i:i + chunk, None, :], r.shape + (2,))[ok]
+        p = np.broadcast_to(pts[i : i + chunk, None, :], r.shape + (2,))[ok]
         d2 = (cx - p[:, 0]) ** 2 + (cy - p[:, 1]) ** 2
         kv = kernel_value(d2, h, kernel)
         if kernel == "gaussian":  # same truncation as the FFT path
             kv[d2 > (GAUSS_TRUNCATE * h) ** 2] = 0.0
-        wt = np.broadcast_to(w[i:i + chunk, None], r.shape)[ok]
+        wt = np.broadcast_to(w[i : i + chunk, None], r.shape)[ok]
         out += np.bincount(r[ok] * grid.nx + c[ok], kv * wt, out.size)
     return out.reshape(grid.shape) * 1e6
 
 
 def _fft(pts, w, grid: Grid, h: float, kernel: str, k: int) -> np.ndarray:
-    """Linear binning on a lattice of spacing cell/k, corrected, convolved by FFT per phase."""
+    """Quadratic binning on a lattice of spacing cell/k, one FFT convolution per sub-cell phase."""
     step = grid.cell / k
     pad = int(math.ceil(support_radius(h, kernel) / grid.cell)) + 2  # coarse cells
     # Cyclic convolution of this size never wraps into the cells we read back (pad > reach).
     ny = sfft.next_fast_len(grid.ny + 2 * pad, real=True)
     nx = sfft.next_fast_len(grid.nx + 2 * pad, real=True)
-    fx = (pts[:, 0] - grid.x0) / step - 0.5 + pad * k
-    fy = (pts[:, 1] - grid.y0) / step - 0.5 + pad * k
-    keep = (fx >= 0) & (fx < nx * k - 1) & (fy >= 0) & (fy < ny * k - 1)
-    if not keep.all():  # beyond the pad = beyond the kernel support: contributes exactly 0
-        fx, fy, w = fx[keep], fy[keep], w[keep]
-    if np.all(w == 1.0):
+    # Node (J, I) is the centre of sub-cell (J mod k, I mod k) of padded coarse cell (J // k, I // k).
+    origin = (grid.x0 - pad * grid.cell + 0.5 * step, grid.y0 - pad * grid.cell + 0.5 * step)
+    if w is not None and np.all(w == 1.0):
         w = None
-    shape = (k, k, ny, nx)
-    mass, mom_x, mom_y = (a.reshape(k * k, ny, nx) for a in _linear_bin(fx, fy, w, k, shape))
-    spec_k, spec_xx, spec_yy = _phase_spectra(h, kernel, grid.cell, k, ny, nx)
-
-    def convolved(lattice, kernel_spectrum):
-        return (sfft.rfft2(lattice, axes=(-2, -1), workers=-1) * kernel_spectrum).sum(axis=0)
-
-    spectrum = convolved(mass, spec_k) - (0.5 * step * step) * (convolved(mom_x, spec_xx) + convolved(mom_y, spec_yy))
-    dens = sfft.irfft2(spectrum, s=(ny, nx))
-    out = dens[pad:pad + grid.ny, pad:pad + grid.nx] * 1e6
-    # FFT round-off leaves ~1e-16·max noise (and tiny negatives) where the density is 0.
+    threads = (os.cpu_count() or 1) if THREADS == -1 else THREADS
+    lattice = bin_quadratic(pts, w, origin, step, (ny * k, nx * k), threads=threads)
+    by_phase = lattice.reshape(ny, k, nx, k)  # [qy, py, qx, px]
+    spectra = _phase_spectra(h, kernel, grid.cell, k, ny, nx)
+    spectrum = 0
+    for py in range(k):  # one row of phases at a time: a k-th of the spectra in memory at once
+        phases = sfft.rfft2(by_phase[:, py].transpose(2, 0, 1), axes=(-2, -1), workers=THREADS)
+        spectrum = spectrum + np.einsum("aij,aij->ij", phases, spectra[py])
+    dens = sfft.irfft2(spectrum, s=(ny, nx), workers=THREADS)
+    out = dens[pad : pad + grid.ny, pad : pad + grid.nx] * 1e6
+    # FFT round-off leaves ~1e-16·max noise where the density is 0, and the quadratic weights'
+    # negative lobes tiny negatives just beyond a kernel's edge: both are zero in the exact sum.
     out[out < 1e-12 * max(out.max(), 0.0)] = 0.0
     return np.ascontiguousarray(out)
 
 
 # -- reference ---------------------------------------------------------------------------------
-def exact_kde_at(points, centres, bandwidth: float, kernel: str = "quartic", weights=None,
-                 chunk: int = 2_000_000) -> np.ndarray:
+def exact_kde_at(
+    points, centres, bandwidth: float, kernel: str = "quartic", weights=None, chunk: int = 2_000_000
+) -> np.ndarray:
     """Exact density (events/km²) at arbitrary ``centres`` (m, 2) by direct summation.
 
     The Gaussian is *not* truncated here (only tails below 1e-14 of the peak are skipped),
@@ -346,12 +289,10 @@ def exact_kde_at(points, centres, bandwidth: float, kernel: str = "quartic", wei
     if len(pts) * len(cen) <= 100 * chunk:  # brute force beats tree look-ups up to ~2e8 pairs
         step = max(1, chunk // len(pts))
         for i in range(0, len(cen), step):
-            c = cen[i:i + step]
+            c = cen[i : i + step]
             d2 = (c[:, None, 0] - pts[None, :, 0]) ** 2 + (c[:, None, 1] - pts[None, :, 1]) ** 2
-            out[i:i + step] = kernel_value(d2, h, kernel) @ w
+            out[i : i + step] = kernel_value(d2, h, kernel) @ w
         return out * 1e6
-    from scipy.spatial import cKDTree
-
     tree = cKDTree(pts)
     for i, near in enumerate(tree.query_ball_point(cen, r=reach)):
         if near:
@@ -397,7 +338,7 @@ def silverman_bandwidth(points) -> float:
     spread = min(sd, dm) if dm > 0 else sd
     if spread <= 0:
         raise ValueError("all points are at the same location; the Silverman bandwidth is undefined")
-    return 0.9 * spread * n ** -0.2
+    return 0.9 * spread * n**-0.2
 
 
 def resolve_bandwidth(points, configured, cell_size: float, minimum: float | None = None) -> float:
