@@ -46,9 +46,9 @@ from pipeline.render.context import WeekContext
 from pipeline.render.index import render_index
 from pipeline.render.maps import render_map
 from pipeline.render.report import render_report
+from pipeline.render.summary import headline
 from pipeline.sources.geocode import Gazetteer
 from pipeline.sources.normalise import normalise_partner
-from pipeline.render.summary import headline
 from pipeline.sources.quality import format_summary
 from pipeline.sources.read import expand_files, read_export
 
@@ -175,13 +175,13 @@ def _run_weekly_locked(cfg, week, now, echo, backfill) -> WeeklyResult:
     echo(f"Karta:   {result.map}")
     echo(f"Rapport: {result.report}")
     echo(f"Index:   {result.index}")
-    return result
-
     n_rejected = int(ingest.state["rejected"])
     if n_rejected:
         rejected = cfg.path(cfg.paths.processed) / "rejected.csv"
         echo(f"Avvisade rader: {n_rejected} – se {rejected}")
     echo(headline(contexts[week]))
+    return result
+
 
 def build_products(cfg, events, week: str, ref: Reference, interventions=None) -> list:
     """Every declared product for ``week``, in dependency order: their ProductOutputs.
