@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class LagesbildError(Exception):
     """A problem the user can fix (bad input, bad config). The message says what to do."""
@@ -33,3 +35,36 @@ class InputError(LagesbildError):
 
 class LockedError(LagesbildError):
     """Another lagesbild run holds the lock."""
+
+
+class OutputError(LagesbildError):
+    """An output cannot be written (permission, read-only file system, full disk).
+
+    Outputs are written atomically, so the previous version of the file is still in place.
+    """
+
+
+#: errno values that are the machine's state, not a bug: one line and exit 2.
+PERMISSION_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def output_error(err: OSError, path) -> OutputError | None:
+    """The one-line :class:`OutputError` for an OSError writing ``path``, or None if ``err``
+    is not a permission or space problem (then it is a bug and keeps its traceback).
+
+    >>> str(output_error(PermissionError(errno.EACCES, "Permission denied"), "maps/index.html"))[:54]
+    'maps/index.html: cannot write here (permission denied)'
+    """
+    if err.errno in PERMISSION_ERRNOS:
+        why = "read-only file system" if err.errno == errno.EROFS else "permission denied"
+        return OutputError(f"{path}: cannot write here ({why}); make the folder writable for the user that "
+                           "runs lagesbild (the previous file is unchanged)")
+    if err.errno in SPACE_ERRNOS:
+        return disk_full_error(path)
+    return None
+
+
+def disk_full_error(path) -> OutputError:
+    return OutputError(f"{path}: the disk is full (or a file size limit was reached) while writing it; free "
+                       "some space and run again (the previous file is unchanged)")

@@ -9,25 +9,39 @@ A crash (even SIGKILL) therefore leaves either the old file or the new one, neve
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import re
+import resource
+import shutil
 import signal
 import tempfile
 from pathlib import Path
 
 import pandas as pd
 
+from pipeline.errors import LagesbildError, disk_full_error, output_error
+
 #: Leading characters that make Excel/LibreOffice treat a cell as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: The names atomic_path gives its temp files: '.<name>.<8 random chars>.tmp<suffix>' (mkstemp),
+#: with what a writer adds to them (GDAL's '-journal', '-wal', '-shm', '.aux.xml').
+TEMP_NAME = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp[^/]*")
+#: Below this much free space a failed write is taken to be a full disk.
+_LOW_SPACE = 1 << 20
 
 
 @contextlib.contextmanager
 def atomic_path(dest: str | Path, suffix: str | None = None):
     """Yield a temporary path in ``dest``'s folder; on success fsync and rename it to ``dest``."""
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix or f".tmp{dest.suffix}", dir=dest.parent)
-    os.close(fd)
-    os.unlink(tmp)  # writers such as GDAL want to create the file themselves
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=suffix or f".tmp{dest.suffix}", dir=dest.parent)
+        os.close(fd)
+        os.unlink(tmp)  # writers such as GDAL want to create the file themselves
+    except OSError as err:
+        raise (output_error(err, dest.parent) or err) from None
     tmp = Path(tmp)
     try:
         yield tmp
@@ -35,9 +49,60 @@ def atomic_path(dest: str | Path, suffix: str | None = None):
         crash_point(f"before-rename:{dest.name}")
         os.replace(tmp, dest)
         _fsync_dir(dest.parent)
+    except LagesbildError:
+        raise
+    except OSError as err:
+        raise (output_error(err, dest) or err) from None
+    except Exception:
+        # Writers such as GDAL report a full disk as their own error ("Failed to commit
+        # transaction"): look at the disk before calling it a bug.
+        if _out_of_space(tmp):
+            raise disk_full_error(dest) from None
+        raise
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        _remove_own_temp(tmp)
+
+
+def _remove_own_temp(tmp: Path) -> None:
+    """Remove the temp file and what a writer added beside it (only names starting with it)."""
+    with contextlib.suppress(OSError):
+        for path in tmp.parent.glob(glob.escape(tmp.name) + "*"):
+            if path.is_file() and not path.is_symlink():
+                path.unlink()
+
+
+def _out_of_space(tmp: Path) -> bool:
+    """True when the folder has (almost) no free space, or a temp file reached the process's
+    file-size limit (RLIMIT_FSIZE)."""
+    with contextlib.suppress(OSError):
+        if shutil.disk_usage(tmp.parent).free < _LOW_SPACE:
+            return True
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if limit == resource.RLIM_INFINITY:
+        return False
+    sizes = [p.stat().st_size for p in tmp.parent.glob(glob.escape(tmp.name) + "*") if p.is_file()]
+    return any(size >= limit - 65536 for size in sizes)
+
+
+def remove_stale_temp_files(folders) -> list[Path]:
+    """Delete the temp files a killed run left in ``folders`` (the run's own output folders,
+    searched recursively): only files named exactly as :func:`atomic_path` names them
+    (:data:`TEMP_NAME`), never a symbolic link, never anything else.
+
+    >>> remove_stale_temp_files([])
+    []
+    """
+    removed = []
+    for folder in dict.fromkeys(Path(f) for f in folders):
+        if not folder.is_dir():
+            continue
+        for root, _dirs, files in os.walk(folder, followlinks=False):
+            for name in files:
+                path = Path(root) / name
+                if TEMP_NAME.fullmatch(name) and path.is_file() and not path.is_symlink():
+                    path.unlink()
+                    removed.append(path)
+    return removed
 
 
 def crash_point(name: str) -> None:
