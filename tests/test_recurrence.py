@@ -127,3 +127,18 @@ def test_clusters_carry_recurrence(week):
     assert a["recurrence_4"].iloc[0] == 4 and a["recurrence_12"].iloc[0] == 12
     assert b["recurrence_4"].iloc[0] == 0 and b["recurrence_12"].iloc[0] == 0
     assert cl["recurrence_4"].dtype == np.int64
+
+
+def test_map_popups_say_how_often_the_place_came_back(week):
+    from types import SimpleNamespace
+
+    from pipeline.render import maps
+
+    cfg, wa = week
+    zone = next(wa.hotspots.itertuples(index=False))
+    html = maps._hotspot_popup(zone, cfg, rolling=False)
+    assert f"{zone.recurrence_4} av 4 och {zone.recurrence_12} av 12 föregående veckor" in html
+    cluster = next(wa.clusters.itertuples(index=False))
+    assert f"{cluster.recurrence_4} av 4 och" in maps._cluster_popup(cluster, cfg)
+    old = SimpleNamespace(**{k: v for k, v in zone._asdict().items() if not k.startswith("recurrence")})
+    assert "Återkommit:</b> –" in maps._hotspot_popup(old, cfg, rolling=False)   # archive from before

@@ -120,6 +120,19 @@ def recurrence_text(n, of: int) -> str:
     return "–" if is_missing(n) else f"{int(n)} av {of}"
 
 
+def row_recurrence(row, windows=(4, 12)) -> str:
+    """A zone's or cluster's ``recurrence_<n>`` columns in one line; "–" without them.
+
+    >>> from types import SimpleNamespace
+    >>> row_recurrence(SimpleNamespace(recurrence_4=3, recurrence_12=9))
+    '3 av 4 och 9 av 12 föregående veckor'
+    """
+    values = [getattr(row, f"recurrence_{n}", None) for n in windows]
+    if all(is_missing(v) for v in values):
+        return "–"
+    return " och ".join(recurrence_text(v, n) for v, n in zip(values, windows)) + " föregående veckor"
+
+
 def week_parts(week: str) -> tuple[int, int]:
     """(year, week number) of an ISO week string.
 

@@ -349,6 +349,7 @@ def _cluster_popup(row, cfg) -> str:
         ("Tid på dygnet", fmt.time_label(str(row.time_of_day), cfg)),
         ("Första händelse", fmt.sv_datetime(row.first_at)),
         ("Senaste händelse", fmt.sv_datetime(row.last_at)),
+        ("Zon på platsen", fmt.row_recurrence(row)),
     ], extra=badge)
 
 
@@ -367,6 +368,7 @@ def _hotspot_popup(row, cfg, rolling: bool) -> str:
         ("Andel av händelserna", fmt.sv_percent(row.share_events)),
         ("Yta", f"{fmt.sv_number(row.area_km2, 2)} km²"),
         ("PAI (andel händelser / andel yta)", fmt.sv_number(row.pai, 0)),
+        ("Återkommit", fmt.row_recurrence(row)),
     ], extra=badge)
 
 
