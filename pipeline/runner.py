@@ -24,10 +24,11 @@ from tqdm import tqdm
 import pipeline
 from pipeline.analysis.weeks import check_week, latest_complete_week
 from pipeline.config import Config
-from pipeline.errors import LagesbildError, LockedError
+from pipeline.errors import LagesbildError, LockedError, output_error
 from pipeline.io import write_text
 from pipeline.io.archive import archive_path, read_archive, run_info_dict, write_archive
 from pipeline.io.atomic import crash_point
+from pipeline.io.atomic import remove_stale_temp_files as remove_temp_files
 from pipeline.io.reference import boundary_frame, load_areas, municipality_boundary
 from pipeline.io.store import (  # noqa: F401 - FINGERPRINT_COLUMNS, week_hashes: re-exported
     FINGERPRINT_COLUMNS,
@@ -40,6 +41,7 @@ from pipeline.io.store import (  # noqa: F401 - FINGERPRINT_COLUMNS, week_hashes
     sync,
     week_hashes,
 )
+from pipeline.privacy import installation_key, public_quality, redact
 from pipeline.products import ProductInput, build_order, events_for
 from pipeline.products.catalog import PRODUCTS
 from pipeline.render.context import WeekContext
@@ -49,8 +51,8 @@ from pipeline.render.report import render_report
 from pipeline.render.summary import headline
 from pipeline.sources.geocode import Gazetteer
 from pipeline.sources.normalise import normalise_partner
-from pipeline.sources.quality import format_summary
-from pipeline.sources.read import expand_files, read_export
+from pipeline.sources.quality import format_summary, with_not_read
+from pipeline.sources.read import expand_files, not_read_files, read_export
 
 
 @dataclass
@@ -108,23 +110,52 @@ def run_ingest(cfg: Config, now: pd.Timestamp | None = None, echo=print,
                ref: Reference | None = None) -> IngestResult:
     """Bring the event store up to date with every partner's exports (pipeline/io/store.py):
     an export already ingested is not read again; write the clean and rejected tables and
-    the summary."""
+    the summary. Under the same lock as ``run_weekly``: they write the same files."""
+    with run_lock(cfg):
+        remove_stale_temp_files(cfg)
+        return _ingest(cfg, now, echo, ref)
+
+
+def _ingest(cfg: Config, now, echo, ref: Reference | None) -> IngestResult:
     now = now if now is not None else pd.Timestamp.now(tz=cfg.timezone)
     ref = ref or Reference.load(cfg)
+    paths = {partner: partner_files(cfg, partner) for partner in cfg.partners}
     files = [FileEntry(partner, _display_name(path, cfg.base_dir), path, sha256_file(path))
-             for partner, pcfg in cfg.partners.items()
-             for path in expand_files(pcfg.files, cfg.base_dir, partner=partner)]
+             for partner, found in paths.items() for path in found]
+    key = installation_key(cfg.path(cfg.paths.secret))
 
     def ingest_file(f: FileEntry):
         raw = read_export(f.path, f.partner, cfg.partners[f.partner], f.name)
-        ev, rej = normalise_partner(raw, f.partner, cfg, ref.gazetteer, ref.boundary, now)
+        ev, rej = normalise_partner(raw, f.partner, cfg, ref.gazetteer, ref.boundary, now, id_key=key)
         meta = {"rows_read": raw.rows_read, "encoding": raw.encoding, "delimiter": raw.delimiter}
         return ev, rej, meta, parsed_dates(raw, f.partner, cfg)
 
     store = EventStore(cfg.path(cfg.paths.processed))
     synced = sync(store, cfg, files, ref, now, ingest_file)
-    echo(format_summary(synced.state["quality"]))
-    return IngestResult(store, synced.state, files, synced)
+    result = IngestResult(store, synced.state, files, synced)
+    result.quality = with_not_read(synced.state["quality"], unread_files(cfg, paths))
+    echo(format_summary(result.quality))
+    return result
+
+
+#: Event columns public_quality needs to leave the withheld events out of the published counts.
+WITHHELD_COLUMNS = ["event_id", "sensitive", "duplicate_of", "source", "source_file", "geocode_method"]
+
+
+def published_quality(ingest: IngestResult) -> dict:
+    """The quality summary as the archive, map and report publish it (privacy.public_quality)."""
+    events = ingest.store.read_weeks(ingest.stored.weeks, columns=WITHHELD_COLUMNS)
+    return public_quality(ingest.quality, events)
+
+
+def partner_files(cfg: Config, partner: str) -> list[Path]:
+    """The partner's exports; a pattern, file or link leading outside ``paths.raw`` is refused."""
+    return expand_files(cfg.partners[partner].files, cfg.base_dir, partner=partner, root=cfg.path(cfg.paths.raw))
+
+
+def unread_files(cfg: Config, read: dict[str, list[Path]]) -> dict[str, list[dict]]:
+    """partner -> the files in its folders that were not read, with why (for the summary)."""
+    return {p: not_read_files(cfg.partners[p].files, cfg.base_dir, read[p]) for p in read}
 
 
 # -- weekly ----------------------------------------------------------------------------------
@@ -144,7 +175,8 @@ def _run_weekly_locked(cfg, week, now, echo, backfill) -> WeeklyResult:
     now = now if now is not None else pd.Timestamp.now(tz=cfg.timezone)
     remove_stale_temp_files(cfg)
     ref = Reference.load(cfg)
-    ingest = run_ingest(cfg, now=now, echo=echo, ref=ref)
+    ingest = _ingest(cfg, now, echo, ref)
+    ingest.public_quality = published_quality(ingest)
     crash_point("after-ingest")
     events = ingest.stored
     present = pd.DataFrame({"iso_week": events.weeks}, dtype="string")
@@ -169,7 +201,7 @@ def _run_weekly_locked(cfg, week, now, echo, backfill) -> WeeklyResult:
         rebuilt.append(w)
     if week not in events.weeks:
         echo(f"Obs: inga händelser i vecka {week}.")
-    paths, contexts = _render_weeks(cfg, rebuilt, ref.areas, ingest.quality)
+    paths, contexts = _render_weeks(cfg, rebuilt, ref.areas, ingest.public_quality)
     result = WeeklyResult(week, archive_path(cfg, week), *paths[week], _index_path(cfg), rebuilt)
     echo(f"Arkiv:   {result.archive}")
     echo(f"Karta:   {result.map}")
@@ -218,12 +250,14 @@ def _build_week(cfg, events, week, ref: Reference, ingest: IngestResult, hashes,
     info = {
         "week": week,
         "config_sha256": cfg.sha256,
-        "input_sha256": json.dumps(ingest.inputs, ensure_ascii=False, sort_keys=True),
+        "input_sha256": json.dumps({redact(k): v for k, v in ingest.inputs.items()}, ensure_ascii=False,
+                                   sort_keys=True),
         "events_fingerprint": week_fingerprint(cfg, hashes, interventions, week),
-        "rows_read": str(sum(p["rows_read"] for p in ingest.quality["partners"].values())),
-        "rows_accepted": str(ingest.state["events"]),
-        "rows_rejected": str(ingest.state["rejected"]),
-        "quality": json.dumps(ingest.quality, ensure_ascii=False, sort_keys=True, default=str),
+        # published: withheld (sensitive) events are left out of every count (privacy.public_quality)
+        "rows_read": str(ingest.public_quality["totals"]["rows_read"]),
+        "rows_accepted": str(ingest.public_quality["totals"]["accepted"]),
+        "rows_rejected": str(ingest.public_quality["totals"]["rejected"]),
+        "quality": json.dumps(ingest.public_quality, ensure_ascii=False, sort_keys=True, default=str),
         "run_started": pd.Timestamp(started, unit="s", tz="UTC").tz_convert(cfg.timezone).isoformat(),
         "run_seconds": f"{time.time() - started:.2f}",
     }
@@ -306,31 +340,28 @@ def _is_stale(cfg, hashes, interventions, week: str) -> bool:
 
 
 def remove_stale_temp_files(cfg) -> list[Path]:
-    """Delete temp files a killed run left behind (only ours: '.<name>.<random>.tmp<suffix>')."""
-    removed = []
-    for folder in {cfg.path(cfg.paths.processed), cfg.path(cfg.paths.maps)}:
-        if folder.is_dir():
-            for path in folder.rglob(".*.tmp*"):
-                if path.is_file():
-                    path.unlink()
-                    removed.append(path)
-    return removed
+    """Delete temp files a killed run left behind: only in the run's own output folders (which
+    config validation keeps apart from the inputs), only by atomic_path's exact name pattern."""
+    folders = [cfg.path(cfg.paths.processed), cfg.path(cfg.paths.archive), cfg.path(cfg.paths.maps)]
+    return remove_temp_files(folders)
 
 
 def run_lock(cfg):
     """An exclusive lock so two runs never write the same outputs at once."""
     lock_path = cfg.path(cfg.paths.processed) / ".lagesbild.lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(lock_path, timeout=0)
 
     class _Guard:
         def __enter__(self):
             try:
+                lock_path.parent.mkdir(parents=True, exist_ok=True)
                 lock.acquire()
             except Timeout:
                 raise LockedError(
                     f"another lagesbild run is in progress (lock {lock_path}); wait for it to finish and run again"
                 ) from None
+            except OSError as err:
+                raise (output_error(err, lock_path) or err) from None
 
         def __exit__(self, *exc):
             lock.release()
