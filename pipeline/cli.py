@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pipeline.errors import LagesbildError
+from pipeline.errors import LagesbildError, output_error
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +37,13 @@ def main(argv: list[str] | None = None) -> int:
         return _dispatch(args)
     except LagesbildError as err:
         print(f"lagesbild: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        # A permission problem or a full disk outside atomic writes is the machine's state, not a bug.
+        known = output_error(err, err.filename or "lagesbild")
+        if known is None:
+            raise
+        print(f"lagesbild: error: {known}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("lagesbild: interrupted; outputs are written atomically, so nothing is half-written", file=sys.stderr)
