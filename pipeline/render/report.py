@@ -431,6 +431,8 @@ def param_rows(cfg) -> list[dict]:
         ("DBSCAN", f"eps {fmt.sv_number(a.dbscan.eps_m)} m, minst {a.dbscan.min_samples} händelser, buffert {fmt.sv_number(a.dbscan.buffer_m)} m"),
         ("Dubbletter mellan partner", f"inom {fmt.sv_number(cfg.duplicates.distance_m)} m och {fmt.sv_number(cfg.duplicates.minutes)} min"),
         ("Minsta visade antal (känsliga kategorier)", str(cfg.privacy.min_count)),
+        ("Känsliga kategorier", "räknas bara i områdestabellen (hela veckan och dygnet); de ingår inte i "
+                                "nyckeltal, zoner, kluster, täthet eller kartans punkter"),
     ]
     return [{"label": k, "value": v} for k, v in rows]
 
