@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
                              help="also build every earlier week in the data that has no archive yet")
         if name == "demo-data":
             cmd.add_argument("--seed", type=int, default=586, help="random seed (default: %(default)s)")
+    _add_backtest(sub)
     return parser
 
 
@@ -51,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(args) -> int:
+    if args.command == "backtest":
+        return _backtest(args)
     from pipeline.config import load_config
 
     cfg = load_config(args.config)
@@ -68,6 +71,26 @@ def _dispatch(args) -> int:
         for path in write_demo_data(cfg, seed=args.seed):
             print(path)
     return 0
+
+
+def _add_backtest(sub) -> None:
+    text = "backtest the forecast: every week predicted only from the weeks before it; a table per candidate setting"
+    cmd = sub.add_parser("backtest", help=text, description=text + " (default: on the configured data)")
+    cmd.add_argument("--config", help="path to config.yaml (default: config.yaml; with --events: the forecast "
+                     "defaults unless --config is given)")
+    cmd.add_argument("--events", help="CSV of any city's events with columns x, y, time (ISO 8601 local time)")
+    cmd.add_argument("--crs", help="CRS of x and y in --events, e.g. EPSG:4326 (required with --events)")
+    cmd.add_argument("--area", help="polygon file of the study area (default: the events' extent, or the municipality)")
+    cmd.add_argument("--weeks", help="weeks to predict, FIRST:LAST, e.g. 2019-W01:2019-W52 (default: the last 52)")
+    cmd.add_argument("--cell-size", type=float, help="cell size in metres (default: analysis.cell_size_m)")
+    cmd.add_argument("--out", help="output folder (default: backtest, or <paths.processed>/backtest)")
+    cmd.add_argument("--save-forecasts", action="store_true", help="also write one GeoTIFF per predicted week")
+
+
+def _backtest(args) -> int:
+    from pipeline.evaluation.backtest import command  # noqa: PLC0415 - the other commands do not need it
+
+    return command(args)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -68,6 +68,10 @@ from pipeline.schema import CRS
 ROUND_OFF = 1e-6
 #: Weeks whose events set the data's own distance scale (median of the weekly mean NN distance).
 NN_WEEKS = 52
+#: Spread kernels directly (exact) when occupied cells × kernel cells is at most this; else FFT.
+SPARSE_PAIRS = 40_000
+#: Last week's k-th value times this is where this week's top-k search starts (exact either way).
+HINT_MARGIN = 0.8
 #: Two candidate bandwidths closer than this (relative) are one candidate.
 SAME_BANDWIDTH = 0.1
 
@@ -193,6 +197,11 @@ def candidate_bandwidths(opts, cell: float, nn_distance_m: float) -> list[float]
     return sorted(out)
 
 
+def largest_bandwidth(settings) -> float:
+    """The widest kernel any of ``settings`` uses, in metres (the crop's margin)."""
+    return max(max(s.bandwidth_m, s.short_h if s.short_share > 0 else 0.0) for s in settings)
+
+
 def _short_bandwidth(h: float, opts, cell: float) -> float:
     """Short-term (near-repeat) bandwidth: ``short_bandwidth_factor`` × the long-term one."""
     return round(min(h * opts.short_bandwidth_factor, opts.max_bandwidth_cells * cell), 1)
@@ -237,19 +246,24 @@ class History:
         present = sorted(set(weeks))
         last = last_week or (present[-1] if present else None)
         self.weeks = weeks_between(present[0], last) if present else ([last] if last else [])
-        index = {w: i for i, w in enumerate(self.weeks)}
-        keep = np.array([w in index for w in weeks], dtype=bool)
+        index = pd.Series(np.arange(len(self.weeks)), index=self.weeks)
+        week_idx = pd.Series(weeks).map(index).to_numpy(dtype=float)
+        keep = ~np.isnan(week_idx)  # weeks after ``last_week`` are never read
         row, col, inside = grid.cell_index(xy) if len(xy) else (np.zeros(0, int),) * 2 + (np.zeros(0, bool),)
         keep &= inside
         self.n_dropped = int(len(xy) - keep.sum())
-        self._init_crop(row[keep], col[keep], reach_m)
-        week_idx = np.array([index[w] for w in weeks[keep]], dtype=np.int64)
+        week_idx = week_idx[keep].astype(np.int64)
         order = np.argsort(week_idx, kind="stable")
         self.event_week = week_idx[order]
         self.event_row, self.event_col = row[keep][order], col[keep][order]
         self.event_xy = xy[keep][order]
-        self.event_cell = (self.event_row - self.r0) * self.ncx + (self.event_col - self.c0)
         self._week_start = np.searchsorted(self.event_week, np.arange(len(self.weeks) + 1))
+        self.set_reach(reach_m)
+
+    def set_reach(self, reach_m: float) -> None:
+        """Lay the crop out for kernels up to ``reach_m`` metres (the largest bandwidth used)."""
+        self._init_crop(self.event_row, self.event_col, reach_m)
+        self.event_cell = (self.event_row - self.r0) * self.ncx + (self.event_col - self.c0)
         self._init_study_cells()
 
     # -- layout ---------------------------------------------------------------------------------
@@ -277,6 +291,7 @@ class History:
         crop_mask = self.mask[self.r0 : self.r1, self.c0 : self.c1]
         rows, cols = np.nonzero(crop_mask)
         self.crop_mask = crop_mask
+        self._study_flat = np.flatnonzero(crop_mask)
         self.crop_positions = rank[(rows + self.r0) * self.grid.nx + cols + self.c0]
         in_mask = self.mask[self.event_row, self.event_col]
         self.event_position = np.where(in_mask, rank[self.event_row * self.grid.nx + self.event_col], -1)
@@ -307,23 +322,46 @@ class History:
         if b == a:
             return np.zeros((self.ncy, self.ncx)), 0.0
         weeks = self.event_week[a:b]
-        w = None if half_life is None else 0.5 ** (((i - 1) - weeks) / half_life)
+        w = None if half_life is None else self.weights(i, None, half_life)[weeks]  # per week, then per event
         counts = np.bincount(self.event_cell[a:b], w, self.ncy * self.ncx).reshape(self.ncy, self.ncx)
         return counts, float(b - a if w is None else w.sum())
 
     # -- surfaces --------------------------------------------------------------------------------
-    def smooth(self, spectrum, counts, bandwidth: float) -> np.ndarray:
-        """``counts`` convolved with the quartic kernel (sum 1); ``spectrum`` = rfft2 of them.
+    def smooth(self, counts, bandwidth: float, spectrum=None, occupied=None, study: bool = False) -> np.ndarray:
+        """``counts`` convolved with the quartic kernel sampled at cell offsets (sum 1).
 
-        Single precision: four times faster than double, and its round-off (~1e-7 of the
-        maximum) is far below any difference that could reorder cells meaningfully.
+        Few occupied cells (short windows): each spreads its kernel directly, exactly. Many:
+        one FFT product with the kernel's spectrum, in single precision (four times faster
+        than double); its round-off, ~1e-7 of the maximum, is cleared to exact zeros below
+        ``ROUND_OFF``. ``spectrum`` is a callable returning rfft2 of ``counts`` (cached by
+        the caller, as every bandwidth shares it); ``occupied`` the flat indices of the
+        non-zero cells, if known. ``study=True``: only the values at the study cells.
         """
-        if bandwidth <= self.grid.cell:
-            return counts.astype(np.float32)  # the kernel sampled at cell centres is the centre alone
-        kspec = _kernel_spectrum(float(bandwidth), self.grid.cell, self.fft_shape)
-        out = sfft.irfft2(spectrum * kspec, s=self.fft_shape)[: self.ncy, : self.ncx]
-        out[out < ROUND_OFF * max(float(out.max()), 0.0)] = 0.0
+        out, from_fft = self._convolve(counts, bandwidth, spectrum, occupied)
+        if study:
+            out = self.study_values(out)
+        if from_fft:
+            out[out < ROUND_OFF * max(float(out.max(initial=0.0)), 0.0)] = 0.0
         return out
+
+    def _convolve(self, counts, bandwidth: float, spectrum, occupied) -> tuple[np.ndarray, bool]:
+        if bandwidth <= self.grid.cell:
+            return counts.astype(np.float32), False  # sampled at cell centres: the centre alone
+        dr, dc, k = _kernel_stencil(float(bandwidth), self.grid.cell)
+        occupied = np.flatnonzero(counts) if occupied is None else occupied
+        if occupied.size * k.size <= SPARSE_PAIRS:
+            return self._spread(counts.ravel()[occupied], occupied, dr, dc, k), False
+        spec = spectrum() if spectrum is not None else self.spectrum(counts)
+        kspec = _kernel_spectrum(float(bandwidth), self.grid.cell, self.fft_shape)
+        return sfft.irfft2(spec * kspec, s=self.fft_shape)[: self.ncy, : self.ncx], True
+
+    def _spread(self, weights, occupied, dr, dc, k) -> np.ndarray:
+        r, c = np.divmod(occupied, self.ncx)
+        rr, cc = r[:, None] + dr[None, :], c[:, None] + dc[None, :]
+        ok = (rr >= 0) & (rr < self.ncy) & (cc >= 0) & (cc < self.ncx)
+        vals = (weights[:, None] * k[None, :])[ok]
+        out = np.bincount((rr * self.ncx + cc)[ok], vals, self.ncy * self.ncx)
+        return out.reshape(self.ncy, self.ncx).astype(np.float32)
 
     def spectrum(self, counts) -> np.ndarray:
         return sfft.rfft2(counts.astype(np.float32), s=self.fft_shape)
@@ -341,7 +379,7 @@ class History:
 
     def study_values(self, crop_values: np.ndarray) -> np.ndarray:
         """Crop values at the crop's study cells (in ``crop_positions`` order)."""
-        return crop_values[self.crop_mask]
+        return np.take(crop_values.ravel(), self._study_flat)
 
 
 class SurfaceCache:
@@ -354,24 +392,29 @@ class SurfaceCache:
     def __init__(self, history: History, i: int, study: bool = False):
         self.h, self.i, self.study = history, i, study
         self._binned: dict = {}
+        self._spectra: dict = {}
         self._smoothed: dict = {}
 
     def _weighting(self, key):
         if key not in self._binned:
             counts, total = self.h.binned(self.i, *key)
-            spec = self.h.spectrum(counts) if total > 0 else None
-            self._binned[key] = (counts, total, spec)
+            self._binned[key] = (counts, total, np.flatnonzero(counts))
         return self._binned[key]
+
+    def _spectrum(self, key):
+        if key not in self._spectra:
+            self._spectra[key] = self.h.spectrum(self._weighting(key)[0])
+        return self._spectra[key]
 
     def part(self, key, bandwidth: float) -> np.ndarray | None:
         """Normalised, smoothed surface of one time weighting (None when it has no events)."""
         if (key, bandwidth) not in self._smoothed:
-            counts, total, spec = self._weighting(key)
+            counts, total, occupied = self._weighting(key)
             if total <= 0:
                 value = None
             else:
-                value = self.h.smooth(spec, counts, bandwidth)
-                value = (self.h.study_values(value) if self.study else value) * np.float32(1.0 / total)
+                value = self.h.smooth(counts, bandwidth, lambda: self._spectrum(key), occupied, self.study)
+                value = value * np.float32(1.0 / total)
             self._smoothed[(key, bandwidth)] = value
         return self._smoothed[(key, bandwidth)]
 
@@ -387,6 +430,18 @@ class SurfaceCache:
             return (long_part if short_part is None else short_part), total
         m = np.float32(s.short_share)
         return (np.float32(1.0) - m) * long_part + m * short_part, total
+
+
+@functools.lru_cache(maxsize=64)
+def _kernel_stencil(bandwidth: float, cell: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row offsets, column offsets and weights (sum 1) of the quartic kernel at cell offsets."""
+    reach = int(math.floor(bandwidth / cell))
+    off = np.arange(-reach, reach + 1)
+    dr, dc = (a.ravel() for a in np.meshgrid(off, off, indexing="ij"))
+    d2 = (dr * cell) ** 2.0 + (dc * cell) ** 2.0
+    k = np.where(d2 < bandwidth**2, (1.0 - d2 / bandwidth**2) ** 2, 0.0)
+    keep = k > 0
+    return dr[keep], dc[keep], k[keep] / k[keep].sum()
 
 
 @functools.lru_cache(maxsize=64)
@@ -413,12 +468,14 @@ def score_candidates(history: History, candidates: list[Setting], targets, level
     """
     shape = (len(candidates), len(targets), len(levels))
     out = {f: np.full(shape, np.nan) for f in SCORE_FIELDS}
+    hints = [None] * len(candidates)  # a candidate's surface changes little from week to week
     for j, i in enumerate(targets):
         target = history.target(i)
         cache = SurfaceCache(history, i, study=True)
         for c, setting in enumerate(candidates):
             values, _ = cache.surface(setting)
-            scores = top_k_scores(values, history.crop_positions, history.n_study, levels, target)
+            scores = top_k_scores(values, history.crop_positions, history.n_study, levels, target, hint=hints[c])
+            hints[c] = HINT_MARGIN * float(scores["threshold"].min())
             for f in SCORE_FIELDS:
                 out[f][c, j] = scores[f]
     return out
@@ -541,6 +598,7 @@ def _forecast(past: pd.DataFrame, week: str, grid: Grid, mask, opts, default_ban
     nn = nn_distance(history.event_xy, history.event_week)
     fallback = default_setting(opts, grid.cell, default_bandwidth_m)
     candidates = candidate_settings(opts, grid.cell, nn, n_hist - 1) if n_hist >= opts.min_weeks else []
+    history.set_reach(largest_bandwidth([*candidates, fallback]))
     record_weeks = list(range(max(1, n_hist - opts.record_weeks), n_hist))
     first = max(1, min([n_hist - opts.backtest_weeks, *[i - opts.backtest_weeks for i in record_weeks]]))
     sc = scored(history, opts, list(range(first, n_hist)) if candidates else [], candidates)

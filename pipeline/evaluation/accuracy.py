@@ -82,20 +82,23 @@ def cells_at_level(n_cells: int, level: float) -> int:
     return max(1, int(round(float(level) / 100.0 * n_cells)))
 
 
-def top_k_scores(values, positions, n_cells: int, levels, target: Target) -> dict[str, np.ndarray]:
+def top_k_scores(values, positions, n_cells: int, levels, target: Target, hint=None) -> dict[str, np.ndarray]:
     """Scores of the top-``k`` cells of ``values`` at each level (arrays, one entry per level).
 
     ``values`` are the method's values at the study cells ``positions`` (sorted, 0 .. n-1);
     ``positions=None`` means ``values`` covers every study cell in order. Study cells not in
-    ``positions`` have value 0. Values must be >= 0.
+    ``positions`` have value 0. Values must be >= 0. ``hint``: a value at or below the
+    largest level's k-th value, if known, to search fewer cells (the result is exact either
+    way). The output also holds ``threshold``, each level's k-th value.
     """
     vals = np.asarray(values)
     pos = np.arange(len(vals)) if positions is None else np.asarray(positions, dtype=np.int64)
     ks = [min(cells_at_level(n_cells, lv), n_cells) for lv in levels]
-    thresholds = _kth_largest(vals, ks)
+    thresholds = _kth_largest(vals, ks, hint)
     at_target = _values_at(vals, pos, target.positions)
     n = target.n_events
     out = {f: np.zeros(len(ks), dtype=float) for f in SCORE_FIELDS}
+    out["threshold"] = np.array(thresholds, dtype=float)
     for i, (k, vk) in enumerate(zip(ks, thresholds)):
         hits = _hits(vals, pos, k, vk, at_target, target)
         best = target.best(k)
@@ -162,14 +165,24 @@ def study_positions(xy, grid, mask) -> np.ndarray:
 
 
 # -- internals ----------------------------------------------------------------------------------
-def _kth_largest(vals: np.ndarray, ks) -> list:
+def _kth_largest(vals: np.ndarray, ks, hint=None) -> list:
     """The k-th largest of ``vals`` for each k (in ``vals``' dtype, so comparisons are exact),
-    counting absent study cells as zeros."""
+    counting absent study cells as zeros. With ``hint`` (a guess at or below the smallest of
+    them), only values >= hint are searched when there are enough of them: then every one of
+    the top k is among them."""
     m = len(vals)
-    inside = [m - k for k in ks if k <= m]
-    part = np.partition(vals, sorted(set(inside))) if inside else vals
     zero = vals.dtype.type(0) if vals.dtype.kind == "f" else 0
-    return [part[m - k] if k <= m else zero for k in ks]
+    inside = [k for k in ks if k <= m]
+    if not inside:
+        return [zero for _ in ks]
+    pool = vals
+    if hint is not None and hint > 0:
+        above = vals[vals >= hint]
+        if len(above) >= max(inside):
+            pool = above
+    n = len(pool)
+    part = np.partition(pool, sorted({n - k for k in inside}))
+    return [part[n - k] if k <= m else zero for k in ks]
 
 
 def _values_at(vals: np.ndarray, pos: np.ndarray, cells: np.ndarray) -> np.ndarray:
@@ -187,9 +200,11 @@ def _hits(vals, pos, k: int, vk: float, at_target: np.ndarray, target: Target) -
     """Events in the top-k cells: all cells above the k-th value, then ties by position."""
     above = at_target > vk
     hits = int(target.counts[above].sum())
-    need = k - int(np.count_nonzero(vals > vk))
     tied = at_target == vk
-    if need <= 0 or not tied.any():
+    if not tied.any():
+        return hits
+    need = k - int(np.count_nonzero(vals > vk))  # top-k places left for the tied cells
+    if need <= 0:
         return hits
     cells = target.positions[tied]
     if vk > 0:

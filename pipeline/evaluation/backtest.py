@@ -51,6 +51,7 @@ from pipeline.analysis.forecast import (
     expected_surface,
     forecast_next_week,
     forecast_points,
+    largest_bandwidth,
     nn_distance,
     rolling_record,
     scored,
@@ -58,13 +59,17 @@ from pipeline.analysis.forecast import (
 from pipeline.analysis.grid import Grid, clip_mask
 from pipeline.analysis.kde import kde, resolve_bandwidth
 from pipeline.analysis.weeks import check_week, previous_weeks, rolling_window, weeks_between
+from pipeline.config import ForecastConfig, load_config
 from pipeline.errors import LagesbildError
 from pipeline.evaluation.accuracy import SCORE_FIELDS, Target, top_k_scores
 from pipeline.io.atomic import atomic_path, write_csv
 from pipeline.products import ProductOutput
+from pipeline.schema import CRS as CRS_SWEREF
 from pipeline.schema import ROLLING_PERIOD, WEEK_PERIOD
 
 ROLLING = "rolling"
+#: Cell size of ``lagesbild backtest --events`` without a config or ``--cell-size``.
+DEFAULT_CELL_M = 100.0
 
 
 @dataclass
@@ -108,13 +113,14 @@ def run_backtest(
     before = history.event_week < predicted[0]
     nn = nn_distance(history.event_xy[before], history.event_week[before])
     candidates = candidate_settings(opts, grid.cell, nn, predicted[-1])
+    fallback = default_setting(opts, grid.cell, default_bandwidth_m)
+    history.set_reach(largest_bandwidth([*candidates, fallback]))
     first = max(1, predicted[0] - opts.backtest_weeks)
     sc = scored(history, opts, list(range(first, predicted[-1] + 1)), candidates)
     cols = sc.columns(predicted)
     on_weeks = {f: a[:, cols] for f, a in sc.scores.items()}
     chosen = best_candidate(on_weeks["pai"][:, :, sc.select])
     table = backtest_table(candidates, on_weeks, sc.levels, chosen)
-    fallback = default_setting(opts, grid.cell, default_bandwidth_m)
     weekly, used_settings = rolling_record(sc, predicted, opts, fallback)
     table = _with_rolling_row(table, weekly, used_settings, sc.levels)
     return BacktestResult(
@@ -444,3 +450,35 @@ def hotspot_scores(points: pd.DataFrame, grid: Grid, mask, cfg, week: str, level
         density = kde(xy, grid, bandwidth, kernel=a.kernel)
         out[method] = top_k_scores(np.asarray(density)[msk], None, int(msk.sum()), levels, target)
     return out
+
+
+def command(args) -> int:
+    """``lagesbild backtest``: on ``--events`` of any city, or on the configured data (ingested
+    as ``lagesbild ingest`` does, under the run lock). See the module docstring."""
+    if args.events:
+        if not args.crs:
+            raise LagesbildError("--events needs --crs, the CRS of its x and y (e.g. --crs EPSG:4326)")
+        cfg = load_config(args.config) if args.config else None  # another city: the documented defaults
+        opts = cfg.forecast if cfg is not None else ForecastConfig()
+        cell = args.cell_size or (cfg.analysis.cell_size_m if cfg is not None else DEFAULT_CELL_M)
+        points, crs = read_events_csv(args.events, args.crs)
+        area = read_area(args.area, crs) if args.area else None
+        out, default_bandwidth = Path(args.out or "backtest"), None
+    else:
+        # runner -> products catalog -> this module: import the runner only when it is needed.
+        from pipeline.runner import Reference, run_ingest, run_lock  # noqa: PLC0415 - import cycle
+
+        cfg = load_config(args.config or "config.yaml")
+        opts, cell, crs = cfg.forecast, args.cell_size or cfg.analysis.cell_size_m, CRS_SWEREF
+        with run_lock(cfg):
+            ref = Reference.load(cfg)
+            events = run_ingest(cfg, ref=ref).events
+        points = forecast_points(events)
+        area = read_area(args.area, crs) if args.area else ref.boundary
+        out, default_bandwidth = Path(args.out or cfg.path(cfg.paths.processed) / "backtest"), density_bandwidth(cfg)
+    if not cell or cell <= 0:
+        raise LagesbildError(f"--cell-size must be a positive number of metres, got {args.cell_size!r}")
+    grid, mask = study_grid(points, float(cell), area)
+    weeks = parse_weeks(args.weeks, sorted(set(points["iso_week"])), opts.min_weeks)
+    run_command(points, grid, mask, crs, weeks, out, opts, args.save_forecasts, default_bandwidth)
+    return 0

@@ -1,0 +1,169 @@
+"""Forecast backtest benchmark: every 2019 week of the real Chicago aggravated assaults predicted
+only from the weeks before it, with ``lagesbild backtest`` exactly as a user runs it.
+
+The issue's hand-set figures (PAI at 5 % / 1 % of the area: last week's KDE 3.1 / 5.6, last 4
+weeks 4.4 / 7.2, last 52 weeks at 150 m 7.1 / 13.3, last 104 weeks at 100 m 7.7 / 14.5) are
+reproduced to the first decimal with 100 m cells and the study area = the cells within 300 m
+(3 cells, 4-neighbour steps) of any event of the file, holes filled: 55 k cells, 554 km²
+(Chicago's land area is 589 km²). This module writes that area as a polygon and the events as
+``x, y, time`` (longitude, latitude, local time), so the run is an ordinary
+``lagesbild backtest --events ... --crs EPSG:4326 --area ... --cell-size 100``.
+
+Target (the issue): the chosen setting's mean PAI@5 % >= 8.0 and PAI@1 % >= 15 with no hand
+tuning, and the 52-week backtest in under 60 s. Both the ``chosen`` row (best over the 2019
+weeks) and the ``rolling`` row (each week's setting chosen from the 26 weeks before it: what
+the weekly run achieves) are reported.
+
+    .venv/bin/python -m bench.forecast_bench                 # run, print the rows
+    .venv/bin/python -m bench.forecast_bench --prepare DIR   # only write DIR/chicago_events.csv, DIR/chicago_area.gpkg
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL = next(
+    (
+        d
+        for d in (ROOT.parent / "shared" / "data" / "real", Path("/work/shared/data/real"))
+        if (d / "chicago_aggravated_assaults.csv.gz").exists()
+    ),
+    None,
+)
+WEEKS = "2019-W01:2019-W52"
+CELL_M = 100.0
+AREA_STEPS = 3
+#: The local metric grid ``lagesbild backtest`` picks for Chicago's longitudes (UTM 16N).
+UTM = "EPSG:32616"
+TARGET = {"pai_5": 8.0, "pai_1": 15.0}
+LIMIT_S = 60.0
+#: The issue's hand-set figures (PAI@5 %, PAI@1 %) that the chosen setting must beat.
+HAND_SET = {
+    "last week's KDE": (3.1, 5.6),
+    "last 4 weeks": (4.4, 7.2),
+    "last 52 weeks, 150 m": (7.1, 13.3),
+    "last 104 weeks, 100 m": (7.7, 14.5),
+    "grid counts of last week": (1.6, 4.3),
+}
+
+
+def prepare(out: Path) -> tuple[Path, Path]:
+    """Write the events CSV (x = longitude, y = latitude, time) and the study-area polygon."""
+    import geopandas as gpd
+    import shapely
+    from pyproj import Transformer
+    from rasterio import features
+    from scipy import ndimage
+    from shapely.geometry import shape
+
+    from pipeline.analysis.grid import Grid
+
+    out.mkdir(parents=True, exist_ok=True)
+    df = pd.read_csv(REAL / "chicago_aggravated_assaults.csv.gz")
+    events = out / "chicago_events.csv"
+    time_iso = pd.to_datetime(df["date"]).dt.strftime("%Y-%m-%dT%H:%M")
+    pd.DataFrame({"x": df["longitude"], "y": df["latitude"], "time": time_iso}).to_csv(
+        events, index=False, quoting=csv.QUOTE_MINIMAL
+    )
+    x, y = Transformer.from_crs("EPSG:4326", UTM, always_xy=True).transform(
+        df["longitude"].to_numpy(), df["latitude"].to_numpy()
+    )
+    grid = Grid.anchored((x.min(), y.min(), x.max() + 1e-6, y.max() + 1e-6), CELL_M, pad=(AREA_STEPS + 1) * CELL_M)
+    row, col, inside = grid.cell_index(np.column_stack([x, y]))
+    occupied = np.zeros(grid.shape, dtype=bool)
+    occupied[row[inside], col[inside]] = True
+    area = ndimage.binary_fill_holes(ndimage.binary_dilation(occupied, iterations=AREA_STEPS))
+    north_up = np.ascontiguousarray(grid.to_north_up(area)).astype(np.uint8)
+    polys = [
+        shape(g) for g, v in features.shapes(north_up, mask=north_up > 0, connectivity=4, transform=grid.transform)
+    ]
+    path = out / "chicago_area.gpkg"
+    gpd.GeoDataFrame(
+        {"name": ["Chicago, cells within 300 m of an event"]}, geometry=[shapely.union_all(polys)], crs=UTM
+    ).to_file(path, driver="GPKG")
+    return events, path
+
+
+def command(events: Path, area: Path, out: Path, save_forecasts: bool = False) -> list[str]:
+    cmd = [sys.executable, "-m", "pipeline", "backtest", "--events", str(events),
+           "--crs", "EPSG:4326", "--area", str(area), "--weeks", WEEKS, "--cell-size", f"{CELL_M:g}", "--out", str(out)]  # fmt: skip
+    return cmd + (["--save-forecasts"] if save_forecasts else [])
+
+
+def run() -> list[dict]:
+    """Rows in bench/run.py's format; [] without the real data."""
+    if REAL is None:
+        return []
+    with tempfile.TemporaryDirectory(prefix="bench_forecast_") as tmp:
+        tmp = Path(tmp)
+        events, area = prepare(tmp)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t = time.perf_counter()
+        proc = subprocess.run(command(events, area, tmp / "out"), cwd=ROOT, capture_output=True, text=True)
+        wall = time.perf_counter() - t
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if proc.returncode != 0:
+            return [
+                {
+                    "method": "lagesbild backtest, Chicago 2019",
+                    "note": f"exit {proc.returncode}: {proc.stderr.strip()[-200:]}",
+                }
+            ]
+        table = pd.read_csv(tmp / "out" / "backtest.csv", sep=";", encoding="utf-8-sig")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    peak_mb = after.ru_maxrss / 1024
+    chosen = table[table["chosen"].astype(str) == "True"].iloc[0]
+    rolling = table[table["setting"] == "rolling"].iloc[0]
+    n_cand = int((table["setting"] != "rolling").sum())
+
+    def verdict(row) -> str:
+        ok = all(row[k] >= v for k, v in TARGET.items()) and all(
+            row["pai_5"] > p5 and row["pai_1"] > p1 for p5, p1 in HAND_SET.values()
+        )
+        return "meets the target" if ok else "MISSES the target"
+
+    rows = []
+    for label, row in (
+        ("chosen (best over the 52 weeks)", chosen),
+        ("rolling (chosen from the 26 weeks before each week)", rolling),
+    ):
+        rows.append({
+            "method": f"lagesbild backtest, Chicago 2019: {label}",
+            "n": 52, "grid": f"{CELL_M:g} m cells, 55 k study cells", "params": row["setting"],
+            "wall_s": wall, "peak_mb": peak_mb,
+            "note": f"PAI@5 % {row['pai_5']:.2f}, PAI@1 % {row['pai_1']:.2f}, PEI*@5 % {row['pei_5']:.3f}, "
+                    f"PEI*@1 % {row['pei_1']:.3f}: {verdict(row)} (>= 8.0 / >= 15, above every hand-set figure); "
+                    f"{n_cand} candidates; {cpu:.1f} s CPU; wall {'under' if wall < LIMIT_S else 'OVER'} {LIMIT_S:g} s",
+        })  # fmt: skip
+    return rows
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.forecast_bench")
+    parser.add_argument("--prepare", metavar="DIR", help="only write the Chicago events CSV and area polygon into DIR")
+    args = parser.parse_args(argv)
+    if REAL is None:
+        print("bench.forecast_bench: real data not found (../shared/data/real)", file=sys.stderr)
+        return 2
+    if args.prepare:
+        for p in prepare(Path(args.prepare)):
+            print(p)
+        return 0
+    for row in run():
+        print(" | ".join(f"{k}: {v:.1f}" if isinstance(v, float) else f"{k}: {v}" for k, v in row.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
