@@ -114,6 +114,11 @@ LAYERS: dict[str, str] = {
     "with expected events, busiest time of day, place name.",
     "accuracy": "How last week's maps did on this week's events, for the last forecast.record_weeks weeks: "
     "method (prognos, vecka, rullande) × level: hits, hit rate, PAI, PEI*.",
+    "interventions": "Targeted interventions started by the week (register fields but free text, target "
+    "polygon): status, counts före/under/efter in target, ring and comparison, DiD ratio with 95 % interval, "
+    "WDD, WDQ, verdict and ring note (pipeline/evaluation/interventions.py).",
+    "interventions_weekly": "Per intervention and ISO week of its windows: counts in target, ring, comparison "
+    "and the ring's comparison (the report's chart).",
     "run_info": "Key/value strings: parameters, input hashes, code version, row counts, quality.",
 }
 GEOCODE_METHODS = ("coordinates", "exact", "fuzzy", "street_centroid", "place")

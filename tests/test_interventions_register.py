@@ -64,27 +64,27 @@ GOOD = dict(id="A1", name="Polis", type="polisnärvaro", start="2026-09-28", are
 
 #: (row, reason, a piece of the message) -- one for every rejection reason.
 BAD_ROWS = [
-    (_row(**{**GOOD, "id": ""}), "missing_id", "'Insats-id' is empty"),
-    (_row(**GOOD), "duplicate_id", "already used in"),
-    (_row(**{**GOOD, "id": "B1", "type": ""}), "missing_type", "'Typ' is empty"),
-    (_row(**{**GOOD, "id": "B2", "type": "Ordningsvakter"}), "unknown_type", "'Ordningsvakter' is not a type"),
-    (_row(**{**GOOD, "id": "B3", "start": ""}), "missing_start", "'Start' is empty"),
-    (_row(**{**GOOD, "id": "B4", "start": "förra veckan"}), "bad_date", "'förra veckan' is not a date"),
+    (_row(**{**GOOD, "id": ""}), "missing_id", "kolumnen 'Insats-id' är tom"),
+    (_row(**GOOD), "duplicate_id", "används redan i"),
+    (_row(**{**GOOD, "id": "B1", "type": ""}), "missing_type", "kolumnen 'Typ' är tom"),
+    (_row(**{**GOOD, "id": "B2", "type": "Ordningsvakter"}), "unknown_type", "'Ordningsvakter' är ingen känd typ"),
+    (_row(**{**GOOD, "id": "B3", "start": ""}), "missing_start", "kolumnen 'Start' är tom"),
+    (_row(**{**GOOD, "id": "B4", "start": "förra veckan"}), "bad_date", "'förra veckan' är inget datum"),
     (_row(**{**GOOD, "id": "B5", "end": "2026-13-01"}), "bad_date", "'Slut': '2026-13-01'"),
-    (_row(**{**GOOD, "id": "B6", "end": "2026-09-01"}), "end_before_start", "before the start"),
-    (_row(**{**GOOD, "id": "B7", "area": ""}), "missing_target", "no target"),
-    (_row(**{**GOOD, "id": "B8", "place": "Resecentrum"}), "several_targets", "'Område' and 'Plats'"),
-    (_row(**{**GOOD, "id": "B9", "area": "Sörbyy"}), "unknown_area", "did you mean 'Sörby'"),
-    (_row(**{**GOOD, "id": "B10", "area": "", "place": "Påhittade torget"}), "place_not_found", "not in the gazetteer"),
-    (_row(**{**GOOD, "id": "B11", "area": "", "place": "Egeby"}), "place_not_found", "it is a named area"),
-    (_row(**{**GOOD, "id": "B12", "area": "", "x": "507240", "y": "sexmiljoner"}), "bad_coordinates", "not two numbers"),
-    (_row(**{**GOOD, "id": "B13", "area": "", "x": "536320", "y": "6474626"}), "outside_municipality", "outside"),
-    (_row(**{**GOOD, "id": "B14", "area": "", "place": "Resecentrum", "radius": "-5"}), "bad_radius", "not a radius"),
+    (_row(**{**GOOD, "id": "B6", "end": "2026-09-01"}), "end_before_start", "är före starten 2026-09-28"),
+    (_row(**{**GOOD, "id": "B7", "area": ""}), "missing_target", "inget mål: fyll i en av 'Område', 'Plats', 'X'/'Y', 'Zon'"),
+    (_row(**{**GOOD, "id": "B8", "place": "Resecentrum"}), "several_targets", "'Område' och 'Plats' är ifyllda"),
+    (_row(**{**GOOD, "id": "B9", "area": "Sörbyy"}), "unknown_area", "menade du 'Sörby'"),
+    (_row(**{**GOOD, "id": "B10", "area": "", "place": "Påhittade torget"}), "place_not_found", "finns inte i ortsregistret; kontrollera stavningen"),
+    (_row(**{**GOOD, "id": "B11", "area": "", "place": "Egeby"}), "place_not_found", "det är ett namngivet område: använd kolumnen 'Område'"),
+    (_row(**{**GOOD, "id": "B12", "area": "", "x": "507240", "y": "sexmiljoner"}), "bad_coordinates", "är inte två tal"),
+    (_row(**{**GOOD, "id": "B13", "area": "", "x": "536320", "y": "6474626"}), "outside_municipality", "utanför kommunen"),
+    (_row(**{**GOOD, "id": "B14", "area": "", "place": "Resecentrum", "radius": "-5"}), "bad_radius", "är ingen radie i meter"),
     (_row(**{**GOOD, "id": "B15", "area": "", "place": "Resecentrum", "radius": "90000"}), "bad_radius", "≤ 3000"),
-    (_row(**{**GOOD, "id": "B16", "area": "", "zone": "zon 3"}), "bad_zone", "not a zone reference"),
-    (_row(**{**GOOD, "id": "B17", "area": "", "zone": "2026-W40-vecka-alla-0.5-1"}), "unknown_zone", "has no archive"),
-    (_row(**{**GOOD, "id": "B18", "problem": "klotter, graffiti"}), "unknown_problem", "'graffiti'"),
-    (_row(**{**GOOD, "id": "B19", "problem": "Våld i nära relation"}), "sensitive_problem", "is protected"),
+    (_row(**{**GOOD, "id": "B16", "area": "", "zone": "zon 3"}), "bad_zone", "är ingen zonreferens"),
+    (_row(**{**GOOD, "id": "B17", "area": "", "zone": "2026-W40-vecka-alla-0.5-1"}), "unknown_zone", "vecka 2026-W40 har inget arkiv"),
+    (_row(**{**GOOD, "id": "B18", "problem": "klotter, graffiti"}), "unknown_problem", "'graffiti' är ingen kategori eller grupp"),
+    (_row(**{**GOOD, "id": "B19", "problem": "Våld i nära relation"}), "sensitive_problem", "är en skyddad kategori"),
 ]
 
 
@@ -142,7 +142,7 @@ def test_ids_are_unique_across_files_first_file_wins(base_cfg, ref, tmp_path):
     register, rejected, quality = reg.read_register(_cfg(base_cfg, tmp_path), ref)
     assert register["intervention_id"].tolist() == ["A1"]
     assert rejected["reason"].tolist() == ["duplicate_id", "duplicate_id"]
-    assert "a.csv line 2" in rejected["message"].iloc[0]
+    assert "a.csv rad 2" in rejected["message"].iloc[0]
     assert [(f["encoding"], f["delimiter"]) for f in quality["files"]] == [("utf-8-sig", ";"), ("cp1252", ",")]
     assert [f["rows_read"] for f in quality["files"]] == [1, 2]
 
@@ -296,8 +296,8 @@ def test_zone_targets_resolve_against_the_archive_of_their_week(base_cfg, ref, t
     assert read == ["2026-W40.gpkg"]                                 # each archive read once
     assert register["target"].tolist() == ["2026-W40-vecka-alla-0.5-3", "2026-W40-vecka-kvall-1"]
     assert register.geometry.iloc[0].equals(shapely.box(507000, 6465000, 507100, 6465100))
-    assert rejected["message"].str.contains("no such cluster in the archive of 2026-W40").iloc[0]
-    assert "week 2026-W41 has no archive" in rejected["message"].iloc[1]
+    assert "inget sådant kluster i arkivet för 2026-W40" in rejected["message"].iloc[0]
+    assert "vecka 2026-W41 har inget arkiv" in rejected["message"].iloc[1]
 
 
 def test_demo_register_reads_with_the_planted_rejections(base_cfg, ref):

@@ -50,6 +50,7 @@ place-level figure, and those categories are published only as municipal aggrega
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from dataclasses import dataclass
 
@@ -60,6 +61,8 @@ import shapely
 
 from pipeline.analysis.weeks import iso_week_of, next_weeks, previous_weeks, week_monday, weeks_between
 from pipeline.privacy import counted_events
+from pipeline.products import ProductOutput
+from pipeline.sources.interventions import REGISTER_COLUMNS
 
 CRS = "EPSG:3006"
 #: Two-sided 95 % normal quantile.
@@ -115,6 +118,30 @@ STAT_COLUMNS: dict[str, str] = {
 #: Columns of the ``interventions_weekly`` table (one row per intervention × week).
 WEEKLY_COLUMNS = ["intervention_id", "iso_week", "window", "n_target", "n_ring", "n_comparison",
                   "n_ring_comparison"]
+
+
+#: run_info keys the product writes.
+REGISTER_KEY = "interventions_register"      # none | ok
+QUALITY_KEY = "interventions_quality"        # JSON: rows per file, rejected rows (no raw text)
+LAYER, WEEKLY_LAYER = "interventions", "interventions_weekly"
+
+
+def build_interventions(inp) -> ProductOutput:
+    """The product: the week's ``interventions`` layer and ``interventions_weekly`` table.
+
+    ``inp.interventions`` is the accepted register (``pipeline.sources.interventions.load_register``;
+    its ``attrs["quality"]`` goes to run_info), or None when no register is configured.
+    """
+    register = inp.interventions
+    if register is None:
+        return ProductOutput({LAYER: empty_layer(), WEEKLY_LAYER: empty_weekly()}, {REGISTER_KEY: "none"})
+    if not isinstance(register, gpd.GeoDataFrame):
+        register = gpd.GeoDataFrame(register, geometry="geometry", crs=CRS)
+    layer, weekly = evaluate_interventions(register, inp.events, inp.week, inp.cfg, inp.reference.boundary,
+                                           inp.reference.areas)
+    quality = register.attrs.get("quality") or {}
+    info = {REGISTER_KEY: "ok", QUALITY_KEY: json.dumps(quality, ensure_ascii=False, sort_keys=True)}
+    return ProductOutput({LAYER: layer, WEEKLY_LAYER: weekly}, info)
 
 
 # -- statistics ------------------------------------------------------------------------------
@@ -243,7 +270,7 @@ def wdq(t: tuple, d: tuple, c: tuple) -> float:
     success = ta / ca - tb / cb
     if success >= 0:
         return math.nan
-    return (da / ca - db / cb) / success
+    return (da / ca - db / cb) / success + 0.0      # + 0.0: no "−0" when the ring did not change
 
 
 def verdict(t0: int, t1: int, ratio: Ratio, min_events: int) -> str:
@@ -337,7 +364,7 @@ def evaluate_interventions(register: gpd.GeoDataFrame, events, week: str, cfg, b
     first_week = str(events["iso_week"].dropna().astype(str).min()) if len(events) else None
     plans = _plans(register, week, icfg, first_week)
     if not plans:
-        return empty_layer(register), pd.DataFrame({c: pd.Series(dtype="object") for c in WEEKLY_COLUMNS})
+        return empty_layer(), empty_weekly()
     xs, ys = counted.geometry.x.to_numpy(float), counted.geometry.y.to_numpy(float)
     weeks, cats = counted["iso_week"].astype(str).to_numpy(), counted["category"].astype(str).to_numpy()
     rows, weekly = [], []
@@ -356,11 +383,20 @@ def evaluate_interventions(register: gpd.GeoDataFrame, events, week: str, cfg, b
     return _ordered(out), weekly_frame
 
 
-def empty_layer(register) -> gpd.GeoDataFrame:
-    """The layer with no rows (the register's columns and STAT_COLUMNS)."""
-    cols = [c for c in register.columns if c != "geometry"] + list(STAT_COLUMNS)
-    return gpd.GeoDataFrame({c: pd.Series(dtype="object") for c in cols},
-                            geometry=gpd.GeoSeries([], crs=CRS), crs=CRS)
+def empty_layer() -> gpd.GeoDataFrame:
+    """The layer with no rows: the register's columns and STAT_COLUMNS, typed."""
+    ints = {c for c in STAT_COLUMNS if c.startswith(("weeks_", "t_", "d_", "c_", "e_"))} | {"source_line"}
+    floats = {"radius_m", "ring_m", "ratio", "ratio_low", "ratio_high", "ratio_after", "ratio_after_low",
+              "ratio_after_high", "ring_ratio", "ring_ratio_low", "ring_ratio_high", "wdd", "wdd_se", "wdd_z", "wdq"}
+    cols = [c for c in REGISTER_COLUMNS if c != "geometry"] + list(STAT_COLUMNS)
+    data = {c: pd.Series(dtype="int64" if c in ints else "float64" if c in floats
+                         else "bool" if c == "ratio_corrected" else "string") for c in cols}
+    return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries([], crs=CRS), crs=CRS)
+
+
+def empty_weekly() -> pd.DataFrame:
+    """The weekly table with no rows."""
+    return pd.DataFrame({c: pd.Series(dtype="int64" if c.startswith("n_") else "string") for c in WEEKLY_COLUMNS})
 
 
 def _ordered(layer: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -11,6 +11,7 @@ from pipeline.analysis.forecast import build_prognos
 from pipeline.analysis.recurrence import RECURRENCE_WINDOWS
 from pipeline.analysis.trends import build_series, build_trends, trends_lookback
 from pipeline.evaluation.backtest import build_accuracy
+from pipeline.evaluation.interventions import build_interventions
 from pipeline.products import Product
 from pipeline.products.week import build_week
 
@@ -33,4 +34,8 @@ PRODUCTS: tuple[Product, ...] = (
     Product("prognos", build=build_prognos, layers=("prognos", "prognos_zones"), weeks_before=None),
     # how last week's forecast and hotspot maps did on this week's events (the last weeks' record)
     Product("accuracy", build=build_accuracy, layers=("accuracy",), weeks_before=None, requires=("prognos",)),
+    # the interventions register: before/under/after counts, DiD ratio, WDD, WDQ and a verdict
+    # per intervention (its före window may reach far back, so every week up to the week)
+    Product("interventions", build=build_interventions, layers=("interventions", "interventions_weekly"),
+            weeks_before=None, inputs=("events", "reference", "interventions")),
 )

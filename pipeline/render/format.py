@@ -279,3 +279,54 @@ def sv_small(n) -> str:
     """
     n = int(n)
     return SMALL_NUMBERS[n] if 0 <= n < len(SMALL_NUMBERS) else sv_number(n)
+
+
+def sv_date(value) -> str:
+    """An ISO date as Swedish prose writes it: "7 sep 2026"; "" when missing.
+
+    >>> sv_date("2026-09-07"), sv_date("")
+    ('7 sep 2026', '')
+    """
+    if is_missing(value) or not str(value).strip():
+        return ""
+    day = dt.date.fromisoformat(str(value)[:10])
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def date_range_text(start, end, ongoing: str = "pågår") -> str:
+    """A period between two ISO dates, month and year once when both share them:
+    "14 sep–25 okt 2026", "5–9 okt 2026"; without an end "7 sep 2026 – pågår".
+
+    >>> date_range_text("2026-09-14", "2026-10-25"), date_range_text("2026-10-05", "2026-10-09")
+    ('14 sep–25 okt 2026', '5–9 okt 2026')
+    >>> date_range_text("2026-09-07", "")
+    '7 sep 2026 – pågår'
+    """
+    if is_missing(end) or not str(end).strip():
+        return f"{sv_date(start)} – {ongoing}"
+    a, b = dt.date.fromisoformat(str(start)[:10]), dt.date.fromisoformat(str(end)[:10])
+    if a == b:
+        return sv_date(start)
+    if (a.year, a.month) == (b.year, b.month):
+        return f"{a.day}–{sv_date(end)}"
+    if a.year == b.year:
+        return f"{a.day} {MONTHS[a.month - 1]}–{sv_date(end)}"
+    return f"{sv_date(start)}–{sv_date(end)}"
+
+
+def ratio_change_text(ratio, low=None, high=None) -> str:
+    """A rate ratio as a signed percent change, with its 95 % interval when given:
+    "−48 % (95 % KI −66 % till −22 %)"; "–" when missing.
+
+    >>> ratio_change_text(0.52, 0.34, 0.78).replace("\\u00a0", " ")
+    '−48 % (95 % KI −66 % till −22 %)'
+    >>> ratio_change_text(float("nan"))
+    '–'
+    """
+    if is_missing(ratio):
+        return "–"
+    out = change_percent((float(ratio) - 1) * 100)
+    if low is None or is_missing(low) or is_missing(high):
+        return out
+    low_text, high_text = (change_percent((float(v) - 1) * 100) for v in (low, high))
+    return f"{out} (95\u00a0% KI {low_text} till {high_text})"

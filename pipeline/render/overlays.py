@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from pipeline.render.sections import emerging
+from pipeline.render.sections import emerging, interventions
 
 
 @dataclass(frozen=True)
@@ -28,4 +28,6 @@ class MapOverlay:
 OVERLAYS: tuple[MapOverlay, ...] = (
     MapOverlay("framvaxande", "Framväxande hot spots", build=emerging.map_features,
                legend=emerging.map_legend),
+    MapOverlay("insatser", "Riktade insatser", build=interventions.map_features, pane="lbOmraden",
+               show=True, legend=interventions.map_legend),
 )

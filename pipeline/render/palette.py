@@ -45,6 +45,9 @@ EMERGING_COLORS = {
 #: Status badges: background, text.
 STATUS_NEW_COLORS = ("#fde0dd", "#7a0177")
 STATUS_SEEN_BEFORE_COLORS = ("#deebf7", "#08306b")
+#: Targeted interventions by status (pipeline.evaluation.interventions): outline colour, for the
+#: web map, the report and QGIS. Running ones stand out; those still followed up are paler.
+INTERVENTION_COLORS = {"pågående": "#006d2c", "uppföljning": "#41ab5d", "avslutad": "#969696"}
 
 
 def zone_color(level, levels) -> str:

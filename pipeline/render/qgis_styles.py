@@ -16,7 +16,7 @@ from __future__ import annotations
 from xml.sax.saxutils import quoteattr
 
 from pipeline.analysis.emerging import PATTERN_LABELS
-from pipeline.render.palette import CLUSTER_COLOR, EMERGING_COLORS, zone_color
+from pipeline.render.palette import CLUSTER_COLOR, EMERGING_COLORS, INTERVENTION_COLORS, zone_color
 
 #: Swedish field aliases shown in QGIS attribute tables and forms.
 ALIASES = {
@@ -92,12 +92,41 @@ def emerging_qml() -> str:
     return _document(_categorized("pattern_code", cats, syms), fields=ALIASES)
 
 
+#: Swedish aliases of the ``interventions`` layer's fields.
+INTERVENTION_ALIASES = {
+    "intervention_id": "Insats-id", "name": "Insats", "type": "Typ", "responsible": "Ansvarig",
+    "start": "Start", "end": "Slut", "status": "Status", "target_kind": "Typ av mål", "target": "Mål",
+    "radius_m": "Radie (m)", "problem": "Problem (nycklar)", "problem_label": "Problem",
+    "ring_m": "Närområdets bredd (m)", "comparison": "Jämförelseområde", "start_week": "Startvecka",
+    "end_week": "Slutvecka", "weeks_before": "Veckor före", "weeks_under": "Veckor under",
+    "weeks_after": "Veckor efter", "t_before": "Målområde före", "t_under": "Målområde under",
+    "t_after": "Målområde efter", "d_before": "Närområde före", "d_under": "Närområde under",
+    "d_after": "Närområde efter", "c_before": "Jämförelse före", "c_under": "Jämförelse under",
+    "c_after": "Jämförelse efter", "ratio": "Kvot mot jämförelse (under/före)", "ratio_low": "Kvot, 95 % lägre",
+    "ratio_high": "Kvot, 95 % övre", "wdd": "WDD (händelser/vecka)", "wdd_z": "WDD z", "wdq": "WDQ",
+    "verdict": "Bedömning", "ring_note": "Närområdet",
+}
+
+
+def interventions_qml() -> str:
+    """Intervention targets outlined by status (faint fill), labelled with the intervention's name."""
+    cats, syms = [], []
+    for i, (status, color) in enumerate(INTERVENTION_COLORS.items()):
+        cats.append(_category(status, status.capitalize(), i))
+        syms.append(_symbol("fill", str(i), "SimpleFill", {
+            "color": _rgba(color, 30), "style": "solid", "outline_color": _rgba(color),
+            "outline_width": "0.8" if i == 0 else "0.5", "outline_style": "solid" if i == 0 else "dash"}))
+    return _document(_categorized("status", cats, syms), fields={**ALIASES, **INTERVENTION_ALIASES},
+                     labeling=_labeling("name"), labels_enabled=True)
+
+
 #: Archive layer -> (title shown in QGIS, QML builder taking the config). Add new layers here.
 STYLES = {
     "events": ("Händelser per kategorigrupp", events_qml),
     "hotspots": ("Hotspot-zoner per nivå", lambda cfg: hotspots_qml(cfg.analysis.levels)),
     "clusters": ("Kluster med antal händelser", lambda cfg: clusters_qml()),
     "emerging": ("Framväxande hot spots (ArcGIS-klasser)", lambda cfg: emerging_qml()),
+    "interventions": ("Riktade insatser per status", lambda cfg: interventions_qml()),
 }
 
 

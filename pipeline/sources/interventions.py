@@ -47,7 +47,7 @@ import shapely
 from rapidfuzz import process
 
 from pipeline.errors import ConfigError, InputError
-from pipeline.privacy import redact_series
+from pipeline.privacy import redact, redact_series
 from pipeline.schema import REJECTED_COLUMNS
 from pipeline.sources.excel import read_xlsx, serial_text_to_date
 from pipeline.sources.parse import NULL_TOKENS, parse_datetimes, parse_numbers
@@ -135,6 +135,25 @@ def read_register(cfg, reference) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict]
     raws = [read_register_file(path, _display_name(path, cfg.base_dir), icfg)
             for path in register_files(icfg.files, cfg.base_dir)]
     return validate_register(raws, cfg, reference, zones=load_zone_targets(cfg, raws))
+
+
+def load_register(cfg, reference) -> gpd.GeoDataFrame | None:
+    """The accepted register for the products, its ``attrs["quality"]`` the public summary:
+    rows read / accepted / rejected per file and each rejected row's file, line, reason and
+    (redacted) message -- never its raw text, which may hold free text. None without a block.
+    """
+    if cfg.interventions is None:
+        return None
+    register, rejected, quality = read_register(cfg, reference)
+    register.attrs["quality"] = public_quality(quality, rejected)
+    return register
+
+
+def public_quality(quality: dict, rejected: pd.DataFrame) -> dict:
+    """``quality`` plus the rejected rows as they may be published (see :func:`load_register`)."""
+    rows = [{"file": str(r.source_file), "line": int(r.source_line), "reason": str(r.reason),
+             "message": redact(str(r.message))} for r in rejected.itertuples(index=False)]
+    return {**quality, "rejected_rows": rows}
 
 
 def register_files(patterns: list[str], base_dir: Path) -> list[Path]:
@@ -247,8 +266,8 @@ def zone_ref(week: str, period: str, time_of_day: str, level: float, zone_id: in
 def resolve_zone(parsed: dict, layers: dict | None) -> ZoneTarget:
     """The polygon a parsed reference names in a week's archive layers (None: not archived)."""
     if layers is None:
-        return ZoneTarget(problem=f"week {parsed['week']} has no archive; build it first "
-                                  f"(make weekly WEEK={parsed['week']}) or use another target")
+        return ZoneTarget(problem=f"vecka {parsed['week']} har inget arkiv; bygg den först "
+                                  f"(make weekly WEEK={parsed['week']}) eller ange ett annat mål")
     if parsed["kind"] == "cluster":
         frame = layers.get("clusters")
         hit = frame[frame["cluster_id"].astype(str) == parsed["cluster_id"]] if frame is not None else None
@@ -260,8 +279,8 @@ def resolve_zone(parsed: dict, layers: dict | None) -> ZoneTarget:
             & np.isclose(frame["level"].astype(float), parsed["level"])
             & (frame["zone_id"].astype(int) == parsed["zone_id"])]
     if hit is None or not len(hit):
-        return ZoneTarget(problem=f"no such {'cluster' if parsed['kind'] == 'cluster' else 'hotspot zone'} "
-                                  f"in the archive of {parsed['week']}")
+        return ZoneTarget(problem=f"det finns {'inget sådant kluster' if parsed['kind'] == 'cluster' else 'ingen sådan hotspot-zon'} "
+                                  f"i arkivet för {parsed['week']}")
     geom = shapely.union_all(hit.to_crs(CRS).geometry.to_numpy())
     return ZoneTarget(geometry=geom)
 
@@ -352,10 +371,11 @@ def _blank(value: str) -> bool:
     return value == "" or value.lower() in NULL_TOKENS
 
 
+#: Row messages are Swedish: the coordinator reads them in the report and fixes the register.
 _FAULT_MESSAGES = {
-    "empty_row": "the row has no values",
-    "bad_field_count": "wrong number of fields (broken row or an unbalanced quote); fix the row in the register",
-    "field_too_long": "a field is implausibly long (usually an unbalanced quote); fix the row in the register",
+    "empty_row": "raden är tom",
+    "bad_field_count": "fel antal fält (trasig rad eller ett citattecken som inte stängs); rätta raden i registret",
+    "field_too_long": "ett fält är orimligt långt (oftast ett citattecken som inte stängs); rätta raden i registret",
 }
 
 
@@ -370,13 +390,13 @@ def _ids(ids: pd.Series, column: str, file: str, lines: pd.Series, rows: _Rows, 
         if not rows.open(i):
             continue
         if _blank(value):
-            rows.reject(i, "missing_id", f"column '{column}' is empty; give every intervention an id")
+            rows.reject(i, "missing_id", f"kolumnen '{column}' är tom; ge varje insats ett id")
             continue
         key = _fold(value)
         if key in seen:
             first_file, first_line = seen[key]
-            rows.reject(i, "duplicate_id", f"id {value!r} is already used in {first_file} line {first_line}; "
-                                           "give this intervention its own id")
+            rows.reject(i, "duplicate_id", f"id {value!r} används redan i {first_file} rad {first_line}; "
+                                           "ge insatsen ett eget id")
         else:
             seen[key] = (file, int(lines.iloc[i]))
 
@@ -387,10 +407,10 @@ def _types(values: pd.Series, column: str, allowed: list[str], rows: _Rows) -> l
     for i, value in enumerate(values):
         out.append(lookup.get(_fold(value), ""))
         if _blank(value):
-            rows.reject(i, "missing_type", f"column '{column}' is empty; allowed: {', '.join(allowed)}")
+            rows.reject(i, "missing_type", f"kolumnen '{column}' är tom; tillåtna typer: {', '.join(allowed)}")
         elif _fold(value) not in lookup:
-            rows.reject(i, "unknown_type", f"column '{column}': {value!r} is not a type; allowed: "
-                                           f"{', '.join(allowed)} (or add it to interventions.types)")
+            rows.reject(i, "unknown_type", f"kolumnen '{column}': {value!r} är ingen känd typ; tillåtna: "
+                                           f"{', '.join(allowed)} (eller lägg till den i interventions.types)")
     return out
 
 
@@ -400,14 +420,14 @@ def _dates(text: dict, cols: dict, icfg, rows: _Rows) -> tuple[list, list]:
     for i in range(len(start)):
         s_text, e_text = text["start"].iloc[i], text["end"].iloc[i] if "end" in text else ""
         if _blank(s_text):
-            rows.reject(i, "missing_start", f"column '{cols['start']}' is empty; write the start date as 2026-09-28")
+            rows.reject(i, "missing_start", f"kolumnen '{cols['start']}' är tom; skriv startdatum som 2026-09-28")
         elif start[i] is None:
             rows.reject(i, "bad_date", _date_message(cols["start"], s_text))
         elif not _blank(e_text) and end[i] is None:
-            rows.reject(i, "bad_date", _date_message(cols["end"], e_text) + " (or leave it empty while ongoing)")
+            rows.reject(i, "bad_date", _date_message(cols["end"], e_text) + " (eller lämna tomt medan insatsen pågår)")
         elif end[i] is not None and end[i] < start[i]:
-            rows.reject(i, "end_before_start", f"column '{cols['end']}': {end[i]} is before the start "
-                                               f"{start[i]}; fix one of the dates")
+            rows.reject(i, "end_before_start", f"kolumnen '{cols['end']}': {end[i]} är före starten "
+                                               f"{start[i]}; rätta något av datumen")
     return start, end
 
 
@@ -424,7 +444,7 @@ def _parse_dates(values: pd.Series, formats) -> list[dt.date | None]:
 
 
 def _date_message(column: str, value: str) -> str:
-    return f"column '{column}': {value!r} is not a date; write it as 2026-09-28"
+    return f"kolumnen '{column}': {value!r} är inget datum; skriv det som 2026-09-28"
 
 
 # -- problem categories ---------------------------------------------------------------------------
@@ -479,14 +499,14 @@ def _problems(values: pd.Series | None, column: str | None, cfg, rows: _Rows) ->
         keys = sorted({k for name in names for k in vocab[name]})
         out.append(",".join(keys))
         if unknown:
-            rows.reject(i, "unknown_problem", f"column '{column}': {unknown[0]!r} is not a taxonomy category or "
-                                              "group; use the keys or labels in config.yaml (taxonomy, groups)")
+            rows.reject(i, "unknown_problem", f"kolumnen '{column}': {unknown[0]!r} är ingen kategori eller grupp "
+                                              "i taxonomin; använd nycklar eller namn från config.yaml (taxonomy, groups)")
         elif protected := [k for k in keys if k in sensitive]:
             rows.reject(i, "sensitive_problem",
-                        f"column '{column}': {cfg.taxonomy[protected[0]].label!r} is protected: it counts only in "
-                        "municipal totals and is never followed up per place; remove it from the row")
+                        f"kolumnen '{column}': {cfg.taxonomy[protected[0]].label!r} är en skyddad kategori som bara räknas "
+                        "i kommunens totaler och aldrig följs upp per plats; ta bort den från raden")
         elif names and not keys:
-            rows.reject(i, "sensitive_problem", f"column '{column}': the group names only protected categories")
+            rows.reject(i, "sensitive_problem", f"kolumnen '{column}': gruppen innehåller bara skyddade kategorier")
     return out
 
 
@@ -508,11 +528,11 @@ def _targets(text: dict, cols: dict, cfg, reference, zones, rows: _Rows) -> list
     for i in range(n):
         kinds = [k for k, g in given.items() if g[i]]
         if not kinds:
-            names = ", ".join(f"'{cols[f]}'" for f in ("area", "place", "x", "zone") if f in cols)
-            rows.reject(i, "missing_target", f"no target: fill in one of {names}")
+            names = ", ".join(_target_column(cols, f) for f in ("area", "place", "x", "zone") if f in cols)
+            rows.reject(i, "missing_target", f"inget mål: fyll i en av {names}")
         elif len(kinds) > 1:
-            names = " and ".join(f"'{cols[_FIELD_OF[k]]}'" for k in kinds)
-            rows.reject(i, "several_targets", f"{names} are both filled in; keep only one target per row")
+            names = " och ".join(_target_column(cols, _FIELD_OF[k]) for k in kinds)
+            rows.reject(i, "several_targets", f"{names} är ifyllda; ange bara ett mål per rad")
     _area_targets(text, cols, reference.areas, given["area"], rows, out)
     _place_targets(text, cols, cfg, reference, given["place"], radii, rows, out)
     _point_targets(text, cols, reference.boundary, given["point"], radii, rows, out)
@@ -521,6 +541,10 @@ def _targets(text: dict, cols: dict, cfg, reference, zones, rows: _Rows) -> list
 
 
 _FIELD_OF = {"area": "area", "place": "place", "point": "x", "zone": "zone"}
+
+
+def _target_column(cols: dict, field: str) -> str:
+    return f"'{cols['x']}'/'{cols['y']}'" if field == "x" else f"'{cols[field]}'"
 
 
 def _given(text: dict, kind: str) -> np.ndarray:
@@ -542,8 +566,8 @@ def _radii(values, column, icfg, n: int, rows: _Rows) -> list[float]:
     for i, (v, b) in enumerate(zip(numbers, bad)):
         out.append(icfg.default_radius_m if np.isnan(v) and not b else float(v))
         if b or (not np.isnan(v) and not (0 < v <= icfg.max_radius_m)):
-            rows.reject(i, "bad_radius", f"column '{column}': {values.iloc[i]!r} is not a radius in metres "
-                                         f"(0 < radius ≤ {icfg.max_radius_m:g}); leave it empty for "
+            rows.reject(i, "bad_radius", f"kolumnen '{column}': {values.iloc[i]!r} är ingen radie i meter "
+                                         f"(0 < radie ≤ {icfg.max_radius_m:g}); lämna tomt för "
                                          f"{icfg.default_radius_m:g} m")
     return out
 
@@ -559,7 +583,7 @@ def _area_targets(text, cols, areas, given, rows: _Rows, out) -> None:
         value = text["area"].iloc[i]
         k = lookup.get(_fold(value))
         if k is None:
-            rows.reject(i, "unknown_area", f"column '{cols['area']}': {value!r} is not a named area"
+            rows.reject(i, "unknown_area", f"kolumnen '{cols['area']}': {value!r} är inget namngivet område"
                                            f"{_suggestion(value, names)}")
             continue
         out[i] = _Target("area", names[k], areas.geometry.iloc[k])
@@ -579,9 +603,9 @@ def _place_targets(text, cols, cfg, reference, given, radii, rows: _Rows, out) -
     for k, i in enumerate(todo):
         value = text["place"].iloc[i]
         if pd.isna(hits["x"].iloc[k]):
-            hint = f"; it is a named area: use '{cols['area']}'" if _fold(value) in areas and "area" in cols else \
-                "; check the spelling or give X/Y"
-            rows.reject(i, "place_not_found", f"column '{cols['place']}': {value!r} is not in the gazetteer{hint}")
+            hint = f"; det är ett namngivet område: använd kolumnen '{cols['area']}'" \
+                if _fold(value) in areas and "area" in cols else "; kontrollera stavningen eller ange X/Y"
+            rows.reject(i, "place_not_found", f"kolumnen '{cols['place']}': {value!r} finns inte i ortsregistret{hint}")
             continue
         radius = radii[i]
         point = shapely.Point(float(hits["x"].iloc[k]), float(hits["y"].iloc[k]))
@@ -597,15 +621,15 @@ def _point_targets(text, cols, boundary, given, radii, rows: _Rows, out) -> None
         if not rows.open(i):
             continue
         if bad_x.iloc[i] or bad_y.iloc[i] or np.isnan(xs.iloc[i]) or np.isnan(ys.iloc[i]):
-            rows.reject(i, "bad_coordinates", f"columns '{cols['x']}'/'{cols['y']}': "
-                                              f"{text['x'].iloc[i]!r}, {text['y'].iloc[i]!r} are not two numbers "
-                                              "(SWEREF 99 TM metres, e.g. 507240 and 6465010)")
+            rows.reject(i, "bad_coordinates", f"kolumnerna '{cols['x']}'/'{cols['y']}': "
+                                              f"{text['x'].iloc[i]!r}, {text['y'].iloc[i]!r} är inte två tal "
+                                              "(SWEREF 99 TM i meter, t.ex. 507240 och 6465010)")
             continue
         point = shapely.Point(float(xs.iloc[i]), float(ys.iloc[i]))
         if not boundary.contains(point):
-            rows.reject(i, "outside_municipality", f"columns '{cols['x']}'/'{cols['y']}': the point is outside the "
-                                                   "municipality (SWEREF 99 TM: X is easting ~500000, Y northing "
-                                                   "~6460000; swapped?)")
+            rows.reject(i, "outside_municipality", f"kolumnerna '{cols['x']}'/'{cols['y']}': punkten ligger utanför "
+                                                   "kommunen (SWEREF 99 TM: X är östlig koordinat ~500000, Y nordlig "
+                                                   "~6460000; omkastade?)")
             continue
         radius = radii[i]
         label = f"{xs.iloc[i]:.0f}, {ys.iloc[i]:.0f}"
@@ -620,28 +644,31 @@ def _zone_targets(text, cols, zones, given, rows: _Rows, out) -> None:
             continue
         value = text["zone"].iloc[i]
         if parse_zone_ref(value) is None:
-            rows.reject(i, "bad_zone", f"column '{cols['zone']}': {value!r} is not a zone reference; write a "
-                                       "cluster id (2026-W47-vecka-kvall-1) or a hotspot zone "
-                                       "(2026-W47-vecka-alla-0.5-3: week, period, time of day, level, zone)")
+            rows.reject(i, "bad_zone", f"kolumnen '{cols['zone']}': {value!r} är ingen zonreferens; skriv ett "
+                                       "kluster-id (2026-W47-vecka-kvall-1) eller en hotspot-zon "
+                                       "(2026-W47-vecka-alla-0.5-3: vecka, period, tid på dygnet, nivå, zon)")
             continue
-        target = zones.get(value, ZoneTarget(problem="the zone was not looked up"))
+        target = zones.get(value, ZoneTarget(problem="zonen slogs inte upp"))
         if target.geometry is None:
-            rows.reject(i, "unknown_zone", f"column '{cols['zone']}': {value!r}: {target.problem}")
+            rows.reject(i, "unknown_zone", f"kolumnen '{cols['zone']}': {value!r}: {target.problem}")
             continue
         out[i] = _Target("zone", value, target.geometry)
 
 
 def _clip(target: _Target, boundary) -> _Target:
+    """The target inside the municipality, polygons only (a clip may leave slivers of lines)."""
     geom = shapely.make_valid(target.geometry).intersection(boundary)
+    parts = [g for g in shapely.get_parts(geom) if g.geom_type in ("Polygon", "MultiPolygon")]
+    geom = shapely.union_all(parts) if parts else shapely.Polygon()
     return _Target(target.kind, target.label, geom, target.radius)
 
 
 def _suggestion(value: str, names: list[str]) -> str:
     best = process.extractOne(value, names, score_cutoff=70) if names else None
     if best:
-        return f"; did you mean {best[0]!r}?"
-    return f"; named areas: {', '.join(names[:12])}{' ...' if len(names) > 12 else ''}" if names else \
-        "; no named areas are configured (geocoding.areas)"
+        return f"; menade du {best[0]!r}?"
+    return f"; namngivna områden: {', '.join(names[:12])}{' ...' if len(names) > 12 else ''}" if names else \
+        "; inga namngivna områden är inställda (geocoding.areas)"
 
 
 # -- output frames -------------------------------------------------------------------------------

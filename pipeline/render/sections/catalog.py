@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pipeline.render.sections import ReportSection
 from pipeline.render.sections.emerging import SECTION as EMERGING
+from pipeline.render.sections.interventions import SECTION as INTERVENTIONS
 from pipeline.render.sections.trends import SECTION as TRENDS
 
-SECTIONS: tuple[ReportSection, ...] = (EMERGING, TRENDS)
+SECTIONS: tuple[ReportSection, ...] = (EMERGING, TRENDS, INTERVENTIONS)
