@@ -190,7 +190,8 @@ class Category(_Strict):
 
 class Partner(_Strict):
     label: str
-    files: str
+    #: Glob pattern(s) of the exports, inside paths.raw (.csv; .xlsx workbooks are read too).
+    files: str | list[str]
     encoding: Literal["auto", "utf-8", "utf-8-sig", "cp1252", "mac_roman"] = "auto"
     delimiter: Literal["auto", ";", ",", "\t", "|"] = "auto"
     decimal: Literal["auto", ",", "."] = "auto"
