@@ -279,3 +279,141 @@ def test_hostile_export_text_is_escaped_end_to_end(browser, project):
             assert view.dialogs == [] and view.errors == []
         finally:
             view.close()
+
+
+# -- issue 13: the map on a phone and a desktop, the summary, the printout ---------------------
+
+PHONE = (390, 844)
+DESKTOP = (1366, 900)
+
+
+def _drawn_events(ctx):
+    ev = ctx.layers["events"]
+    keep = (ev["duplicate_of"].fillna("") == "") & ~ev["category"].isin(ctx.cfg.sensitive_categories())
+    return ev[keep]
+
+
+def test_time_of_day_filters_event_dots(browser, site):
+    ctx, view = site["ctx"], Page(browser, site["map"], viewport=DESKTOP)
+    try:
+        page = view.page
+        page.wait_for_selector("path.lb-boundary", state="attached")
+        events = _drawn_events(ctx)
+        assert page.locator("path.lb-event").count() == len(events)
+        assert page.locator(".marker-cluster").count() == 0   # no numbered bubbles that look like clusters
+        for key, b in ctx.cfg.time_of_day.items():
+            page.locator(".leaflet-control-layers-base label", has_text=b.label).click()
+            n = int((events["time_of_day"] == key).sum())
+            assert page.locator("path.lb-event").count() == n, key
+            assert page.locator(f"path.lb-event:not(.lb-event-{key})").count() == 0
+            assert page.locator(".lb-event-count").first.inner_text() == str(n)
+        page.locator(".leaflet-control-layers-base label", has_text="Hela dygnet").click()
+        assert page.locator("path.lb-event").count() == len(events)
+        assert view.errors == []
+    finally:
+        view.close()
+
+
+def test_desktop_panels_open_labels_and_summary(browser, site):
+    ctx, view = site["ctx"], Page(browser, site["map"], viewport=DESKTOP)
+    try:
+        page = view.page
+        page.wait_for_selector("path.lb-boundary", state="attached")
+        page.wait_for_timeout(300)
+        assert page.locator(".leaflet-control-layers-expanded").count() == 1
+        assert page.locator("details.lb-legend[open]").count() == 1
+        summary = page.locator("details.lb-summary")
+        assert summary.get_attribute("open") is not None
+        from pipeline.render.summary import week_summary
+        assert week_summary(ctx)[0].text in summary.inner_text()
+        labels = page.locator(".lb-area-label")
+        assert labels.count() == len(ctx.areas)
+        visible = page.eval_on_selector_all(
+            ".lb-area-label", "els => els.filter(e => getComputedStyle(e).visibility !== 'hidden' "
+                              "&& e.getBoundingClientRect().width > 0).length")
+        assert visible >= 1
+        # labels grow with the zoom
+        size = lambda: page.eval_on_selector(".lb-area-label", "e => parseFloat(getComputedStyle(e).fontSize)")
+        before = size()
+        page.locator(".leaflet-control-zoom-in").click()
+        page.wait_for_timeout(400)
+        assert size() >= before
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"karta_desktop_{site['kind']}.png"))
+        assert view.errors == []
+    finally:
+        view.close()
+
+
+def test_phone_title_navigation_map_and_collapsed_panels(browser, site):
+    view = Page(browser, site["map"], viewport=PHONE)
+    try:
+        page = view.page
+        page.wait_for_selector("path.lb-boundary", state="attached")
+        page.wait_for_timeout(300)
+        third = PHONE[1] / 3
+        h1 = page.locator(".lb-bar h1").bounding_box()
+        assert h1["x"] >= 0 and h1["x"] + h1["width"] <= PHONE[0] and h1["y"] >= 0
+        for link in (".lb-report", ".lb-index"):
+            box = page.locator(link).bounding_box()
+            assert box is not None and box["x"] + box["width"] <= PHONE[0] and box["y"] + box["height"] <= 140
+        bar = page.locator(".lb-bar").bounding_box()
+        mapbox = page.locator(".folium-map").bounding_box()
+        assert mapbox["y"] >= bar["y"] + bar["height"] - 1 and mapbox["height"] >= PHONE[1] * 0.7
+        # every panel starts collapsed and small
+        assert page.locator("details.lb-panel[open]").count() == 0
+        assert page.locator(".leaflet-control-layers-expanded").count() == 0
+        for sel in ("details.lb-legend", "details.lb-summary", ".leaflet-control-layers"):
+            assert page.locator(sel).bounding_box()["height"] <= third, sel
+        SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"karta_phone_{site['kind']}.png"))
+        # a tap opens each, and no open panel covers more than a third of the screen
+        page.locator("details.lb-legend > summary").click()
+        legend = page.locator("details.lb-legend").bounding_box()
+        assert page.locator("details.lb-legend[open]").count() == 1 and legend["height"] <= third + 1
+        page.locator("details.lb-legend > summary").click()
+        # a tap is a click without a hover first (a mouse would expand it by hovering)
+        page.locator(".leaflet-control-layers-toggle").dispatch_event("click")
+        assert page.locator(".leaflet-control-layers-expanded").count() == 1
+        assert page.locator(".leaflet-control-layers").bounding_box()["height"] <= third + 1
+        page.screenshot(path=str(SCREENSHOTS / f"karta_phone_layers_{site['kind']}.png"))
+        assert view.errors == []
+    finally:
+        view.close()
+
+
+def test_report_main_part_fits_four_a4_pages(browser, site, tmp_path):
+    pdftotext = shutil.which("pdftotext")
+    if pdftotext is None:
+        pytest.skip("poppler's pdftotext is not installed")
+    import subprocess
+
+    view = Page(browser, site["report"])
+    try:
+        path = tmp_path / "lagesbild.pdf"
+        view.page.pdf(path=str(path), prefer_css_page_size=True)
+        text = subprocess.run([pdftotext, "-layout", str(path), "-"], capture_output=True, text=True,
+                              check=True).stdout
+        pages = text.split("\f")
+        annex = next(i for i, p in enumerate(pages) if "Bilaga: underlag, metod och körinformation" in p)
+        assert annex <= 4, f"the main part takes {annex} pages"
+        assert "Veckans viktigaste" in pages[0]
+        for page_text in pages[:annex]:
+            lines = [ln.strip() for ln in page_text.splitlines() if ln.strip()]
+            # no heading alone at the bottom of a page
+            assert lines and not lines[-1].startswith(("Hotspot-zoner:", "Kluster:", "Heta tider", "Nyckeltal"))
+    finally:
+        view.close()
+
+
+def test_index_shows_latest_summary(browser, site):
+    view = Page(browser, site["index"], viewport=PHONE)
+    try:
+        page = view.page
+        body = page.locator("body").inner_text()
+        assert "Vecka" in body and view.errors == []
+        if site["kind"] == "demo":
+            assert page.locator("#viktigast li").count() >= 3
+            assert page.locator("#trend-alla-veckor svg").count() == 1
+    finally:
+        view.close()
