@@ -203,3 +203,86 @@ def test_zones_are_the_top_cells_with_their_busiest_time_of_day():
     by_bin = w[inside].groupby(pts["time_of_day"][inside]).sum()
     assert top["busiest_time_of_day"] == by_bin.idxmax()
     assert top["busiest_share"] == pytest.approx(by_bin.max() / by_bin.sum())
+
+
+# -- report section and map overlay -----------------------------------------------------------------
+class _Gazetteer:
+    """Names every place after a markup-laden street, to prove the report and map escape it."""
+
+    def nearest_names(self, xs, ys):
+        return ["<b>Storgatan</b>" for _ in xs]
+
+
+@pytest.fixture(scope="module")
+def rendered_ctx():
+    from types import SimpleNamespace
+
+    from pipeline.evaluation.backtest import accuracy_table
+    from tests.test_weekly import config
+
+    cfg = config()
+    pts = synthetic(n_weeks=14)
+    o = ForecastConfig(levels=[1, 5], select_level=5, backtest_weeks=6, record_weeks=4)
+    fc = F.forecast_next_week(pts, "2026-W14", GRID, MASK, o)
+    cfg = cfg.model_copy(update={"forecast": o})
+    zones = F.forecast_zones(fc, MASK, o.levels, pts, list(cfg.time_of_day), _Gazetteer())
+    layers = {"prognos_zones": zones, "accuracy": accuracy_table(fc.record, pts, GRID, MASK, cfg)}
+    return SimpleNamespace(week="2026-W14", cfg=cfg, layers=layers, run_info=F.forecast_info(fc, o), fc=fc)
+
+
+def test_report_sections_in_plain_swedish(rendered_ctx):
+    from pipeline.render.sections import render_sections
+    from pipeline.render.sections.forecast import ACCURACY_SECTION, FORECAST_SECTION
+
+    html_parts = {s["key"]: s["html"] for s in render_sections(rendered_ctx, [FORECAST_SECTION, ACCURACY_SECTION])}
+    forecast = str(html_parts["prognos"]).replace("\xa0", " ")
+    assert "Prognosen för vecka 15 (6–12 apr 2026)" in forecast
+    assert "Förra veckans prognosområden, 1 % av ytan, fångade" in forecast
+    assert "valdes automatiskt" in forecast
+    assert "&lt;b&gt;Storgatan&lt;/b&gt;" in forecast and "<b>Storgatan" not in forecast
+    acc = rendered_ctx.layers["accuracy"]
+    last = acc[(acc["week"] == "2026-W14") & (acc["method"] == "prognos") & (acc["level"] == 5.0)].iloc[0]
+    accuracy = str(html_parts["traffsakerhet"]).replace("\xa0", " ")
+    assert f"På 5 % av ytan fångade förra veckans prognosområden {round(100 * last.hit_rate)} %" in accuracy
+    assert accuracy.count("<tr") == 2 + 4  # two header rows, four weeks
+
+
+def test_too_short_history_is_said_in_the_report():
+    from types import SimpleNamespace
+
+    from pipeline.render.sections.forecast import build_forecast
+    from tests.test_weekly import config
+
+    pts = synthetic(n_weeks=4)
+    o = ForecastConfig()
+    fc = F.forecast_next_week(pts, "2026-W04", GRID, MASK, o, default_bandwidth_m=200.0)
+    ctx = SimpleNamespace(week="2026-W04", cfg=config(), run_info=F.forecast_info(fc, o),
+                          layers={"prognos_zones": F.forecast_zones(fc, MASK, o.levels, pts, [])})  # fmt: skip
+    text = build_forecast(ctx)["how"]
+    assert "Historiken är för kort för att välja inställningar (4 veckor, minst 8 behövs)" in text
+
+
+def test_map_overlay_draws_the_zones_with_escaped_text(rendered_ctx):
+    from pipeline.render.overlays import OVERLAYS
+
+    overlay = next(o for o in OVERLAYS if o.key == "prognos")
+    feats = overlay.build(rendered_ctx)
+    assert len(feats) == len(rendered_ctx.layers["prognos_zones"])
+    assert all("<b>" not in f["properties"]["tooltip"] and "&lt;b&gt;" in f["properties"]["tooltip"] for f in feats)
+    assert all("&lt;b&gt;Storgatan" in f["properties"]["popup"] for f in feats)
+    assert [label for _, label in overlay.legend(rendered_ctx)] == [
+        "Prognos nästa vecka, tätaste 1\xa0%",
+        "Prognos nästa vecka, tätaste 5\xa0%",
+    ]
+
+
+def test_qgis_style_of_the_forecast_zones_is_valid_xml():
+    import xml.etree.ElementTree as ET
+
+    from pipeline.render.qgis_styles import STYLES
+    from tests.test_weekly import config
+
+    title, qml = STYLES["prognos_zones"]
+    root = ET.fromstring(qml(config()).split("?>", 1)[-1])
+    assert [c.get("value") for c in root.iter("category")] == ["1.0", "5.0"]
+    assert title.startswith("Prognos")

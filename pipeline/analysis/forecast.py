@@ -784,11 +784,12 @@ def _label_polygons(labels: np.ndarray, grid: Grid) -> dict:
 
 def _busiest_bin(bins: np.ndarray, weights: np.ndarray, order) -> tuple[str, float]:
     """The bin with the largest weight (first in ``order`` on a tie) and its share; ("", NaN) if none."""
+    order = list(order)
     totals = {b: float(weights[bins == b].sum()) for b in order}
     all_weight = float(weights.sum())
-    if all_weight <= 0:
+    if all_weight <= 0 or not order:
         return "", math.nan
-    best = max(order, key=lambda b: (totals[b], -list(order).index(b)))
+    best = max(order, key=lambda b: (totals[b], -order.index(b)))
     return best, totals[best] / all_weight
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from pipeline.render.sections import emerging, interventions
+from pipeline.render.sections import forecast as forecast_maps
 
 
 @dataclass(frozen=True)
@@ -30,4 +31,5 @@ OVERLAYS: tuple[MapOverlay, ...] = (
                legend=emerging.map_legend),
     MapOverlay("insatser", "Riktade insatser", build=interventions.map_features, pane="lbOmraden",
                show=True, legend=interventions.map_legend),
+    MapOverlay("prognos", "Prognos nästa vecka", build=forecast_maps.map_features, legend=forecast_maps.map_legend),
 )

@@ -49,6 +49,8 @@ STATUS_SEEN_BEFORE_COLORS = ("#deebf7", "#08306b")
 #: web map, the report and QGIS. Running ones stand out; those still followed up are paler.
 INTERVENTION_COLORS = {"pågående": "#006d2c", "uppföljning": "#41ab5d", "avslutad": "#969696"}
 
+#: Forecast (prognos) zones by level rank, the smallest share of the area darkest: map and QGIS.
+FORECAST_COLORS = ("#6a3d9a", "#b294c7")
 
 def zone_color(level, levels) -> str:
     """Fill of a zone of ``level`` given the configured ``levels`` (rank colour).

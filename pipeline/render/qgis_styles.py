@@ -16,6 +16,7 @@ from __future__ import annotations
 from xml.sax.saxutils import quoteattr
 
 from pipeline.analysis.emerging import PATTERN_LABELS
+from pipeline.render import palette
 from pipeline.render.palette import CLUSTER_COLOR, EMERGING_COLORS, INTERVENTION_COLORS, zone_color
 
 #: Swedish field aliases shown in QGIS attribute tables and forms.
@@ -120,6 +121,27 @@ def interventions_qml() -> str:
                      labeling=_labeling("name"), labels_enabled=True)
 
 
+def prognos_zones_qml(levels) -> str:
+    """Forecast zones categorised by ``level``: the smallest share of the area darkest, hatched."""
+    cats, syms = [], []
+    for i, level in enumerate(sorted(float(v) for v in levels)):
+        color = palette.FORECAST_COLORS[min(i, len(palette.FORECAST_COLORS) - 1)]
+        cats.append(_category(repr(level), f"Prognos nästa vecka, tätaste {str(level).replace('.', ',')} % av ytan", i))
+        syms.append(_symbol("fill", str(i), "SimpleFill", {
+            "color": _rgba(color, 90), "outline_color": _rgba(color), "outline_width": "0.6" if i == 0 else "0.3",
+            "style": "solid", "outline_style": "solid" if i == 0 else "dash"}))
+    return _document(_categorized("level", cats, syms), fields={**ALIASES, **FORECAST_ALIASES},
+                     labeling=_labeling("place_name"), labels_enabled=True)
+
+
+#: Swedish aliases of the forecast zones' own fields.
+FORECAST_ALIASES = {
+    "n_cells": "Rutor", "n_expected": "Förväntade händelser nästa vecka", "share_expected": "Andel av förväntade",
+    "busiest_time_of_day": "Mest händelser (tid på dygnet)", "busiest_share": "Andel då",
+    "n_events_week": "Händelser denna vecka",
+}
+
+
 #: Archive layer -> (title shown in QGIS, QML builder taking the config). Add new layers here.
 STYLES = {
     "events": ("Händelser per kategorigrupp", events_qml),
@@ -127,6 +149,7 @@ STYLES = {
     "clusters": ("Kluster med antal händelser", lambda cfg: clusters_qml()),
     "emerging": ("Framväxande hot spots (ArcGIS-klasser)", lambda cfg: emerging_qml()),
     "interventions": ("Riktade insatser per status", lambda cfg: interventions_qml()),
+    "prognos_zones": ("Prognos nästa vecka per nivå", lambda cfg: prognos_zones_qml(cfg.forecast.levels)),
 }
 
 
