@@ -287,7 +287,8 @@ def _recurrence_cells(row) -> dict:
     cells = []
     for n in RECURRENCE_WINDOWS:
         value = getattr(row, f"recurrence_{n}", None)
-        cells.append({"weeks": n, "raw": _raw(value), "text": fmt.recurrence_text(value, n)})
+        cells.append({"weeks": n, "raw": _raw(value), "text": fmt.recurrence_text(value, n),
+                      "count": "–" if fmt.is_missing(value) else str(int(value))})
     return {"recurrence": cells}
 
 
