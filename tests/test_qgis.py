@@ -40,10 +40,15 @@ SCRIPT = textwrap.dedent("""
             info["label_field"] = layer.labeling().settings().fieldName if layer.labeling() else None
             info["aliases"] = {f.name(): f.alias() for f in layer.fields()}
             info["crs"] = layer.crs().authid()
+            if renderer.type() == "RuleRenderer":
+                info["rules"] = [(r.label(), r.active(), [c.label() for c in r.children()])
+                                 for r in renderer.rootRule().children()]
         out["vector"][name] = info
     raster = QgsRasterLayer(f"GPKG:{path}:density", "density", "gdal")
+    provider = raster.dataProvider()
     out["raster"] = {"valid": raster.isValid(), "crs": raster.crs().authid(),
-                     "width": raster.width(), "height": raster.height()}
+                     "width": raster.width(), "height": raster.height(),
+                     "has_nodata": provider.sourceHasNoDataValue(1), "nodata": provider.sourceNoDataValue(1)}
     print("JSON" + json.dumps(out, ensure_ascii=False), flush=True)
     # exitQgis() can segfault while tearing down providers; the answer is already out.
     os._exit(0)
@@ -103,8 +108,12 @@ def test_default_styles_come_from_layer_styles(opened):
     assert events["colors"] == [g.color.lower() for g in cfg.groups.values()]
     assert events["aliases"]["category_group"] == "Kategorigrupp" and events["crs"] == "EPSG:3006"
     hotspots = vec["hotspots"]
-    assert hotspots["renderer"] == "categorizedSymbol" and hotspots["attr"] == "level"
-    assert [float(v) for v in hotspots["categories"]] == cfg.analysis.levels
+    # one rule per slice, only this week's whole-day zones switched on, one child rule per level
+    assert hotspots["renderer"] == "RuleRenderer"
+    rules = hotspots["rules"]
+    assert [r[0] for r in rules][:1] == ["Denna vecka, hela dygnet"] and rules[0][1] is True
+    assert all(active is False for _, active, _ in rules[1:]) and len(rules) == len(cfg.time_of_day) + 2
+    assert all(len(children) == len(cfg.analysis.levels) for *_, children in rules)
     clusters = vec["clusters"]
     assert clusters["renderer"] == "singleSymbol"
     assert clusters["labels_enabled"] and clusters["label_field"] == "n_events"
@@ -115,3 +124,5 @@ def test_density_raster_opens_in_epsg_3006(opened):
     raster, grid = opened["qgis"]["raster"], opened["grid"]
     assert raster["valid"] and raster["crs"] == "EPSG:3006"
     assert (raster["width"], raster["height"]) == (grid.nx, grid.ny)
+    # zero density is nodata, so QGIS draws it transparent rather than a black rectangle
+    assert raster["has_nodata"] and raster["nodata"] == 0.0

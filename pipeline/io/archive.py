@@ -143,6 +143,7 @@ def _write_rasters(tmp: Path, dest: Path, week: str, rasters: dict) -> str:
         for i, (name, surface) in enumerate(rasters.items()):
             _write_raster(tmp, {name: surface}, driver="GPKG", TILE_FORMAT="TIFF",
                           RASTER_TABLE=name, **({"APPEND_SUBDATASET": "YES"} if i else {}))
+        _set_gpkg_nodata(tmp, list(rasters))
         return "gpkg"
     except Exception:  # noqa: BLE001 - GDAL builds without GPKG raster support
         _remove_sidecars(tmp)
@@ -153,8 +154,22 @@ def _write_rasters(tmp: Path, dest: Path, week: str, rasters: dict) -> str:
         return tif.name
 
 
+#: Nodata value of the density rasters: no density at all (see _write_raster).
+DENSITY_NODATA = 0.0
 #: Band descriptions of the raster layers (Swedish: they show in QGIS).
 BAND_DESCRIPTIONS = {"density": "täthet (händelser/km²)", "density_rolling": "täthet (händelser/km²)"}
+
+
+def _set_gpkg_nodata(path: Path, names: list[str]) -> None:
+    """GDAL's GPKG driver ignores a float raster's nodata at creation; the GeoPackage keeps it
+    in ``gpkg_2d_gridded_coverage_ancillary.data_null``, so it is set there."""
+    con = sqlite3.connect(path)
+    try:
+        with con:
+            con.executemany("UPDATE gpkg_2d_gridded_coverage_ancillary SET data_null = ? WHERE tile_matrix_set_name = ?",
+                            [(DENSITY_NODATA, n) for n in names])
+    finally:
+        con.close()
 
 
 def _write_raster(path: Path, surfaces: dict, **options) -> None:
@@ -163,8 +178,11 @@ def _write_raster(path: Path, surfaces: dict, **options) -> None:
     if len(grids) != 1:
         raise ValueError(f"raster layers {sorted(surfaces)} must share one grid")
     grid = grids.pop()
+    # Zero density is stored as nodata, so QGIS draws it transparent instead of a black
+    # rectangle over the whole grid; the values read back are unchanged (0).
     with rasterio.open(path, "w", width=grid.nx, height=grid.ny, count=len(surfaces),
-                       dtype="float32", crs=CRS, transform=grid.transform, **options) as dst:
+                       dtype="float32", crs=CRS, transform=grid.transform, nodata=DENSITY_NODATA,
+                       **options) as dst:
         for band, (name, surface) in enumerate(surfaces.items(), start=1):
             dst.write(np.flipud(np.asarray(surface.values, dtype=np.float32)), band)  # rows north first
             dst.set_band_description(band, BAND_DESCRIPTIONS.get(name, name))

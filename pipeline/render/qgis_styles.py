@@ -7,7 +7,7 @@ QGIS 3.22 writes (``<prop k v>`` symbol properties, still read by newer versions
 ``STYLES`` maps an archive layer name to ``(title, function(cfg) -> QML)``; the archive writes
 the style of every layer it writes that has one. A new spatial layer adds its entry here.
 
->>> 'type="categorizedSymbol"' in hotspots_qml([0.1, 0.5])
+>>> 'type="RuleRenderer"' in hotspots_qml([0.1, 0.5])
 True
 """
 
@@ -16,8 +16,10 @@ from __future__ import annotations
 from xml.sax.saxutils import quoteattr
 
 from pipeline.analysis.emerging import PATTERN_LABELS
+from pipeline.analysis.zones import DENSITY_BREAKS
 from pipeline.render import palette
 from pipeline.render.palette import CLUSTER_COLOR, EMERGING_COLORS, INTERVENTION_COLORS, zone_color
+from pipeline.schema import ALL_DAY, ROLLING_PERIOD, WEEK_PERIOD
 
 #: Swedish field aliases shown in QGIS attribute tables and forms.
 ALIASES = {
@@ -26,7 +28,7 @@ ALIASES = {
     "iso_week": "Vecka", "weekday": "Veckodag", "hour": "Timme", "time_of_day": "Tid på dygnet",
     "area": "Område", "geocode_method": "Lägesbestämning", "duplicate_of": "Dubblett av",
     "period": "Period", "level": "Nivå (% av ytan)", "zone_id": "Zon", "n_events": "Antal händelser",
-    "share_events": "Andel av händelserna", "area_km2": "Yta (km²)", "share_area": "Andel av ytan",
+    "share_events": "Andel av händelserna (0–1)", "area_km2": "Yta (km²)", "share_area": "Andel av ytan (0–1)",
     "pai": "PAI (träffsäkerhet)", "density_min": "Lägsta täthet (händelser/km²)",
     "cluster_id": "Kluster-id", "top_categories": "Vanligaste kategorier", "categories": "Kategorier",
     "partners": "Partner", "first_at": "Första händelse", "last_at": "Senaste händelse",
@@ -52,17 +54,61 @@ def events_qml(cfg) -> str:
     return _document(renderer, fields=ALIASES)
 
 
-def hotspots_qml(levels) -> str:
-    """Zones categorised by ``level`` with the palette's fixed, semi-transparent fills."""
-    cats, syms = [], []
-    for i, level in enumerate(sorted(levels)):
-        color = zone_color(level, levels)
-        label = f"Tätaste {str(level).replace('.', ',')} % av ytan"
-        cats.append(_category(repr(float(level)), label, i))
-        syms.append(_symbol("fill", str(i), "SimpleFill", {
-            "color": _rgba(color, 140), "outline_color": _rgba(color), "outline_width": "0.4",
-            "style": "solid", "outline_style": "solid"}))
-    return _document(_categorized("level", cats, syms), fields=ALIASES)
+def hotspots_qml(levels, times=()) -> str:
+    """Zones by slice (period × time of day) and ``level`` in the palette's fixed fills.
+
+    The layer stacks every slice's zones on top of each other, so a rule-based style shows only
+    this week's whole-day zones when opened; the other slices are rules switched off in the
+    layer panel, one tick away (``times``: the config's time-of-day keys and labels).
+    """
+    ordered = sorted(float(v) for v in levels)
+    symbols, rules = [], []
+    slices = [(WEEK_PERIOD, ALL_DAY, "Denna vecka, hela dygnet")]
+    slices += [(WEEK_PERIOD, key, f"Denna vecka, {label.lower()}") for key, label in times]
+    slices += [(ROLLING_PERIOD, ALL_DAY, "Rullande fönster, hela dygnet")]
+    for i, (period, tod, title) in enumerate(slices):
+        children = []
+        for level in ordered:
+            n = len(symbols)
+            color = zone_color(level, ordered)
+            symbols.append(_symbol("fill", str(n), "SimpleFill", {
+                "color": _rgba(color, 60 if period == ROLLING_PERIOD else 140), "outline_color": _rgba(color),
+                "outline_width": "0.4", "style": "solid",
+                "outline_style": "dash" if period == ROLLING_PERIOD else "solid"}))
+            label = f"Tätaste {str(level).replace('.', ',')} % av ytan"
+            level_filter = quoteattr(f'abs("level" - {level!r}) < 1e-9')
+            children.append(f'<rule key="r{i}-{n}" symbol="{n}" label={quoteattr(label)} filter={level_filter}/>')
+        flt = f""""period" = '{period}' AND "time_of_day" = '{tod}'"""
+        rules.append(f'<rule key="r{i}" label={quoteattr(title)} filter={quoteattr(flt)} '
+                     f'checkstate="{1 if i == 0 else 0}">{"".join(children)}</rule>')
+    renderer = (f'<renderer-v2 type="RuleRenderer" symbollevels="0" forceraster="0" enableorderby="0">'
+                f'<rules key="root">{"".join(rules)}</rules><symbols>{"".join(symbols)}</symbols></renderer-v2>')
+    return _document(renderer, fields=ALIASES)
+
+
+def density_qml() -> str:
+    """Density rasters on the fixed legend classes (pipeline.analysis.zones.DENSITY_BREAKS),
+    light to dark, the lowest class and nodata transparent: never a black rectangle."""
+    items = [f'<item alpha="0" value="{DENSITY_BREAKS[0]!r}" label={quoteattr(f"under {_sv(DENSITY_BREAKS[0])}")} color="#ffffff"/>']
+    for lo, hi, color in zip(DENSITY_BREAKS, [*DENSITY_BREAKS[1:], None], palette.DENSITY_COLORS):
+        label = f"{_sv(lo)}–{_sv(hi)}" if hi is not None else f"{_sv(lo)} och mer"
+        value = "inf" if hi is None else repr(float(hi))
+        items.append(f'<item alpha="255" value="{value}" label={quoteattr(label + " händelser/km²")} color="{color}"/>')
+    top = DENSITY_BREAKS[-1]
+    return (f'{_HEADER}<qgis version="3.22.0" styleCategories="AllStyleCategories">\n<pipe>'
+            f'<rasterrenderer type="singlebandpseudocolor" band="1" opacity="0.75" alphaBand="-1" '
+            f'classificationMin="0" classificationMax="{top!r}" nodataColor="">'
+            f'<rasterTransparency/><minMaxOrigin><limits>None</limits><extent>WholeRaster</extent>'
+            f'<statAccuracy>Estimated</statAccuracy></minMaxOrigin>'
+            f'<rastershader><colorrampshader colorRampType="DISCRETE" classificationMode="3" clip="0" '
+            f'minimumValue="0" maximumValue="{top!r}">{"".join(items)}</colorrampshader></rastershader>'
+            f'</rasterrenderer><brightnesscontrast brightness="0" contrast="0" gamma="1"/>'
+            f'<huesaturation saturation="0" grayscaleMode="0" colorizeOn="0"/><rasterresampler maxOversampling="2"/>'
+            f'</pipe>\n<blendMode>0</blendMode>\n</qgis>\n')
+
+
+def _sv(value: float) -> str:
+    return f"{float(value):g}".replace(".", ",")
 
 
 def clusters_qml() -> str:
@@ -145,7 +191,10 @@ FORECAST_ALIASES = {
 #: Archive layer -> (title shown in QGIS, QML builder taking the config). Add new layers here.
 STYLES = {
     "events": ("Händelser per kategorigrupp", events_qml),
-    "hotspots": ("Hotspot-zoner per nivå", lambda cfg: hotspots_qml(cfg.analysis.levels)),
+    "hotspots": ("Hotspot-zoner per period, tid på dygnet och nivå",
+                 lambda cfg: hotspots_qml(cfg.analysis.levels, [(k, b.label) for k, b in cfg.time_of_day.items()])),
+    "density": ("Täthet denna vecka (händelser/km²)", lambda cfg: density_qml()),
+    "density_rolling": ("Täthet rullande fönster (händelser/km²)", lambda cfg: density_qml()),
     "clusters": ("Kluster med antal händelser", lambda cfg: clusters_qml()),
     "emerging": ("Framväxande hot spots (ArcGIS-klasser)", lambda cfg: emerging_qml()),
     "interventions": ("Riktade insatser per status", lambda cfg: interventions_qml()),
