@@ -454,7 +454,7 @@ def hotspot_scores(points: pd.DataFrame, grid: Grid, mask, cfg, week: str, level
 
 def command(args) -> int:
     """``lagesbild backtest``: on ``--events`` of any city, or on the configured data (ingested
-    as ``lagesbild ingest`` does, under the run lock). See the module docstring."""
+    as ``lagesbild ingest`` does). See the module docstring."""
     if args.events:
         if not args.crs:
             raise LagesbildError("--events needs --crs, the CRS of its x and y (e.g. --crs EPSG:4326)")
@@ -466,13 +466,12 @@ def command(args) -> int:
         out, default_bandwidth = Path(args.out or "backtest"), None
     else:
         # runner -> products catalog -> this module: import the runner only when it is needed.
-        from pipeline.runner import Reference, run_ingest, run_lock  # noqa: PLC0415 - import cycle
+        from pipeline.runner import Reference, run_ingest  # noqa: PLC0415 - import cycle
 
         cfg = load_config(args.config or "config.yaml")
         opts, cell, crs = cfg.forecast, args.cell_size or cfg.analysis.cell_size_m, CRS_SWEREF
-        with run_lock(cfg):
-            ref = Reference.load(cfg)
-            events = run_ingest(cfg, ref=ref).events
+        ref = Reference.load(cfg)
+        events = run_ingest(cfg, ref=ref).events  # under the run lock, as `lagesbild ingest`
         points = forecast_points(events)
         area = read_area(args.area, crs) if args.area else ref.boundary
         out, default_bandwidth = Path(args.out or cfg.path(cfg.paths.processed) / "backtest"), density_bandwidth(cfg)
