@@ -218,9 +218,9 @@ def test_report_marks_only_significant_changes(tested_page):
     for row in trends.itertuples(index=False):
         attrs, text = cells[f"{row.dimension}:{row.key}"]
         if row.direction_prev == 1:
-            assert text == "▲ ökning" and attrs["class"] == "lb-up"
+            assert text == "▲ ökning" and "lb-up" in attrs["class"].split()
         elif row.direction_prev == -1:
-            assert text == "▼ minskning" and attrs["class"] == "lb-down"
+            assert text == "▼ minskning" and "lb-down" in attrs["class"].split()
         else:
             assert "▲" not in text and "▼" not in text
             assert text == ("oförändrat" if abs(row.change) < 0.05 else "ingen säker förändring")
