@@ -53,6 +53,9 @@ def week_summary(ctx) -> list[Sentence]:
     out = [total_sentence(ctx, kf)]
     if not any(s.key in ("change", "zones", "emerging") for s in news):
         out.append(quiet_sentence(kf))
+    elif "direction_prev" in kf and not any(s.key == "change" for s in news):
+        out.append(Sentence("no_change", f"Ingen säkerställd förändring mot de {fmt.sv_small(_recent_weeks(ctx))} "
+                                         "föregående veckorna: skillnaderna ligger inom den vanliga variationen."))
     out += news
     out += [s for s in (top_area_sentence(ctx, kf), peak_time_sentence(ctx)) if s is not None]
     return out[:MAX_SENTENCES] if len(out) > 3 else out
@@ -159,6 +162,8 @@ def forecast_sentence(ctx) -> Sentence | None:
     zones = _layer(ctx, "prognos_zones")
     if len(zones) == 0:
         return None
+    if "level" in zones:   # the densest forecast level: where it points most sharply
+        zones = zones[zones["level"].astype(float) == zones["level"].astype(float).min()]
     if "n_expected" in zones:
         zones = zones.sort_values("n_expected", ascending=False, kind="stable")
     places = _distinct_places(zones)
