@@ -5,7 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.analysis import kde_binning
+from pipeline.analysis import kde as kde_module
+from pipeline.analysis import kde_compiled
 from pipeline.analysis.grid import Grid
 from pipeline.analysis.kde import exact_kde, kde, resolve_bandwidth, silverman_bandwidth
 
@@ -197,9 +198,9 @@ def _binning_input(n=500, seed=3):
 def test_quadratic_binning_is_exact_for_quadratics(compiled, monkeypatch):
     """Σ lattice · f(nodes) = Σ w · f(points) for f of degree ≤ 2 per axis (x²y² included)."""
     if not compiled:
-        monkeypatch.setattr(kde_binning, "_compiled", lambda: None)
+        monkeypatch.setattr(kde_compiled, "_compiled", lambda: (None, None))
     pts, w = _binning_input()
-    lattice = kde_binning.bin_quadratic(pts, w, origin=(0.5, -0.25), step=0.75, shape=(60, 56))
+    lattice = kde_compiled.bin_quadratic(pts, w, origin=(0.5, -0.25), step=0.75, shape=(60, 56))
     ny, nx = lattice.shape
     gx, gy = np.meshgrid(0.5 + 0.75 * np.arange(nx), -0.25 + 0.75 * np.arange(ny))
     for f in (
@@ -220,12 +221,12 @@ def test_compiled_binning_matches_numpy(monkeypatch):
     pts = np.r_[pts, [[-1e300, 5.0], [1e18, 1e18], [0.0, 0.0]]]  # off the lattice: skipped
     w = np.r_[w, 1.0, 1.0, 1.0]
     args = dict(origin=(0.0, 0.0), step=0.5, shape=(80, 84))
-    compiled = kde_binning.bin_quadratic(pts, w, **args)
-    monkeypatch.setattr(kde_binning, "PARALLEL_MIN_POINTS", 0)
-    banded = kde_binning.bin_quadratic(pts, w, **args, threads=3)  # three bands of rows
+    compiled = kde_compiled.bin_quadratic(pts, w, **args)
+    monkeypatch.setattr(kde_compiled, "PARALLEL_MIN_POINTS", 0)
+    banded = kde_compiled.bin_quadratic(pts, w, **args, threads=3)  # three bands of rows
     assert np.array_equal(banded, compiled)
-    monkeypatch.setattr(kde_binning, "_compiled", lambda: None)
-    assert np.allclose(compiled, kde_binning.bin_quadratic(pts, w, **args), rtol=0, atol=1e-12)
+    monkeypatch.setattr(kde_compiled, "_compiled", lambda: (None, None))
+    assert np.allclose(compiled, kde_compiled.bin_quadratic(pts, w, **args), rtol=0, atol=1e-12)
     assert compiled.sum() == pytest.approx(w[:-3].sum(), rel=1e-12)
 
 
@@ -240,3 +241,22 @@ def test_isolated_point_worst_case(h_cells):
         p = np.array([[30 * h_cells + rng.uniform(0, 10), 30 * h_cells + rng.uniform(0, 10)]])
         exact = exact_kde(p, *g.centres(), 10.0 * h_cells)
         assert max_rel_err(kde(p, g, 10.0 * h_cells, method="fft"), exact) < 0.01
+
+
+@pytest.mark.parametrize("kernel", ["quartic", "gaussian"])
+def test_compiled_direct_sums_match_numpy(kernel, monkeypatch):
+    """The compiled direct sums (rows in bands too) equal the numpy twin and the exact sum."""
+    pts = np.r_[clustered(), [[-1e300, 0.0], [1e18, 6.4e6]]]  # far away: no contribution
+    g = grid_for(pts[:-2], 50)
+    h = 150.0
+    radius = kde_module.support_radius(h, kernel)
+    monkeypatch.setattr(kde_compiled, "COMPILED_MIN_PAIRS", 0)
+    monkeypatch.setattr(kde_compiled, "PARALLEL_MIN_POINTS", 0)
+    compiled = kde_compiled.direct_sum(pts, None, g, h, kernel, radius)
+    banded = kde_compiled.direct_sum(pts, None, g, h, kernel, radius, threads=3)
+    monkeypatch.setattr(kde_compiled, "_compiled", lambda: (None, None))
+    numpy_twin = kde_compiled.direct_sum(pts, None, g, h, kernel, radius)
+    assert np.allclose(banded, compiled, rtol=1e-12, atol=0)
+    assert np.allclose(numpy_twin, compiled, rtol=1e-12, atol=1e-20)
+    if kernel == "quartic":  # untruncated: the exact reference itself
+        assert np.allclose(compiled * 1e6, exact_kde(pts[:-2], *g.centres(), h), rtol=1e-10, atol=1e-12)

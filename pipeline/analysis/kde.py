@@ -10,7 +10,7 @@ Kernels (bandwidth ``h`` in metres, each integrates to 1 over the plane):
   gave ~1 % errors in sparse tails).
 
 Method (:func:`kde`): *quadratic* binning of the points onto a lattice of spacing
-``s = cell/k`` (:mod:`pipeline.analysis.kde_binning`: each point spreads over the 3 × 3 nodes
+``s = cell/k`` (:mod:`pipeline.analysis.kde_compiled`: each point spreads over the 3 × 3 nodes
 around it with Lagrange weights, exact for every polynomial of degree ≤ 2 per axis, so the
 binned sum matches the exact one to third order — linear binning is exact only to first order
 and leaves a ``½ t(1 − t) s² K''`` bias), then FFT convolution with the kernel sampled on the
@@ -27,8 +27,9 @@ point's kernel within 0.4 % (any position in its cell) wherever it is above 1 % 
 a margin for clusters superposed on other density (at 30, a real Chicago test reached 1.07 %).
 
 ``method="auto"`` (default) sums the kernel exactly over each point's neighbourhood when that
-is cheap (``n · stencil ≤ DIRECT_MAX_PAIRS``: a municipality's week), and uses the FFT path
-for large inputs.
+costs less than the FFT path by a simple cost model (pairs in reach against points binned and
+lattice nodes: a municipality's week, or a city's year at a small bandwidth), and uses the FFT
+path otherwise.
 
 FFT accuracy promise (tested against :func:`exact_kde` on clustered synthetic data, real
 Chicago/Vancouver data and single points anywhere in a cell): max relative error < 1 % in
@@ -58,11 +59,10 @@ import os
 
 import numpy as np
 from scipy import fft as sfft
-from scipy.spatial import cKDTree
 
 from pipeline.analysis.grid import Grid
 from pipeline.analysis.grid import as_points as _as_points
-from pipeline.analysis.kde_binning import bin_quadratic
+from pipeline.analysis.kde_compiled import bin_quadratic, direct_sum
 
 KERNELS = ("quartic", "gaussian")
 #: Gaussian kernel truncation radius in bandwidths (see module docstring).
@@ -72,8 +72,12 @@ MIN_STEPS = {"quartic": 35.0, "gaussian": 3.0}
 #: Never oversample into a lattice larger than this many nodes (memory: the lattice and the cached
 #: kernel spectra, 8 bytes a node each).
 MAX_FINE_NODES = 2**25
-#: ``method="auto"`` sums exactly when n · (stencil nodes) is at most this (weekly data sizes).
-DIRECT_MAX_PAIRS = 20_000_000
+#: Cost model of ``method="auto"``, in nanoseconds on one core of the bench machine (compiled
+#: loops): an exact direct sum per (point, cell centre) pair in reach; the FFT path per point
+#: binned and per lattice node (zeroing, FFT and spectral sum). Only the ratios matter.
+DIRECT_NS_PER_PAIR = 8.0
+FFT_NS_PER_POINT = 25.0
+FFT_NS_PER_NODE = 20.0
 #: Smallest accepted bandwidth in cells; below one cell a density surface is meaningless.
 MIN_BANDWIDTH_CELLS = 1.0
 #: Threads for the FFT path's binning and FFTs (-1 = every core).
@@ -178,7 +182,7 @@ def kde(
     """Kernel density at the cell centres of ``grid``, events/km², shape ``(ny, nx)``, row 0 south.
 
     ``method``: ``"fft"`` (binning + FFT), ``"direct"`` (exact neighbourhood sums) or
-    ``"auto"`` (direct when ``n · stencil ≤ DIRECT_MAX_PAIRS``, else FFT).
+    ``"auto"`` (direct where it is cheaper, see :func:`_direct_is_cheaper`).
     ``oversample`` (int >= 1, FFT only) overrides the automatic sub-cell factor (see :func:`oversampling`).
     Points outside the grid contribute to every centre within the kernel's reach.
 
@@ -205,37 +209,22 @@ def kde(
         raise ValueError(f"oversample must be an integer >= 1, got {oversample!r}")
     if len(pts) == 0:
         return np.zeros(grid.shape)
-    reach = int(math.ceil(support_radius(h, kernel) / grid.cell)) + 1
-    if method == "direct" or (method == "auto" and len(pts) * (2 * reach + 1) ** 2 <= DIRECT_MAX_PAIRS):
-        return _direct(pts, w, grid, h, kernel, reach)
+    if method == "direct" or (method == "auto" and _direct_is_cheaper(len(pts), grid, h, kernel, k)):
+        radius = support_radius(h, kernel)
+        return direct_sum(pts, w, grid, h, kernel, radius, threads=_threads()) * 1e6
     return _fft(pts, w, grid, h, kernel, k)
 
 
-def _direct(pts, w, grid: Grid, h: float, kernel: str, reach: int) -> np.ndarray:
-    """Exact sums: each point adds K to the cell centres within ``reach`` cells of its cell."""
-    row, col, _ = grid.cell_index(pts)
-    w = np.ones(len(pts)) if w is None else w
-    # Points farther than the reach from the grid cannot touch it.
-    near = (col >= -reach) & (col < grid.nx + reach) & (row >= -reach) & (row < grid.ny + reach)
-    pts, w, row, col = pts[near], w[near], row[near], col[near]
-    off = np.arange(-reach, reach + 1)
-    dr, dc = (a.ravel() for a in np.meshgrid(off, off, indexing="ij"))
-    out = np.zeros(grid.nx * grid.ny)
-    chunk = max(1, 4_000_000 // dr.size)
-    for i in range(0, len(pts), chunk):
-        r = row[i : i + chunk, None] + dr[None, :]
-        c = col[i : i + chunk, None] + dc[None, :]
-        ok = (r >= 0) & (r < grid.ny) & (c >= 0) & (c < grid.nx)
-        cx = grid.x0 + (c[ok] + 0.5) * grid.cell
-        cy = grid.y0 + (r[ok] + 0.5) * grid.cell
-        p = np.broadcast_to(pts[i : i + chunk, None, :], r.shape + (2,))[ok]
-        d2 = (cx - p[:, 0]) ** 2 + (cy - p[:, 1]) ** 2
-        kv = kernel_value(d2, h, kernel)
-        if kernel == "gaussian":  # same truncation as the FFT path
-            kv[d2 > (GAUSS_TRUNCATE * h) ** 2] = 0.0
-        wt = np.broadcast_to(w[i : i + chunk, None], r.shape)[ok]
-        out += np.bincount(r[ok] * grid.nx + c[ok], kv * wt, out.size)
-    return out.reshape(grid.shape) * 1e6
+def _direct_is_cheaper(n: int, grid: Grid, h: float, kernel: str, k: int) -> bool:
+    """The cost model of ``method="auto"``: pairs in reach against points binned and lattice nodes."""
+    pairs = n * math.pi * (support_radius(h, kernel) / grid.cell) ** 2
+    pad = 2 * (math.ceil(support_radius(h, kernel) / grid.cell) + 2)
+    nodes = k * k * (grid.nx + pad) * (grid.ny + pad)
+    return pairs * DIRECT_NS_PER_PAIR <= n * FFT_NS_PER_POINT + nodes * FFT_NS_PER_NODE
+
+
+def _threads() -> int:
+    return (os.cpu_count() or 1) if THREADS == -1 else THREADS
 
 
 def _fft(pts, w, grid: Grid, h: float, kernel: str, k: int) -> np.ndarray:
@@ -249,8 +238,7 @@ def _fft(pts, w, grid: Grid, h: float, kernel: str, k: int) -> np.ndarray:
     origin = (grid.x0 - pad * grid.cell + 0.5 * step, grid.y0 - pad * grid.cell + 0.5 * step)
     if w is not None and np.all(w == 1.0):
         w = None
-    threads = (os.cpu_count() or 1) if THREADS == -1 else THREADS
-    lattice = bin_quadratic(pts, w, origin, step, (ny * k, nx * k), threads=threads)
+    lattice = bin_quadratic(pts, w, origin, step, (ny * k, nx * k), threads=_threads())
     by_phase = lattice.reshape(ny, k, nx, k)  # [qy, py, qx, px]
     spectra = _phase_spectra(h, kernel, grid.cell, k, ny, nx)
     spectrum = 0
@@ -271,8 +259,7 @@ def exact_kde_at(
 ) -> np.ndarray:
     """Exact density (events/km²) at arbitrary ``centres`` (m, 2) by direct summation.
 
-    The Gaussian is *not* truncated here (only tails below 1e-14 of the peak are skipped),
-    so this is the reference :func:`kde` is measured against.
+    The Gaussian is *not* truncated here, so this is the reference :func:`kde` is measured against.
 
     >>> round(float(exact_kde_at([[0, 0]], [[0, 0]], 100)[0]), 2)
     95.49
@@ -285,20 +272,23 @@ def exact_kde_at(
     out = np.zeros(len(cen))
     if len(pts) == 0 or len(cen) == 0:
         return out
-    reach = h if kernel == "quartic" else 8.0 * h  # exp(-32) ~ 1e-14
-    if len(pts) * len(cen) <= 100 * chunk:  # brute force beats tree look-ups up to ~2e8 pairs
+    # Brute force, ``chunk`` pairs at a time, for the Gaussian (no finite reach) and for few points
+    # (vectorised over many centres at once, it beats per-centre look-ups).
+    if kernel == "gaussian" or len(pts) <= 20_000:
         step = max(1, chunk // len(pts))
         for i in range(0, len(cen), step):
             c = cen[i : i + step]
             d2 = (c[:, None, 0] - pts[None, :, 0]) ** 2 + (c[:, None, 1] - pts[None, :, 1]) ** 2
             out[i : i + step] = kernel_value(d2, h, kernel) @ w
         return out * 1e6
-    tree = cKDTree(pts)
-    for i, near in enumerate(tree.query_ball_point(cen, r=reach)):
-        if near:
-            p = pts[near]
-            d2 = ((p - cen[i]) ** 2).sum(axis=1)
-            out[i] = kernel_value(d2, h, kernel) @ w[near]
+    # Quartic, many pairs: only points within h in x can reach a centre; sorted by x, they are a slice.
+    order = np.argsort(pts[:, 0], kind="stable")
+    xs, ys, ws = pts[order, 0], pts[order, 1], w[order]
+    lo = np.searchsorted(xs, cen[:, 0] - h, side="left")
+    hi = np.searchsorted(xs, cen[:, 0] + h, side="right")
+    for i, (cx, cy) in enumerate(cen):
+        d2 = (xs[lo[i] : hi[i]] - cx) ** 2 + (ys[lo[i] : hi[i]] - cy) ** 2
+        out[i] = kernel_value(d2, h, kernel) @ ws[lo[i] : hi[i]]
     return out * 1e6
 
 
