@@ -40,6 +40,20 @@ SCRIPT = textwrap.dedent("""
             info["label_field"] = layer.labeling().settings().fieldName if layer.labeling() else None
             info["aliases"] = {f.name(): f.alias() for f in layer.fields()}
             info["crs"] = layer.crs().authid()
+            temporal = layer.temporalProperties()
+            if name == "events" and not temporal.isActive():
+                # QGIS 3.22 builds the temporal properties after reading the default style when
+                # a layer opens; loading the default style again (Style > Default) applies them.
+                layer.loadDefaultStyle()
+                temporal = layer.temporalProperties()
+                renderer = layer.renderer()   # the reload replaced the renderer object
+            info["temporal"] = [temporal.isActive(), int(temporal.mode())]
+            if name == "events" and layer.featureCount():
+                from qgis.core import QgsExpression, QgsExpressionContext, QgsExpressionContextUtils
+                ctx = QgsExpressionContext(QgsExpressionContextUtils.globalProjectLayerScopes(layer))
+                ctx.setFeature(next(layer.getFeatures()))
+                value = QgsExpression(temporal.startExpression()).evaluate(ctx)
+                info["first_start"] = value.toString("yyyy-MM-ddTHH:mm") if value is not None else None
             if renderer.type() == "RuleRenderer":
                 info["rules"] = [(r.label(), r.active(), [c.label() for c in r.children()])
                                  for r in renderer.rootRule().children()]
@@ -107,6 +121,8 @@ def test_default_styles_come_from_layer_styles(opened):
     assert events["categories"] == list(cfg.groups)
     assert events["colors"] == [g.color.lower() for g in cfg.groups.values()]
     assert events["aliases"]["category_group"] == "Kategorigrupp" and events["crs"] == "EPSG:3006"
+    # the Temporal Controller animates the events: start from occurred_at (ISO text with offset)
+    assert events["temporal"] == [True, 4] and events["first_start"] not in (None, "")
     hotspots = vec["hotspots"]
     # one rule per slice, only this week's whole-day zones switched on, one child rule per level
     assert hotspots["renderer"] == "RuleRenderer"

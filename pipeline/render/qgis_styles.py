@@ -51,7 +51,7 @@ def events_qml(cfg) -> str:
             "name": "circle", "color": _rgba(group.color), "outline_color": "255,255,255,255",
             "outline_width": "0.3", "size": "2.6"}))
     renderer = _categorized("category_group", cats, syms)
-    return _document(renderer, fields=ALIASES)
+    return _document(renderer, fields=ALIASES, extra=temporal_xml("occurred_at"))
 
 
 def hotspots_qml(levels, times=()) -> str:
@@ -204,12 +204,25 @@ STYLES = {
 
 # -- XML pieces --------------------------------------------------------------------------------
 
-def _document(renderer: str, *, fields: dict, labeling: str = "", labels_enabled: bool = False) -> str:
+def _document(renderer: str, *, fields: dict, labeling: str = "", labels_enabled: bool = False,
+              extra: str = "") -> str:
     aliases = "".join(f"<alias field={quoteattr(f)} index=\"{i}\" name={quoteattr(a)}/>"
                       for i, (f, a) in enumerate(fields.items()))
     return (f'{_HEADER}<qgis version="3.22.0" styleCategories="AllStyleCategories" '
-            f'labelsEnabled="{int(labels_enabled)}">\n{renderer}\n{labeling}\n'
+            f'labelsEnabled="{int(labels_enabled)}">\n{extra}{renderer}\n{labeling}\n'
             f"<aliases>{aliases}</aliases>\n<layerOpacity>1</layerOpacity>\n</qgis>\n")
+
+
+def temporal_xml(start_field: str, minutes: int = 60) -> str:
+    """Temporal properties for QGIS's Temporal Controller: each feature lasts ``minutes`` from
+    its timestamp. The archive keeps timestamps as ISO 8601 text with the UTC offset (local
+    time stays exact in every reader), so QGIS parses them with ``to_datetime``."""
+    start = f'to_datetime("{start_field}")'
+    end = f"{start} + make_interval(minutes:={minutes})"
+    return (f'<temporal enabled="1" mode="4" startExpression={quoteattr(start)} endExpression={quoteattr(end)} '
+            f'accumulate="0" durationUnit="min" fixedDuration="{minutes}" limitMode="0" '
+            f'startField="" endField="" durationField="">'
+            f'<fixedRange><start></start><end></end></fixedRange></temporal>\n')
 
 
 def _categorized(attr: str, categories: list[str], symbols: list[str]) -> str:
