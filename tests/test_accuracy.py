@@ -142,3 +142,27 @@ def test_one_weeks_zones_scored_on_the_next_real_chicago_week_against_a_hand_cou
     # and the top-k scorer on the same values agrees with the fixed-cell scorer
     topk = top_k_scores(values, None, n, [5], Target.from_positions(r2 * grid.nx + c2))
     assert topk["hits"][0] == hits_by_hand
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_threshold_hint_never_changes_the_result(seed):
+    rng = np.random.default_rng(seed)
+    vals = rng.gamma(0.5, size=3000).astype(np.float32)
+    vals[rng.random(3000) < 0.3] = 0
+    target = Target.from_positions(rng.integers(0, 3000, size=80))
+    exact = top_k_scores(vals, None, 3000, [1, 5], target)
+    for hint in (0.0, 1e-6, float(exact["threshold"].min()) * 0.5, float(exact["threshold"].min()), 10.0):
+        got = top_k_scores(vals, None, 3000, [1, 5], target, hint=hint)
+        np.testing.assert_array_equal(got["hits"], exact["hits"])
+        np.testing.assert_array_equal(got["threshold"], exact["threshold"])
+
+
+def test_study_positions_rank_cells_among_the_mask():
+    from pipeline.analysis.grid import Grid
+    from pipeline.evaluation.accuracy import study_positions
+
+    grid = Grid(0, 0, 10, 4, 3)
+    mask = np.zeros(grid.shape, dtype=bool)
+    mask[0, 1] = mask[1, 2] = mask[2, 0] = True  # positions 0, 1, 2 in row-major order
+    pts = np.array([[15.0, 5.0], [25.0, 15.0], [5.0, 25.0], [35.0, 25.0], [-5.0, 0.0]])
+    assert study_positions(pts, grid, mask).tolist() == [0, 1, 2]
