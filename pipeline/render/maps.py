@@ -367,7 +367,7 @@ def _hotspot_popup(row, cfg, rolling: bool) -> str:
         ("Antal händelser", _count(row.n_events)),
         ("Andel av händelserna", fmt.sv_percent(row.share_events)),
         ("Yta", f"{fmt.sv_number(row.area_km2, 2)} km²"),
-        ("PAI (andel händelser / andel yta)", fmt.sv_number(row.pai, 0)),
+        ("Koncentration (gånger tätare än i kommunen som helhet)", fmt.sv_number(row.pai, 0)),
         ("Återkommit", fmt.row_recurrence(row)),
     ], extra=badge)
 
