@@ -16,7 +16,7 @@ import shapely
 from pipeline import demo
 from pipeline.evaluation import interventions as ev
 from pipeline.io.archive import read_archive, write_archive
-from pipeline.products import ProductInput
+from pipeline.products import ProductInput, ProductOutput
 from pipeline.products.catalog import PRODUCTS
 from pipeline.render import overlays
 from pipeline.render.qgis_styles import STYLES
@@ -39,9 +39,12 @@ def built(weekly_run, tmp_path_factory):
     product = next(p for p in PRODUCTS if p.name == "interventions")
     out = product.build(ProductInput(cfg=cfg, week=DEMO_WEEK, events=events[events["iso_week"] <= DEMO_WEEK],
                                      reference=ref, interventions=register))
-    path = write_archive(tmp_path_factory.mktemp("iv") / f"{DEMO_WEEK}.gpkg", out, {"week": DEMO_WEEK}, cfg)
+    week = read_archive(weekly_run["result"].archive)
+    # An archive always holds the week's density rasters; written beside ours as the runner does.
+    rasters = ProductOutput({name: week[name] for name in ("density", "density_rolling")})
+    path = write_archive(tmp_path_factory.mktemp("iv") / f"{DEMO_WEEK}.gpkg", [rasters, out], {"week": DEMO_WEEK}, cfg)
     # The week's other layers (zones, clusters, forecast) from the shared run, ours on top.
-    layers = {**read_archive(weekly_run["result"].archive), **read_archive(path)}
+    layers = {**week, **read_archive(path)}
     info = dict(zip(layers["run_info"]["key"], layers["run_info"]["value"]))
     ctx = SimpleNamespace(week=DEMO_WEEK, cfg=cfg, layers=layers, run_info=info, areas=ref.areas,
                           weeks=[DEMO_WEEK])
@@ -100,7 +103,7 @@ def test_report_section_shows_active_and_followed_up_interventions(built):
     assert "Tecken på förflyttning till närområdet" in page
     assert "visas inte (för få händelser)" in page
     mjolby = layer.loc["MJ-2026-01"]
-    assert f"{mjolby.t_before} (" in page and "95\u00a0% KI" in page
+    assert f"({mjolby.t_before})" in page and f"({mjolby.t_under})" in page and "95\u00a0% KI" in page
     assert page.count("<svg") == 4                                  # one chart per card
 
 
@@ -109,7 +112,7 @@ def test_report_section_lists_unattended_places_and_rejected_rows(built):
     assert "Där analysen pekar men ingen insats pågår" in page
     assert re.search(r"2026-W47-vecka-alla-0\.1-\d+", page)         # a reference the register accepts
     assert "Insatsregistret: 9 rader lästa, 6 godkända, 3 avvisade" in page
-    assert "Okänd typ av insats" in page and "Okänt område" in page and "Slutdatum före startdatum" in page
+    assert "rad 8: okänd typ av insats" in page and "okänt område" in page and "slutdatum före startdatum" in page
 
 
 def test_section_escapes_register_text_and_is_left_out_without_the_product(built):

@@ -56,12 +56,14 @@ def build(ctx) -> dict | None:
     shown = layer[layer["status"].isin([ev.ACTIVE, ev.FOLLOW_UP])] if len(layer) else layer
     cards = [card(row, weekly, ctx) for _, row in shown.iterrows()]
     register = info.get(ev.REGISTER_KEY) == "ok"
+    places = suggestions(ctx, layer)
     return {
         "week": ctx.week,
         "cards": cards,
         "lead": lead_text(shown, register),
         "method": method_text(ctx.cfg),
-        "suggestions": suggestions(ctx, layer),
+        "suggestions": places,
+        "suggestion_text": suggestion_sentence(places),
         "register": register_summary(info) if register else None,
     }
 
@@ -118,6 +120,7 @@ def card(row, weekly, ctx) -> dict:
         "period": fmt.date_range_text(row["start"], row["end"]),
         "problem": fmt.text(row["problem_label"]),
         "rows": count_rows(row),
+        "cells": window_cells(row),
         "windows": window_text(row),
         "change": change_text(row),
         "change_after": (fmt.ratio_change_text(row["ratio_after"], row["ratio_after_low"], row["ratio_after_high"])
@@ -168,6 +171,26 @@ def window_text(row) -> str:
     return f"före {span(first_before, n_before)} · under {span(start, n_under)} · efter {span(after_first, n_after)}"
 
 
+def window_cells(row) -> list[dict]:
+    """Före / under / efter for the report's table: the target's events per week (and in the
+    window), and the comparison area's below.
+
+    >>> window_cells({"weeks_before": 8, "weeks_under": 2, "weeks_after": 0, "t_before": 16,
+    ...               "t_under": 1, "t_after": 0, "c_before": 400, "c_under": 90, "c_after": 0})[0]
+    {'t': '2,0/v. (16)', 'c': 'jmf 50,0/v.'}
+    """
+    out = []
+    for window in ("before", "under", "after"):
+        n_weeks = int(row[f"weeks_{window}"] or 0)
+        if not n_weeks:
+            out.append({"t": "–", "c": ""})
+            continue
+        t, c = int(row[f"t_{window}"]), int(row[f"c_{window}"])
+        out.append({"t": f"{fmt.sv_number(t / n_weeks, 1)}/v. ({fmt.sv_number(t)})",
+                    "c": f"jmf {fmt.sv_number(c / n_weeks, 1)}/v."})
+    return out
+
+
 def count_rows(row) -> list[dict]:
     """Target, ring and comparison: counts and per-week rates before / during / after."""
     weeks = [int(row[c] or 0) for c in ("weeks_before", "weeks_under", "weeks_after")]
@@ -206,23 +229,22 @@ def chart_svg(series: pd.DataFrame, row) -> str:
     before = (series["window"].astype(str) == ev.BEFORE).to_numpy()
     scale = t[before].sum() / c[before].sum() if before.any() and c[before].sum() else None
     with plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": "lagesbild", "text.parse_math": False,
-                         "font.size": 7, "axes.spines.top": False, "axes.spines.right": False}):
-        fig, ax = plt.subplots(figsize=(4.6, 1.8))
+                         "font.size": 5.5, "axes.spines.top": False, "axes.spines.right": False}):
+        fig, ax = plt.subplots(figsize=(2.5, 1.35))
         x = list(range(len(weeks)))
-        ax.bar(x, t, color=INTERVENTION_COLORS[ev.ACTIVE], alpha=0.75, width=0.7, label="Målområdet")
+        ax.bar(x, t, color=INTERVENTION_COLORS[ev.ACTIVE], alpha=0.75, width=0.7, label="målområdet")
         if scale is not None:
-            ax.plot(x, c * scale, color=MUTED, linewidth=1.3, label="Förväntat enligt jämförelseområdet")
+            ax.plot(x, c * scale, color=MUTED, linewidth=1.0, label="förväntat enl. jämförelse")
         start = weeks.index(fmt.text(row["start_week"])) if fmt.text(row["start_week"]) in weeks else None
         if start is not None:
             ax.axvline(start - 0.5, color="#1d1d1d", linewidth=0.8, linestyle="--")
         end = fmt.text(row["end_week"])
         if end in weeks:
             ax.axvline(weeks.index(end) + 0.5, color="#1d1d1d", linewidth=0.8, linestyle=":")
-        step = max(1, len(weeks) // 8)
+        step = max(1, len(weeks) // 5)
         ax.set_xticks(x[::step], [f"v{fmt.week_parts(w)[1]}" for w in weeks[::step]])
-        ax.set_ylabel("händelser/vecka")
-        ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2, fontsize=6, frameon=False,
-                  borderaxespad=0.2)
+        ax.set_title(fmt.text(row["name"])[:42], fontsize=6, loc="left")
+        ax.legend(loc="upper right", fontsize=4.5, frameon=False, borderaxespad=0.1)
         return _svg(fig)
 
 
@@ -255,17 +277,31 @@ def suggestions(ctx, layer) -> list[dict]:
     if len(hot):
         hot = hot[hot["level"].astype(float) == hot["level"].astype(float).min()]
         for r in _uncovered(hot, layer, "n_events").itertuples(index=False):
-            add(r.place_name, f"hotspot-zon ({fmt.sv_number(r.n_events)} händelser)",
+            add(r.place_name, f"hotspot-zon {fmt.sv_number(r.n_events)} händelser",
                 zone_ref(ctx.week, WEEK_PERIOD, ALL_DAY, r.level, r.zone_id))
     for r in _uncovered(_week_rows(_layer(ctx, "clusters")), layer, "n_events").itertuples(index=False):
-        add(r.place_name, f"kluster ({fmt.sv_number(r.n_events)} händelser)", fmt.text(r.cluster_id))
+        add(r.place_name, f"kluster {fmt.sv_number(r.n_events)} händelser", fmt.text(r.cluster_id))
     forecast = _layer(ctx, "prognos_zones")
     if len(forecast) and {"level", "n_expected"} <= set(forecast.columns):
         forecast = forecast[forecast["level"].astype(float) == forecast["level"].astype(float).min()]
         for r in _uncovered(forecast, layer, "n_expected").itertuples(index=False):
-            add(r.place_name, f"prognos nästa vecka ({fmt.sv_number(r.n_expected, 1)} väntade)")
+            add(r.place_name, f"prognos {fmt.sv_number(r.n_expected, 1)} väntade nästa vecka")
     rows = [{"place": place, "what": ", ".join(e["what"]), "ref": e["ref"]} for place, e in found.items()]
     return rows[:MAX_SUGGESTIONS * 2]
+
+
+def suggestion_sentence(places: list[dict], n: int = 5) -> str:
+    """The suggestions as one sentence for the printed report (the table is on screen).
+
+    >>> suggestion_sentence([{"place": "Resecentrum", "what": "hotspot-zon 8 händelser", "ref": "2026-W47-vecka-alla-0.1-1"}])
+    'Resecentrum: hotspot-zon 8 händelser (Zon 2026-W47-vecka-alla-0.1-1).'
+    """
+    if not places:
+        return ""
+    parts = [f"{p['place']}: {p['what']}{' (Zon ' + p['ref'] + ')' if p['ref'] else ''}" for p in places[:n]]
+    rest = len(places) - n
+    tail = f"; ytterligare {rest} {'plats' if rest == 1 else 'platser'}" if rest > 0 else ""
+    return "; ".join(parts) + tail + "."
 
 
 def _week_rows(frame):
