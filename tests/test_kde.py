@@ -66,7 +66,7 @@ def test_clustered_matches_exact(kernel, h_cells, method):
 
 
 @pytest.mark.parametrize("kernel", ["quartic", "gaussian"])
-@pytest.mark.parametrize("cell,h_cells", [(50, 5), (50, 8), (100, 2), (100, 5)])
+@pytest.mark.parametrize("cell,h_cells", [(50, 3), (50, 5), (50, 8), (100, 2), (100, 5)])
 def test_chicago_matches_exact(chicago, kernel, cell, h_cells):
     g = grid_for(chicago, cell)
     exact = exact_kde(chicago, *g.centres(), h_cells * cell, kernel)
