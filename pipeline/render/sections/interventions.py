@@ -46,36 +46,33 @@ MAX_SUGGESTIONS = 8
 
 
 def build(ctx) -> dict | None:
-    """The section's values; None when the archive has no interventions product (or no register
-    is configured and nothing points anywhere)."""
+    """The section's values; None when the archive has no register (an archive from before the
+    product, or no ``interventions:`` block in the config)."""
     info = ctx.run_info or {}
-    if info.get(ev.REGISTER_KEY) is None:
+    if info.get(ev.REGISTER_KEY) != "ok":
         return None
     layer = _layer(ctx, ev.LAYER)
     weekly = ctx.layers.get(ev.WEEKLY_LAYER)
     shown = layer[layer["status"].isin([ev.ACTIVE, ev.FOLLOW_UP])] if len(layer) else layer
     cards = [card(row, weekly, ctx) for _, row in shown.iterrows()]
-    register = info.get(ev.REGISTER_KEY) == "ok"
     places = suggestions(ctx, layer)
     return {
         "week": ctx.week,
         "cards": cards,
-        "lead": lead_text(shown, register),
+        "lead": lead_text(shown),
         "method": method_text(ctx.cfg),
         "suggestions": places,
         "suggestion_text": suggestion_sentence(places),
-        "register": register_summary(info) if register else None,
+        "register": register_summary(info),
     }
 
 
-def lead_text(shown, register: bool) -> str:
+def lead_text(shown) -> str:
     """The sentence the section opens with.
 
-    >>> lead_text(pd.DataFrame({"status": ["pågående", "uppföljning", "pågående"]}), True)
+    >>> lead_text(pd.DataFrame({"status": ["pågående", "uppföljning", "pågående"]}))
     'Två pågående insatser och en avslutad som fortfarande följs upp.'
     """
-    if not register:
-        return "Inget insatsregister är inställt (interventions i config.yaml)."
     n_active = int((shown["status"] == ev.ACTIVE).sum()) if len(shown) else 0
     n_follow = int((shown["status"] == ev.FOLLOW_UP).sum()) if len(shown) else 0
     if not n_active and not n_follow:
