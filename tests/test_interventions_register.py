@@ -152,7 +152,7 @@ def test_structural_problems_stop_with_one_line(base_cfg, ref, tmp_path):
     with pytest.raises(InputError) as err:
         reg.read_register(_cfg(base_cfg, tmp_path), ref)
     msg = str(err.value)
-    assert "r.csv" in msg and "line 1" in msg and "['Slut']" in msg and "interventions.columns" in msg
+    assert "r.csv, line 1, column 'Slut'" in msg and "['Slut']" in msg and "interventions.columns" in msg
     assert "\n" not in msg
     # The same register with the column mapped to its header reads fine.
     register, _, _ = reg.read_register(_cfg(base_cfg, tmp_path, columns={"end": "Slutdatum"}), ref)
@@ -240,7 +240,7 @@ def test_xlsx_structural_problems(base_cfg, ref, tmp_path):
     with pytest.raises(InputError, match=r"line 1, column 'O': column O has values but no header"):
         read_xlsx(path, "r.xlsx", ["Insats-id"], where)
     path = _workbook(tmp_path / "r.xlsx", [_row(**GOOD)], header=[h.replace("Typ", "Insatstyp") for h in HEADER])
-    with pytest.raises(InputError, match=r"file r.xlsx, line 1: configured column\(s\) \['Typ'\] not in the header"):
+    with pytest.raises(InputError, match=r"file r.xlsx, line 1, column 'Typ': configured column\(s\) \['Typ'\] not in"):
         read_xlsx(path, "r.xlsx", HEADER, where)
     with pytest.raises(InputError, match="no worksheet named 'Blad1'.*Insatser"):
         read_xlsx(path, "r.xlsx", HEADER, where, sheet="Blad1")

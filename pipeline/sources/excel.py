@@ -165,7 +165,7 @@ def _check_header(names: list[str], wanted: list[str], line: int, where: dict) -
     if missing:
         raise InputError(f"configured column(s) {missing} not in the header; columns found: "
                          f"{[n for n in names if n]}. Fix the column mapping in config.yaml or the header",
-                         line=line, **where)
+                         line=line, column=missing[0] if len(missing) == 1 else None, **where)
 
 
 def _norm_name(value) -> str:

@@ -224,7 +224,8 @@ def _check_columns(frame: pd.DataFrame, wanted: list[str], where: dict) -> None:
         found = [c for c in frame.columns if not str(c).startswith("_")]
         raise InputError(f"configured column(s) {missing} not in the header; columns found: {found}. "
                          "Fix `interventions.columns` in config.yaml (null for a column the register "
-                         "does not have) or the header", line=1, **where)
+                         "does not have) or the header", line=1,
+                         column=missing[0] if len(missing) == 1 else None, **where)
 
 
 def _display_name(path: Path, base: Path) -> str:
