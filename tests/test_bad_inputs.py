@@ -719,7 +719,7 @@ def test_description_dropped_by_default(ingested):
 # ----------------------------------------------------------------------------------------------
 
 def _pol_bytes(*rows: str, header: str = POL_HEADER, encoding: str = "utf-8-sig") -> bytes:
-    return ("\n".join([header, *rows]) + "\n").encode(encoding)
+    return ("\n".join([header, *rows]) + "\n").encode(encoding, errors="surrogateescape")
 
 
 OK_POL = _pol_bytes(pol("5000-K1-26"))
@@ -772,6 +772,7 @@ class Structural:
     must_name: tuple[str, ...] = ()            # substrings of the stderr line
     marks: tuple = ()
     setup: object = None                       # callable(project folder) run after make_project
+    must_not: tuple[str, ...] = ()             # substrings the stderr line must not contain
 
 
 _raw_cfg_text = (ROOT / "config.yaml").read_text(encoding="utf-8")
@@ -905,6 +906,91 @@ STRUCTURAL += [
 ]
 
 
+
+# -- issue 9: structural cases for exports, reference files and paths -------------------------
+
+#: Text in a file outside the project that a run must never read, let alone quote.
+OUTSIDE_SECRET = "HEMLIGT-INNEHÅLL 19850101-1234"
+
+
+def _outside_file(project: Path) -> Path:
+    """A file beside the project (outside it), with a header an export check would quote."""
+    target = project.parent / f"{project.name}_utanfor" / "hemlig.csv"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(f"{OUTSIDE_SECRET};kolumn\n1;2\n", encoding="utf-8")
+    return target
+
+
+def _link_outside(project: Path) -> None:
+    (project / "data" / "raw" / "polisen" / "lank.csv").symlink_to(_outside_file(project))
+
+
+def _link_folder_outside(project: Path) -> None:
+    (project / "data" / "raw" / "polisen" / "delad").symlink_to(_outside_file(project).parent)
+
+
+def _glob_outside(project: Path) -> None:
+    _outside_file(project)
+
+
+def _mac_roman_export() -> bytes:
+    return ("\r".join([POL_HEADER, pol("5000-K1-26", cat="Skadegörelse", ort="Mjölby")]) + "\r").encode("mac_roman")
+
+
+def _gazetteer_with_conflict() -> tuple[bytes, int, int]:
+    text = (ROOT / "data" / "reference" / "gazetteer_demo.csv").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    first = next(i for i, ln in enumerate(lines) if ln.startswith("address,Storgatan 5,Storgatan,5,Mjölby,"))
+    lines.append("address,Storgatan 5,Storgatan,5,Mjölby,595 30,507900.0,6465600.0,")
+    return ("\n".join(lines) + "\n").encode("utf-8"), first + 1, len(lines)
+
+
+def _areas_in_metres_without_crs() -> bytes:
+    import geopandas as gpd
+
+    areas = gpd.read_file(ROOT / "data" / "reference" / "areas_demo.geojson").to_crs("EPSG:3006")
+    data = json.loads(areas.to_json())
+    data.pop("crs", None)
+    return json.dumps(data).encode("utf-8")
+
+
+_GAZ_CONFLICT, _GAZ_A, _GAZ_B = _gazetteer_with_conflict()
+
+STRUCTURAL += [
+    Structural("export-symlink-to-a-file-outside-the-project", setup=_link_outside,
+               must_name=("lank.csv", "outside"), must_not=(OUTSIDE_SECRET, "HEMLIGT")),
+    Structural("export-folder-symlink-outside-the-project", setup=_link_folder_outside,
+               config=_cfg(_set("partners.polisen.files", "data/raw/polisen/**/*.csv")),
+               must_name=("hemlig.csv", "outside"), must_not=("HEMLIGT",)),
+    Structural("export-files-glob-outside-the-project", setup=_glob_outside,
+               config=_cfg(_set("partners.polisen.files", "../*_utanfor/*.csv")),
+               must_name=("partners.polisen.files", "outside"), must_not=("HEMLIGT",)),
+    Structural("export-files-absolute-path-outside", setup=_glob_outside,
+               config=_cfg(_set("partners.polisen.files", "/etc/*.conf")),
+               must_name=("partners.polisen.files", "outside")),
+    Structural("export-utf8-double-encoded-mojibake",
+               export=_pol_bytes(pol("5000-K1-26", cat="Skadegörelse".encode("utf-8").decode("cp1252"))),
+               must_name=("case.csv", "line 2", "Brottsbenämning", "encoding")),
+    Structural("export-mac-roman-forced-as-cp1252", export=_mac_roman_export(),
+               config=_cfg(_set("partners.polisen.encoding", "cp1252")),
+               must_name=("case.csv", "line 1", "Brottsbenämning", "wrong encoding")),
+    Structural("export-undefined-byte-in-mapped-column",
+               export=_pol_bytes(pol("5000-K1-26", cat="Skadeg\udc81relse"), encoding="utf-8"),
+               must_name=("case.csv", "line 2", "Brottsbenämning")),
+    Structural("export-dates-ambiguous-day-or-month",
+               export=_pol_bytes(pol("5000-K1-26", date="05/11/2026"), pol("5000-K2-26", date="06/11/2026")),
+               must_name=("case.csv", "Från datum", "date_formats")),
+    Structural("export-dates-mix-day-first-and-month-first",
+               export=_pol_bytes(pol("5000-K1-26", date="16/11/2026"), pol("5000-K2-26", date="11/17/2026")),
+               must_name=("case.csv", "Från datum", "16/11/2026", "11/17/2026")),
+    Structural("gazetteer-same-address-two-positions", reference={"gazetteer_demo.csv": _GAZ_CONFLICT},
+               must_name=("gazetteer_demo.csv", f"line {_GAZ_A}", f"line {_GAZ_B}", "Storgatan 5")),
+    Structural("areas-geojson-in-sweref-metres-without-crs",
+               reference={"areas_demo.geojson": _areas_in_metres_without_crs()},
+               must_name=("areas_demo.geojson", "SWEREF 99 TM", "crs")),
+]
+
+
 def _run_structural(case: Structural, dest: Path) -> tuple[subprocess.CompletedProcess, Path]:
     exports = {"polisen": {"case.csv": case.export}} if case.export is not None else {}
     cfg = make_project(dest, exports, config=case.config if case.config is not None else base_config(["polisen"]),
@@ -938,4 +1024,144 @@ def test_structural_problem_exits_2_with_one_line(structural_runs, case: Structu
     assert lines[0].startswith("lagesbild: error: ")
     for part in case.must_name:
         assert part in lines[0], lines[0]
+    for part in case.must_not:
+        assert part not in proc.stderr, proc.stderr
     assert not (project / "data" / "processed" / "events.parquet").exists()
+
+
+
+# ----------------------------------------------------------------------------------------------
+# Issue 9: a bad day ends in one clear line, and the run never deletes outside its own places
+# ----------------------------------------------------------------------------------------------
+
+BAD_DAY_WEEK = "2026-W47"
+#: Files a run must never touch: look like our temp files, but lie in the inputs.
+DECOYS = ("data/raw/polisen/.demo_polisen_2026_v35-v47.csv.abcd1234.tmp.csv",
+          "data/reference/.gazetteer_demo.csv.k2j4h6g8.tmp.csv")
+#: A stale temp file of a killed run (removed), and a user's file in maps/ that only looks like one.
+STALE_TEMP, USER_FILE = "maps/2026-W47/.karta.html.abcd1234.tmp.html", "maps/.anteckningar.tmp"
+
+
+def _drop_root_powers():
+    """As root, chmod does not stop writes: drop the capabilities that override file permissions
+    (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER) from the child before it starts."""
+    if os.geteuid() != 0:
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (1, 2, 3):
+        if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def _file_size_limit(n_bytes: int):
+    """A full disk, as the writer sees it: every write past ``n_bytes`` fails (EFBIG)."""
+    import resource
+
+    def apply():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (n_bytes, n_bytes))
+    return apply
+
+
+def _cli(cfg_path: Path, *args: str, preexec=None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "pipeline", *args, "--config", str(cfg_path)],
+                          capture_output=True, text=True, cwd=cfg_path.parent, env=env, timeout=600,
+                          preexec_fn=preexec)
+
+
+def _one_error_line(proc: subprocess.CompletedProcess, *must: str) -> str:
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert proc.returncode == 2, (proc.returncode, proc.stderr[-3000:])
+    assert len(lines) == 1 and lines[0].startswith("lagesbild: error: "), proc.stderr
+    for part in must:
+        assert part in lines[0], lines[0]
+    return lines[0]
+
+
+def _digests(base: Path) -> dict[str, str]:
+    import hashlib
+
+    files = [base / "data/processed/events.parquet", base / f"data/processed/archive/{BAD_DAY_WEEK}.gpkg",
+             *sorted((base / "maps").rglob("*.html"))]
+    return {str(f.relative_to(base)): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+
+
+def _chmod_tree(folder: Path, writable: bool) -> None:
+    for path in [folder, *folder.rglob("*")]:
+        if path.is_symlink():
+            continue
+        mode = path.stat().st_mode
+        path.chmod(mode | 0o200 if writable else mode & ~0o222)
+
+
+@pytest.fixture(scope="module")
+def bad_day(tmp_path_factory):
+    """A small project (one partner) after one successful weekly run, with decoy files in the
+    inputs and a stale temp file in maps/ planted before it."""
+    base = tmp_path_factory.mktemp("bad_day")
+    src = ROOT / "data" / "raw" / "polisen" / "demo_polisen_2026_v35-v47.csv"
+    cfg = make_project(base, {"polisen": {src.name: src.read_bytes()}})
+    for rel in (*DECOYS, STALE_TEMP, USER_FILE):
+        (base / rel).parent.mkdir(parents=True, exist_ok=True)
+        (base / rel).write_text("får inte röras\n", encoding="utf-8")
+    first = _cli(cfg, "weekly", "--week", BAD_DAY_WEEK)
+    assert first.returncode == 0, first.stderr[-3000:]
+    return cfg
+
+
+def test_temp_cleanup_removes_only_its_own_temp_files(bad_day):
+    base = bad_day.parent
+    assert not (base / STALE_TEMP).exists()             # a killed run's temp file: removed
+    for rel in (*DECOYS, USER_FILE):                    # inputs and a user's file: untouched
+        assert (base / rel).read_text(encoding="utf-8") == "får inte röras\n", rel
+
+
+def test_ingest_takes_the_weekly_lock(bad_day):
+    from filelock import FileLock
+
+    lock = FileLock(bad_day.parent / "data" / "processed" / ".lagesbild.lock", timeout=0)
+    with lock:
+        proc = _cli(bad_day, "ingest")
+    _one_error_line(proc, "another lagesbild run")
+
+
+@pytest.mark.parametrize("folder", ["data/processed", "maps"])
+def test_read_only_output_folder_is_one_line(bad_day, folder):
+    base = bad_day.parent
+    before = _digests(base)
+    _chmod_tree(base / folder, writable=False)
+    try:
+        proc = _cli(bad_day, "weekly", "--week", BAD_DAY_WEEK, preexec=_drop_root_powers)
+    finally:
+        _chmod_tree(base / folder, writable=True)
+    line = _one_error_line(proc, "permission denied", folder)
+    assert "writable" in line
+    after = _digests(base)
+    assert {k: v for k, v in after.items() if k.startswith(folder)} == \
+        {k: v for k, v in before.items() if k.startswith(folder)}
+
+
+def test_full_disk_while_writing_the_archive_is_one_line(bad_day):
+    base = bad_day.parent
+    before = _digests(base)
+    proc = _cli(bad_day, "weekly", "--week", BAD_DAY_WEEK, preexec=_file_size_limit(256 * 1024))
+    _one_error_line(proc, "disk is full", f"{BAD_DAY_WEEK}.gpkg")
+    assert _digests(base) == before          # the previous archive, event table and pages are intact
+
+
+def test_full_disk_while_writing_the_event_table_is_one_line(bad_day):
+    base = bad_day.parent
+    export = base / "data" / "raw" / "polisen" / "demo_polisen_2026_v35-v47.csv"
+    original = export.read_bytes()
+    before = _digests(base)
+    newline = b"" if original.endswith(b"\n") else b"\n"
+    export.write_bytes(original + newline + pol("5000-K999999-26", date="2026-11-20").encode("utf-8") + b"\n")
+    try:
+        proc = _cli(bad_day, "weekly", "--week", BAD_DAY_WEEK, preexec=_file_size_limit(4096))
+    finally:
+        export.write_bytes(original)
+    _one_error_line(proc, "disk is full", "data/processed")
+    assert _digests(base) == before

@@ -402,6 +402,11 @@ def _check_header(names: list[str], wanted: list[str], header_line: int, where: 
         raise InputError(f"column name(s) {reserved} are reserved; rename them in the export",
                          line=header_line, **where)
     missing = [c for c in dict.fromkeys(wanted) if c not in seen]
+    garbled = [n for n in names if _MOJIBAKE.search(n)]
+    if missing and garbled:
+        raise InputError(f"configured column(s) {missing} not in the header, which reads {garbled} (text decoded with "
+                         "the wrong encoding); save the export as UTF-8, or set the partner's `encoding` in "
+                         "config.yaml", line=header_line, **where)
     if missing:
         raise InputError(f"configured column(s) {missing} not in the header; columns found: {names}. "
                          f"Fix `partners.{where['partner']}.columns` in config.yaml or the export",
