@@ -95,7 +95,7 @@ def render_report(ctx) -> str:
         "zone_blocks": zone_blocks(ctx), "top_zones": TOP_ZONES, "rolling_weeks": cfg.analysis.rolling_weeks,
         "min_zone_events": cfg.analysis.min_zone_events, "zone_share": zone_share(ctx),
         "zone_times": zone_times(ctx), "recurrence_weeks": RECURRENCE_WINDOWS,
-        "clusters": cluster_rows(ctx),
+        "clusters": cluster_rows(ctx), "top_clusters": TOP_CLUSTERS,
         "min_samples": cfg.analysis.dbscan.min_samples,
         "eps": fmt.sv_number(cfg.analysis.dbscan.eps_m),
         "area_table": area_table(ctx),
@@ -194,6 +194,8 @@ def heat_table(ctx) -> dict:
 
 #: Zones listed per time of day in the report; every zone is in the map and the archive.
 TOP_ZONES = 3
+#: Clusters listed in the report (whole day first); the map and the archive have every one.
+TOP_CLUSTERS = 8
 
 
 def zone_blocks(ctx) -> list[dict]:
