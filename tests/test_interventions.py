@@ -29,6 +29,7 @@ def cfg():
 
 # -- DiD ratio -------------------------------------------------------------------------------
 
+
 def test_did_ratio_hand_computed():
     # r = (20/40)/(400/400) = 0.5; se = sqrt(1/40 + 1/20 + 1/400 + 1/400) = sqrt(0.08) = 0.2828427
     # exp(log 0.5 ± 1.959964 * 0.2828427) = 0.5 * exp(±0.5543635) = 0.28722, 0.87041
@@ -82,11 +83,12 @@ def test_did_interval_equals_the_conditional_binomial_wald_interval():
 
 # -- WDD ---------------------------------------------------------------------------------------
 
+
 def test_wdd_is_the_published_statistic_with_equal_windows():
     # Wheeler & Ratcliffe: WDD = ΔT − ΔCt + ΔD − ΔCd; Var = the sum of the eight counts.
     w = ev.wdd((10, 5), (20, 20), (6, 9), (12, 12))
-    assert w.wdd == pytest.approx((5 - 10) - (20 - 20) + (9 - 6) - (12 - 12))      # -2
-    assert w.var == pytest.approx(10 + 5 + 20 + 20 + 6 + 9 + 12 + 12)                # 94
+    assert w.wdd == pytest.approx((5 - 10) - (20 - 20) + (9 - 6) - (12 - 12))  # -2
+    assert w.var == pytest.approx(10 + 5 + 20 + 20 + 6 + 9 + 12 + 12)  # 94
     assert w.z == pytest.approx(-2 / math.sqrt(94))
     assert (w.local, w.ring) == (pytest.approx(-5), pytest.approx(3))
 
@@ -122,8 +124,9 @@ def test_scaled_wdd_variance_is_the_delta_method_of_its_formula():
     weeks = (8, 11)
 
     def est(k):
-        return ev.wdd((k["t0"], k["t1"]), (k["c0"], k["c1"]), (k["d0"], k["d1"]), (k["e0"], k["e1"]),
-                      weeks=weeks, scaled=True).wdd
+        return ev.wdd(
+            (k["t0"], k["t1"]), (k["c0"], k["c1"]), (k["d0"], k["d1"]), (k["e0"], k["e1"]), weeks=weeks, scaled=True
+        ).wdd
 
     var = 0.0
     for name, n in counts.items():
@@ -141,24 +144,28 @@ def test_wdd_variance_matches_simulated_poisson_counts():
     mean = dict(t0=40, t1=25, c0=500, c1=450, d0=30, d1=30)
     draws = {k: rng.poisson(v, n) for k, v in mean.items()}
     for scaled in (False, True):
-        values = [ev.wdd((a, b), (c, d), (e, f), weeks=(8, 8), scaled=scaled, shared=True).wdd
-                  for a, b, c, d, e, f in zip(*(draws[k] for k in mean))]
+        values = [
+            ev.wdd((a, b), (c, d), (e, f), weeks=(8, 8), scaled=scaled, shared=True).wdd
+            for a, b, c, d, e, f in zip(*(draws[k] for k in mean))
+        ]
         predicted = ev.wdd((40, 25), (500, 450), (30, 30), weeks=(8, 8), scaled=scaled, shared=True).var
         assert np.var(values) == pytest.approx(predicted, rel=0.05), scaled
 
 
 # -- WDQ ---------------------------------------------------------------------------------------
 
+
 def test_wdq_hand_computed_and_undefined_cases():
     # (Da/Ca − Db/Cb) / (Ta/Ca − Tb/Cb) = (36/400 − 30/400) / (20/400 − 40/400) = 0.015 / −0.05
     assert ev.wdq((40, 20), (30, 36), (400, 400)) == pytest.approx(-0.3)
     # Diffusion of benefit: the ring falls too -> positive.
     assert ev.wdq((40, 20), (30, 20), (400, 400)) == pytest.approx((20 / 400 - 30 / 400) / (20 / 400 - 40 / 400))
-    assert math.isnan(ev.wdq((20, 40), (30, 36), (400, 400)))      # no success to weigh against
-    assert math.isnan(ev.wdq((40, 20), (30, 36), (0, 400)))        # control empty before
+    assert math.isnan(ev.wdq((20, 40), (30, 36), (400, 400)))  # no success to weigh against
+    assert math.isnan(ev.wdq((40, 20), (30, 36), (0, 400)))  # control empty before
 
 
 # -- verdicts ------------------------------------------------------------------------------------
+
 
 def test_verdicts_read_the_interval_and_the_minimum():
     assert ev.verdict(40, 20, ev.did_ratio(40, 20, 400, 400), 10) == ev.DECREASE
@@ -179,6 +186,7 @@ def test_ring_notes():
 
 
 # -- windows -------------------------------------------------------------------------------------
+
 
 def test_windows_of_an_ongoing_intervention():
     w = ev.intervention_windows(dt.date(2026, 9, 30), None, "2026-W47", 8, 8, "2026-W22")
@@ -203,7 +211,7 @@ def test_windows_after_the_end_and_status_changes():
 def test_windows_across_an_iso_year_with_53_weeks_and_before_the_data():
     # 2026 has a week 53; 2027-01-04 is the Monday of 2027-W01.
     w = ev.intervention_windows(dt.date(2027, 1, 4), dt.date(2027, 1, 17), "2027-W05", 3, 2, "2026-W52")
-    assert w.before == ["2026-W52", "2026-W53"]          # 2026-W51 has no data: left out, not zero
+    assert w.before == ["2026-W52", "2026-W53"]  # 2026-W51 has no data: left out, not zero
     assert w.under == ["2027-W01", "2027-W02"] and w.after == ["2027-W03", "2027-W04"]
 
 
@@ -215,21 +223,35 @@ TARGET = (500_000.0, 6_460_000.0)
 def _events(points: list[tuple[float, float, str, str]], **extra) -> gpd.GeoDataFrame:
     """(x, y, iso_week, category) -> canonical-looking events."""
     n = len(points)
-    frame = pd.DataFrame({
-        "event_id": [f"e{i}" for i in range(n)],
-        "iso_week": [p[2] for p in points],
-        "category": [p[3] for p in points],
-        "sensitive": extra.get("sensitive", [False] * n),
-        "duplicate_of": extra.get("duplicate_of", [""] * n),
-    })
-    return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy([p[0] for p in points], [p[1] for p in points]),
-                            crs="EPSG:3006")
+    frame = pd.DataFrame(
+        {
+            "event_id": [f"e{i}" for i in range(n)],
+            "iso_week": [p[2] for p in points],
+            "category": [p[3] for p in points],
+            "sensitive": extra.get("sensitive", [False] * n),
+            "duplicate_of": extra.get("duplicate_of", [""] * n),
+        }
+    )
+    return gpd.GeoDataFrame(
+        frame, geometry=gpd.points_from_xy([p[0] for p in points], [p[1] for p in points]), crs="EPSG:3006"
+    )
 
 
 def _register(rows: list[dict]) -> gpd.GeoDataFrame:
-    base = {"name": "x", "type": "väktare", "responsible": "", "end": "", "target_kind": "point", "target": "",
-            "radius_m": 100.0, "problem": "", "problem_text": "", "comment": "", "source_file": "r.csv",
-            "source_line": 2}
+    base = {
+        "name": "x",
+        "type": "väktare",
+        "responsible": "",
+        "end": "",
+        "target_kind": "point",
+        "target": "",
+        "radius_m": 100.0,
+        "problem": "",
+        "problem_text": "",
+        "comment": "",
+        "source_file": "r.csv",
+        "source_line": 2,
+    }
     frame = pd.DataFrame([{**base, **{k: v for k, v in r.items() if k != "geometry"}} for r in rows])
     return gpd.GeoDataFrame(frame, geometry=[r["geometry"] for r in rows], crs="EPSG:3006")
 
@@ -246,12 +268,12 @@ def test_counts_per_window_and_area(cfg):
     boundary = shapely.box(TARGET[0] - 5000, TARGET[1] - 5000, TARGET[0] + 5000, TARGET[1] + 5000)
     target = shapely.Point(TARGET).buffer(100, quad_segs=64)
     pts = []
-    pts += [_at(10, "2026-W10")] * 6 + [_at(-20, "2026-W11")] * 6          # target, före: 12
-    pts += [_at(0, "2026-W12")] * 3 + [_at(5, "2026-W13")] * 2              # target, under: 5
-    pts += [_at(200, "2026-W10")] * 4 + [_at(-250, "2026-W13")] * 9         # ring (100–350 m): 4, 9
-    pts += [_at(2000, "2026-W10")] * 50 + [_at(-3000, "2026-W12")] * 45     # comparison: 50, 45
-    pts += [_at(10, "2026-W12", "vald_nara_relation")] * 7                 # protected: never counted
-    pts += [_at(10, "2026-W14")] * 9                                        # after the analysed week
+    pts += [_at(10, "2026-W10")] * 6 + [_at(-20, "2026-W11")] * 6  # target, före: 12
+    pts += [_at(0, "2026-W12")] * 3 + [_at(5, "2026-W13")] * 2  # target, under: 5
+    pts += [_at(200, "2026-W10")] * 4 + [_at(-250, "2026-W13")] * 9  # ring (100–350 m): 4, 9
+    pts += [_at(2000, "2026-W10")] * 50 + [_at(-3000, "2026-W12")] * 45  # comparison: 50, 45
+    pts += [_at(10, "2026-W12", "vald_nara_relation")] * 7  # protected: never counted
+    pts += [_at(10, "2026-W14")] * 9  # after the analysed week
     events = _events(pts, sensitive=[p[3] == "vald_nara_relation" for p in pts])
     dup = _events([_at(10, "2026-W12")], duplicate_of=["e0"])
     dup["event_id"] = "dup"
@@ -265,8 +287,11 @@ def test_counts_per_window_and_area(cfg):
     assert (row.d_before, row.d_under) == (4, 9)
     assert (row.c_before, row.c_under) == (50, 45) and (row.e_before, row.e_under) == (50, 45)
     r = ev.did_ratio(12, 5, 50, 45)
-    assert (row.ratio, row.ratio_low, row.ratio_high) == (pytest.approx(r.ratio), pytest.approx(r.low),
-                                                          pytest.approx(r.high))
+    assert (row.ratio, row.ratio_low, row.ratio_high) == (
+        pytest.approx(r.ratio),
+        pytest.approx(r.low),
+        pytest.approx(r.high),
+    )
     # raw WDD, 2 weeks each, shared control: per week ((5−12) − (45−50) + (9−4) − (45−50)) / 2 = 4
     assert row.wdd == pytest.approx(((5 - 12) - (45 - 50) + (9 - 4) - (45 - 50)) / 2)
     assert row.wdd_se == pytest.approx(math.sqrt((12 + 5 + 4 + 9 + 4 * (50 + 45)) / 4))
@@ -281,13 +306,15 @@ def test_problem_categories_filter_and_other_interventions_leave_the_comparison(
     pts = [_at(0, "2026-W10", "klotter")] * 5 + [_at(0, "2026-W10", "stold")] * 7
     pts += [_at(2000, "2026-W10", "klotter")] * 20 + [_at(-2000, "2026-W10", "klotter")] * 3
     pts += [_at(-2000, "2026-W11", "klotter")] * 4
-    register = _register([
-        {"intervention_id": "A", "start": "2026-03-09", "problem": "klotter", "geometry": here},
-        {"intervention_id": "B", "start": "2026-03-09", "geometry": there},
-    ])
+    register = _register(
+        [
+            {"intervention_id": "A", "start": "2026-03-09", "problem": "klotter", "geometry": here},
+            {"intervention_id": "B", "start": "2026-03-09", "geometry": there},
+        ]
+    )
     layer, _ = ev.evaluate_interventions(register, _events(pts), "2026-W11", _config(cfg, before_weeks=1), boundary)
     a = layer.set_index("intervention_id").loc["A"]
-    assert a.t_before == 5                       # stöld is not A's problem
+    assert a.t_before == 5  # stöld is not A's problem
     # B is treated at the same time: its 20 klotter events are not A's comparison.
     assert (a.c_before, a.c_under) == (3, 4)
     assert a.problem_label == "Klotter"
@@ -297,12 +324,18 @@ def test_problem_categories_filter_and_other_interventions_leave_the_comparison(
 
 def test_comparison_area_from_config(cfg):
     boundary = shapely.box(TARGET[0] - 5000, TARGET[1] - 5000, TARGET[0] + 5000, TARGET[1] + 5000)
-    areas = gpd.GeoDataFrame({"name": ["Väster", "Öster"]},
-                             geometry=[shapely.box(TARGET[0] - 5000, TARGET[1] - 5000, TARGET[0] - 1000, TARGET[1] + 5000),
-                                       shapely.box(TARGET[0] + 1000, TARGET[1] - 5000, TARGET[0] + 5000, TARGET[1] + 5000)],
-                             crs="EPSG:3006")
+    areas = gpd.GeoDataFrame(
+        {"name": ["Väster", "Öster"]},
+        geometry=[
+            shapely.box(TARGET[0] - 5000, TARGET[1] - 5000, TARGET[0] - 1000, TARGET[1] + 5000),
+            shapely.box(TARGET[0] + 1000, TARGET[1] - 5000, TARGET[0] + 5000, TARGET[1] + 5000),
+        ],
+        crs="EPSG:3006",
+    )
     pts = [_at(-2000, "2026-W11")] * 8 + [_at(2000, "2026-W11")] * 30
-    register = _register([{"intervention_id": "A", "start": "2026-03-16", "geometry": shapely.Point(TARGET).buffer(100)}])
+    register = _register(
+        [{"intervention_id": "A", "start": "2026-03-16", "geometry": shapely.Point(TARGET).buffer(100)}]
+    )
     c = _config(cfg, before_weeks=1, comparison_area="Väster", ring_comparison_area="Öster")
     row = ev.evaluate_interventions(register, _events(pts), "2026-W12", c, boundary, areas)[0].iloc[0]
     assert (row.c_before, row.e_before) == (8, 30)
@@ -320,6 +353,9 @@ def test_no_register_and_no_started_intervention_give_empty_layers(cfg):
 
 def test_uncovered_zones(cfg):
     zones = gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 10, 10), shapely.box(100, 100, 110, 110)], crs="EPSG:3006")
-    layer = gpd.GeoDataFrame({"status": [ev.ACTIVE, ev.FOLLOW_UP]},
-                             geometry=[shapely.box(5, 5, 20, 20), shapely.box(100, 100, 120, 120)], crs="EPSG:3006")
-    assert ev.uncovered(zones, layer).tolist() == [False, True]     # an ended intervention covers nothing
+    layer = gpd.GeoDataFrame(
+        {"status": [ev.ACTIVE, ev.FOLLOW_UP]},
+        geometry=[shapely.box(5, 5, 20, 20), shapely.box(100, 100, 120, 120)],
+        crs="EPSG:3006",
+    )
+    assert ev.uncovered(zones, layer).tolist() == [False, True]  # an ended intervention covers nothing

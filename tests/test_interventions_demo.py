@@ -48,7 +48,7 @@ def test_the_halved_target_is_estimated_near_one_half(evaluated):
     for iid in reduced:
         row = layer.loc[iid]
         share = PLANTED[iid].share
-        assert row.ratio_low < 1 - share < row.ratio_high     # the interval covers the planted ratio
+        assert row.ratio_low < 1 - share < row.ratio_high  # the interval covers the planted ratio
         assert row.wdd < 0 and row.wdd_z < -1.96
 
 
@@ -58,15 +58,15 @@ def test_displacement_moves_events_into_the_ring(evaluated):
         if p.effect == "displace":
             row = layer.loc[iid]
             assert row.ring_ratio_low > 1 and row.t_under / row.weeks_under < row.t_before / row.weeks_before
-            assert row.wdq < 0 if row.wdq == row.wdq else True   # B&J: displacement is negative
+            assert row.wdq < 0 if row.wdq == row.wdq else True  # B&J: displacement is negative
 
 
 def test_statuses_and_windows_in_the_demo_week(evaluated):
     layer, weekly = evaluated
     status = layer["status"].to_dict()
     assert status["MJ-2026-01"] == ev.ACTIVE and status["MJ-2026-02"] == ev.FOLLOW_UP
-    assert status["MJ-2026-05"] == ev.ENDED                  # June: follow-up complete
-    assert "MJ-2026-06" not in layer.index                    # planned for December
+    assert status["MJ-2026-05"] == ev.ENDED  # June: follow-up complete
+    assert "MJ-2026-06" not in layer.index  # planned for December
     # June's före window reaches before the first week of data: only the weeks with data.
     assert layer.loc["MJ-2026-05", "weeks_before"] == 1
     sums = weekly.groupby(["intervention_id", "window"])["n_target"].sum()

@@ -21,8 +21,22 @@ from pipeline.sources.excel import read_xlsx, serial_to_date
 from pipeline.sources.geocode import Gazetteer
 from tests.conftest import ROOT
 
-HEADER = ["Insats-id", "Insats", "Typ", "Ansvarig", "Start", "Slut", "Område", "Plats", "Radie (m)", "X", "Y",
-          "Zon", "Problem", "Kommentar"]
+HEADER = [
+    "Insats-id",
+    "Insats",
+    "Typ",
+    "Ansvarig",
+    "Start",
+    "Slut",
+    "Område",
+    "Plats",
+    "Radie (m)",
+    "X",
+    "Y",
+    "Zon",
+    "Problem",
+    "Kommentar",
+]
 
 
 class _Ref:
@@ -48,8 +62,27 @@ def _cfg(base_cfg, folder: Path, **extra):
 
 
 def _row(**values) -> list[str]:
-    keys = dict(zip(["id", "name", "type", "resp", "start", "end", "area", "place", "radius", "x", "y", "zone",
-                     "problem", "comment"], [""] * 14))
+    keys = dict(
+        zip(
+            [
+                "id",
+                "name",
+                "type",
+                "resp",
+                "start",
+                "end",
+                "area",
+                "place",
+                "radius",
+                "x",
+                "y",
+                "zone",
+                "problem",
+                "comment",
+            ],
+            [""] * 14,
+        )
+    )
     keys.update(values)
     return list(keys.values())
 
@@ -72,28 +105,77 @@ BAD_ROWS = [
     (_row(**{**GOOD, "id": "B4", "start": "förra veckan"}), "bad_date", "'förra veckan' är inget datum"),
     (_row(**{**GOOD, "id": "B5", "end": "2026-13-01"}), "bad_date", "'Slut': '2026-13-01'"),
     (_row(**{**GOOD, "id": "B6", "end": "2026-09-01"}), "end_before_start", "är före starten 2026-09-28"),
-    (_row(**{**GOOD, "id": "B7", "area": ""}), "missing_target", "inget mål: fyll i en av 'Område', 'Plats', 'X'/'Y', 'Zon'"),
+    (
+        _row(**{**GOOD, "id": "B7", "area": ""}),
+        "missing_target",
+        "inget mål: fyll i en av 'Område', 'Plats', 'X'/'Y', 'Zon'",
+    ),
     (_row(**{**GOOD, "id": "B8", "place": "Resecentrum"}), "several_targets", "'Område' och 'Plats' är ifyllda"),
     (_row(**{**GOOD, "id": "B9", "area": "Sörbyy"}), "unknown_area", "menade du 'Sörby'"),
-    (_row(**{**GOOD, "id": "B10", "area": "", "place": "Påhittade torget"}), "place_not_found", "finns inte i ortsregistret; kontrollera stavningen"),
-    (_row(**{**GOOD, "id": "B11", "area": "", "place": "Egeby"}), "place_not_found", "det är ett namngivet område: använd kolumnen 'Område'"),
-    (_row(**{**GOOD, "id": "B12", "area": "", "x": "507240", "y": "sexmiljoner"}), "bad_coordinates", "är inte två tal"),
-    (_row(**{**GOOD, "id": "B13", "area": "", "x": "536320", "y": "6474626"}), "outside_municipality", "utanför kommunen"),
-    (_row(**{**GOOD, "id": "B14", "area": "", "place": "Resecentrum", "radius": "-5"}), "bad_radius", "är ingen radie i meter"),
+    (
+        _row(**{**GOOD, "id": "B10", "area": "", "place": "Påhittade torget"}),
+        "place_not_found",
+        "finns inte i ortsregistret; kontrollera stavningen",
+    ),
+    (
+        _row(**{**GOOD, "id": "B11", "area": "", "place": "Egeby"}),
+        "place_not_found",
+        "det är ett namngivet område: använd kolumnen 'Område'",
+    ),
+    (
+        _row(**{**GOOD, "id": "B12", "area": "", "x": "507240", "y": "sexmiljoner"}),
+        "bad_coordinates",
+        "är inte två tal",
+    ),
+    (
+        _row(**{**GOOD, "id": "B13", "area": "", "x": "536320", "y": "6474626"}),
+        "outside_municipality",
+        "utanför kommunen",
+    ),
+    (
+        _row(**{**GOOD, "id": "B14", "area": "", "place": "Resecentrum", "radius": "-5"}),
+        "bad_radius",
+        "är ingen radie i meter",
+    ),
     (_row(**{**GOOD, "id": "B15", "area": "", "place": "Resecentrum", "radius": "90000"}), "bad_radius", "≤ 3000"),
     (_row(**{**GOOD, "id": "B16", "area": "", "zone": "zon 3"}), "bad_zone", "är ingen zonreferens"),
-    (_row(**{**GOOD, "id": "B17", "area": "", "zone": "2026-W40-vecka-alla-0.5-1"}), "unknown_zone", "vecka 2026-W40 har inget arkiv"),
-    (_row(**{**GOOD, "id": "B18", "problem": "klotter, graffiti"}), "unknown_problem", "'graffiti' är ingen kategori eller grupp"),
+    (
+        _row(**{**GOOD, "id": "B17", "area": "", "zone": "2026-W40-vecka-alla-0.5-1"}),
+        "unknown_zone",
+        "vecka 2026-W40 har inget arkiv",
+    ),
+    (
+        _row(**{**GOOD, "id": "B18", "problem": "klotter, graffiti"}),
+        "unknown_problem",
+        "'graffiti' är ingen kategori eller grupp",
+    ),
     (_row(**{**GOOD, "id": "B19", "problem": "Våld i nära relation"}), "sensitive_problem", "är en skyddad kategori"),
 ]
 
 
 def test_every_reason_once_with_conservation_and_messages(base_cfg, ref, tmp_path):
-    good = [_row(**GOOD),
-            _row(id="A2", name="", type="Väktare", start="14 sep 2026", end="28/10/2026", place="Resecentrum",
-                 radius="150", problem="Ordning och otrygghet, Våld, hot och rån"),
-            _row(id="A3", type="belysning", start="46293", x="507260", y="6463910",
-                 problem="Otrygg plats (belysning, vegetation)", comment="ring 070-123 45 67")]
+    good = [
+        _row(**GOOD),
+        _row(
+            id="A2",
+            name="",
+            type="Väktare",
+            start="14 sep 2026",
+            end="28/10/2026",
+            place="Resecentrum",
+            radius="150",
+            problem="Ordning och otrygghet, Våld, hot och rån",
+        ),
+        _row(
+            id="A3",
+            type="belysning",
+            start="46293",
+            x="507260",
+            y="6463910",
+            problem="Otrygg plats (belysning, vegetation)",
+            comment="ring 070-123 45 67",
+        ),
+    ]
     path = _csv(tmp_path / "register.csv", good + [r for r, _, _ in BAD_ROWS])
     register, rejected, quality = reg.read_register(_cfg(base_cfg, tmp_path), ref)
     assert quality["rows_read"] == len(good) + len(BAD_ROWS) == quality["accepted"] + quality["rejected"]
@@ -109,17 +191,33 @@ def test_every_reason_once_with_conservation_and_messages(base_cfg, ref, tmp_pat
 
 
 def test_accepted_rows_are_located_typed_and_minimised(base_cfg, ref, tmp_path):
-    rows = [_row(**GOOD, comment="Kontakt 070-123 45 67"),
-            _row(id="A2", name="", type="VÄKTARE", start="14 sep 2026", end="28/10/2026", place="Resecentrum",
-                 radius="150", problem="Ordning och otrygghet, Våld, hot och rån"),
-            _row(id="A3", type="belysning", start="46293", x="507260", y="6463910",
-                 problem="Otrygg plats (belysning, vegetation)")]
+    rows = [
+        _row(**GOOD, comment="Kontakt 070-123 45 67"),
+        _row(
+            id="A2",
+            name="",
+            type="VÄKTARE",
+            start="14 sep 2026",
+            end="28/10/2026",
+            place="Resecentrum",
+            radius="150",
+            problem="Ordning och otrygghet, Våld, hot och rån",
+        ),
+        _row(
+            id="A3",
+            type="belysning",
+            start="46293",
+            x="507260",
+            y="6463910",
+            problem="Otrygg plats (belysning, vegetation)",
+        ),
+    ]
     _csv(tmp_path / "r.csv", rows)
     register, _, _ = reg.read_register(_cfg(base_cfg, tmp_path), ref)
     a1, a2, a3 = (register.iloc[i] for i in range(3))
     assert (a1.target_kind, a1.target, a1.start, a1.end) == ("area", "Sörby", "2026-09-28", "")
     assert a1.geometry.equals(ref.areas.set_index("name").geometry["Sörby"].intersection(ref.boundary))
-    assert a1.comment == ""                                  # free text dropped by default
+    assert a1.comment == ""  # free text dropped by default
     assert (a2["name"], a2.type, a2.start, a2.end) == ("väktare", "väktare", "2026-09-14", "2026-10-28")
     assert a2.target == "Resecentrum" and a2.radius_m == 150
     assert a2.geometry.area == pytest.approx(3.14159 * 150**2, rel=0.01)
@@ -137,8 +235,12 @@ def test_kept_free_text_is_redacted(base_cfg, ref, tmp_path):
 
 def test_ids_are_unique_across_files_first_file_wins(base_cfg, ref, tmp_path):
     _csv(tmp_path / "a.csv", [_row(**GOOD)])
-    _csv(tmp_path / "b.csv", [_row(**{**GOOD, "name": "Samma id igen"}), _row(**{**GOOD, "id": "a1 "})],
-         sep=",", encoding="cp1252")
+    _csv(
+        tmp_path / "b.csv",
+        [_row(**{**GOOD, "name": "Samma id igen"}), _row(**{**GOOD, "id": "a1 "})],
+        sep=",",
+        encoding="cp1252",
+    )
     register, rejected, quality = reg.read_register(_cfg(base_cfg, tmp_path), ref)
     assert register["intervention_id"].tolist() == ["A1"]
     assert rejected["reason"].tolist() == ["duplicate_id", "duplicate_id"]
@@ -187,8 +289,10 @@ def test_broken_csv_rows_are_rejected_not_lost(base_cfg, ref, tmp_path):
 
 # -- Excel -------------------------------------------------------------------------------------
 
-def _workbook(path: Path, rows: list[list], *, start_row: int = 1, epoch_1904: bool = False, sheet="Insatser",
-              header=HEADER) -> Path:
+
+def _workbook(
+    path: Path, rows: list[list], *, start_row: int = 1, epoch_1904: bool = False, sheet="Insatser", header=HEADER
+) -> Path:
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = sheet
@@ -205,11 +309,12 @@ def _workbook(path: Path, rows: list[list], *, start_row: int = 1, epoch_1904: b
 
 def test_xlsx_dates_numbers_and_line_numbers(base_cfg, ref, tmp_path):
     rows = [
-        _row(**{**GOOD, "start": dt.date(2026, 9, 28)}),                              # a date cell
-        _row(id="A2", type="väktare", start=46293, end=dt.datetime(2026, 10, 25, 0, 0), place="Resecentrum",
-             radius=150),                                                              # a serial number
-        [None] * len(HEADER),                                                          # a blank row: not a record
-        _row(id="A3", type="belysning", start="2026-10-05", x=507260.0, y=6463910.4),   # text and floats
+        _row(**{**GOOD, "start": dt.date(2026, 9, 28)}),  # a date cell
+        _row(
+            id="A2", type="väktare", start=46293, end=dt.datetime(2026, 10, 25, 0, 0), place="Resecentrum", radius=150
+        ),  # a serial number
+        [None] * len(HEADER),  # a blank row: not a record
+        _row(id="A3", type="belysning", start="2026-10-05", x=507260.0, y=6463910.4),  # text and floats
         _row(id="A4", type="belysning", start="ej bestämt", area="Sörby"),
     ]
     path = _workbook(tmp_path / "register.xlsx", rows, start_row=3)
@@ -218,7 +323,7 @@ def test_xlsx_dates_numbers_and_line_numbers(base_cfg, ref, tmp_path):
     assert register["start"].tolist() == ["2026-09-28", "2026-09-28", "2026-10-05"]
     assert register["end"].tolist() == ["", "2026-10-25", ""]
     assert register.iloc[1].radius_m == 150 and register.iloc[2].target == "507260, 6463910"
-    assert rejected["source_line"].tolist() == [8]                  # the row number Excel shows
+    assert rejected["source_line"].tolist() == [8]  # the row number Excel shows
     assert rejected.iloc[0].reason == "bad_date" and "ej bestämt" in rejected.iloc[0].raw
     raw = read_xlsx(path, "register.xlsx", ["Insats-id"], {"file": "register.xlsx"})
     assert raw.frame["_line"].tolist() == [4, 5, 7, 8]
@@ -251,17 +356,22 @@ def test_xlsx_structural_problems(base_cfg, ref, tmp_path):
 
 def test_excel_lock_files_are_skipped(base_cfg, ref, tmp_path):
     _workbook(tmp_path / "register.xlsx", [_row(**GOOD)])
-    (tmp_path / "~$register.xlsx").write_bytes(b"\x00" * 165)       # Excel's owner file while open
+    (tmp_path / "~$register.xlsx").write_bytes(b"\x00" * 165)  # Excel's owner file while open
     register, _, quality = reg.read_register(_cfg(base_cfg, tmp_path), ref)
     assert len(register) == 1 and len(quality["files"]) == 1
 
 
 # -- zones ---------------------------------------------------------------------------------------
 
+
 def test_zone_references_parse_and_format():
     assert reg.parse_zone_ref("2026-W47-vecka-kvall-1") == {
-        "week": "2026-W47", "period": "vecka", "time_of_day": "kvall", "kind": "cluster",
-        "cluster_id": "2026-W47-vecka-kvall-1"}
+        "week": "2026-W47",
+        "period": "vecka",
+        "time_of_day": "kvall",
+        "kind": "cluster",
+        "cluster_id": "2026-W47-vecka-kvall-1",
+    }
     hot = reg.parse_zone_ref(" 2026-w47-Rullande-alla-0,5-3 ")
     assert (hot["kind"], hot["period"], hot["level"], hot["zone_id"]) == ("hotspot", "rullande", 0.5, 3)
     assert reg.zone_ref("2026-W47", "vecka", "alla", 0.5, 3) == "2026-W47-vecka-alla-0.5-3"
@@ -271,12 +381,16 @@ def test_zone_references_parse_and_format():
 
 
 def _layers():
-    hot = gpd.GeoDataFrame({"period": ["vecka", "vecka"], "time_of_day": ["alla", "alla"], "level": [0.5, 0.1],
-                            "zone_id": [3, 3]},
-                           geometry=[shapely.box(507000, 6465000, 507100, 6465100), shapely.box(0, 0, 1, 1)],
-                           crs="EPSG:3006")
-    clusters = gpd.GeoDataFrame({"cluster_id": ["2026-W40-vecka-kvall-1"]},
-                                geometry=[shapely.box(507200, 6465000, 507300, 6465100)], crs="EPSG:3006")
+    hot = gpd.GeoDataFrame(
+        {"period": ["vecka", "vecka"], "time_of_day": ["alla", "alla"], "level": [0.5, 0.1], "zone_id": [3, 3]},
+        geometry=[shapely.box(507000, 6465000, 507100, 6465100), shapely.box(0, 0, 1, 1)],
+        crs="EPSG:3006",
+    )
+    clusters = gpd.GeoDataFrame(
+        {"cluster_id": ["2026-W40-vecka-kvall-1"]},
+        geometry=[shapely.box(507200, 6465000, 507300, 6465100)],
+        crs="EPSG:3006",
+    )
     return {"hotspots": hot, "clusters": clusters}
 
 
@@ -287,13 +401,15 @@ def test_zone_targets_resolve_against_the_archive_of_their_week(base_cfg, ref, t
     (tmp_path / "data/processed/archive/2026-W40.gpkg").write_bytes(b"")
     read = []
     monkeypatch.setattr(archive, "read_archive", lambda path: read.append(Path(path).name) or _layers())
-    rows = [_row(id="Z1", type="väktare", start="2026-10-05", zone="2026-W40-vecka-alla-0.5-3"),
-            _row(id="Z2", type="väktare", start="2026-10-05", zone="2026-W40-vecka-kvall-1"),
-            _row(id="Z3", type="väktare", start="2026-10-05", zone="2026-W40-vecka-kvall-2"),
-            _row(id="Z4", type="väktare", start="2026-10-05", zone="2026-W41-vecka-alla-0.5-3")]
+    rows = [
+        _row(id="Z1", type="väktare", start="2026-10-05", zone="2026-W40-vecka-alla-0.5-3"),
+        _row(id="Z2", type="väktare", start="2026-10-05", zone="2026-W40-vecka-kvall-1"),
+        _row(id="Z3", type="väktare", start="2026-10-05", zone="2026-W40-vecka-kvall-2"),
+        _row(id="Z4", type="väktare", start="2026-10-05", zone="2026-W41-vecka-alla-0.5-3"),
+    ]
     _csv(tmp_path / "r.csv", rows)
     register, rejected, _ = reg.read_register(_cfg(base_cfg, tmp_path), ref)
-    assert read == ["2026-W40.gpkg"]                                 # each archive read once
+    assert read == ["2026-W40.gpkg"]  # each archive read once
     assert register["target"].tolist() == ["2026-W40-vecka-alla-0.5-3", "2026-W40-vecka-kvall-1"]
     assert register.geometry.iloc[0].equals(shapely.box(507000, 6465000, 507100, 6465100))
     assert "inget sådant kluster i arkivet för 2026-W40" in rejected["message"].iloc[0]

@@ -97,32 +97,42 @@ STAT_COLUMNS: dict[str, str] = {
     "weeks_before": "Weeks in the före window (with data).",
     "weeks_under": "Weeks in the under window (up to the analysed week).",
     "weeks_after": "Weeks in the efter window so far.",
-    "t_before": "Events in the target, före.", "t_under": "... under.", "t_after": "... efter.",
-    "d_before": "Events in the ring, före.", "d_under": "... under.", "d_after": "... efter.",
-    "c_before": "Events in the comparison area, före.", "c_under": "... under.", "c_after": "... efter.",
+    "t_before": "Events in the target, före.",
+    "t_under": "... under.",
+    "t_after": "... efter.",
+    "d_before": "Events in the ring, före.",
+    "d_under": "... under.",
+    "d_after": "... efter.",
+    "c_before": "Events in the comparison area, före.",
+    "c_under": "... under.",
+    "c_after": "... efter.",
     "e_before": "Events in the ring's comparison area, före (= c_before unless configured).",
-    "e_under": "... under.", "e_after": "... efter.",
+    "e_under": "... under.",
+    "e_after": "... efter.",
     "ratio": "DiD ratio (T1/T0)/(C1/C0), under against före.",
-    "ratio_low": "95 % interval, lower.", "ratio_high": "95 % interval, upper.",
+    "ratio_low": "95 % interval, lower.",
+    "ratio_high": "95 % interval, upper.",
     "ratio_corrected": "A zero count: 0.5 added to all four (Haldane–Anscombe).",
-    "ratio_after": "DiD ratio, efter against före.", "ratio_after_low": "95 % lower.",
+    "ratio_after": "DiD ratio, efter against före.",
+    "ratio_after_low": "95 % lower.",
     "ratio_after_high": "95 % upper.",
     "ring_ratio": "DiD ratio of the ring against its comparison, under against före.",
-    "ring_ratio_low": "95 % lower.", "ring_ratio_high": "95 % upper.",
+    "ring_ratio_low": "95 % lower.",
+    "ring_ratio_high": "95 % upper.",
     "wdd": "Weighted displacement difference, events per week (negative = fewer).",
-    "wdd_se": "Its standard error (√Var).", "wdd_z": "z = wdd / wdd_se.",
+    "wdd_se": "Its standard error (√Var).",
+    "wdd_z": "z = wdd / wdd_se.",
     "wdq": "Weighted displacement quotient (Bowers & Johnson); empty where not defined.",
     "verdict": "minskning | ingen säker förändring | ökning | för få händelser för att säga något.",
     "ring_note": "tecken på förflyttning till närområdet | spridning av nytta | empty.",
 }
 #: Columns of the ``interventions_weekly`` table (one row per intervention × week).
-WEEKLY_COLUMNS = ["intervention_id", "iso_week", "window", "n_target", "n_ring", "n_comparison",
-                  "n_ring_comparison"]
+WEEKLY_COLUMNS = ["intervention_id", "iso_week", "window", "n_target", "n_ring", "n_comparison", "n_ring_comparison"]
 
 
 #: run_info keys the product writes.
-REGISTER_KEY = "interventions_register"      # none | ok
-QUALITY_KEY = "interventions_quality"        # JSON: rows per file, rejected rows (no raw text)
+REGISTER_KEY = "interventions_register"  # none | ok
+QUALITY_KEY = "interventions_quality"  # JSON: rows per file, rejected rows (no raw text)
 LAYER, WEEKLY_LAYER = "interventions", "interventions_weekly"
 
 
@@ -137,14 +147,16 @@ def build_interventions(inp) -> ProductOutput:
         return ProductOutput({LAYER: empty_layer(), WEEKLY_LAYER: empty_weekly()}, {REGISTER_KEY: "none"})
     if not isinstance(register, gpd.GeoDataFrame):
         register = gpd.GeoDataFrame(register, geometry="geometry", crs=CRS)
-    layer, weekly = evaluate_interventions(register, inp.events, inp.week, inp.cfg, inp.reference.boundary,
-                                           inp.reference.areas)
+    layer, weekly = evaluate_interventions(
+        register, inp.events, inp.week, inp.cfg, inp.reference.boundary, inp.reference.areas
+    )
     quality = register.attrs.get("quality") or {}
     info = {REGISTER_KEY: "ok", QUALITY_KEY: json.dumps(quality, ensure_ascii=False, sort_keys=True)}
     return ProductOutput({LAYER: layer, WEEKLY_LAYER: weekly}, info)
 
 
 # -- statistics ------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Ratio:
@@ -203,8 +215,15 @@ class Wdd:
 NO_WDD = Wdd(math.nan, math.nan, math.nan, math.nan)
 
 
-def wdd(t: tuple, c: tuple, d: tuple = (0, 0), e: tuple = (0, 0), weeks: tuple = (1, 1),
-        scaled: bool = False, shared: bool = False) -> Wdd:
+def wdd(
+    t: tuple,
+    c: tuple,
+    d: tuple = (0, 0),
+    e: tuple = (0, 0),
+    weeks: tuple = (1, 1),
+    scaled: bool = False,
+    shared: bool = False,
+) -> Wdd:
     """Weighted displacement difference per week; see the module docstring.
 
     ``t``, ``c``, ``d``, ``e`` are (before, after) counts in target, its control, ring and the
@@ -243,8 +262,10 @@ def _wdd_scaled(t0, t1, c0, c1, d0, d1, e0, e1, w1, shared) -> Wdd:
     local = t1 / w1 - t0 * c1 / (c0 * w1)
     ring = d1 / w1 - d0 * e1 / (e0 * w1)
     grads = {  # count -> (∂WDD/∂count, count): the delta-method variance Σ g²·n
-        "t1": (1 / w1, t1), "t0": (-c1 / (c0 * w1), t0),
-        "d1": (1 / w1, d1), "d0": (-e1 / (e0 * w1), d0),
+        "t1": (1 / w1, t1),
+        "t0": (-c1 / (c0 * w1), t0),
+        "d1": (1 / w1, d1),
+        "d0": (-e1 / (e0 * w1), d0),
     }
     if shared:
         grads["c1"] = (-(t0 + d0) / (c0 * w1), c1)
@@ -270,7 +291,7 @@ def wdq(t: tuple, d: tuple, c: tuple) -> float:
     success = ta / ca - tb / cb
     if success >= 0:
         return math.nan
-    return (da / ca - db / cb) / success + 0.0      # + 0.0: no "−0" when the ring did not change
+    return (da / ca - db / cb) / success + 0.0  # + 0.0: no "−0" when the ring did not change
 
 
 def verdict(t0: int, t1: int, ratio: Ratio, min_events: int) -> str:
@@ -303,20 +324,22 @@ def ring_note(d0: int, d1: int, ratio: Ratio, min_events: int) -> str:
 
 # -- windows ---------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Windows:
     """The ISO weeks of an intervention's windows, seen from the analysed week."""
 
     start_week: str
-    end_week: str            # "" while ongoing
+    end_week: str  # "" while ongoing
     before: list[str]
     under: list[str]
     after: list[str]
     status: str
 
 
-def intervention_windows(start: dt.date, end: dt.date | None, week: str, before_weeks: int,
-                         after_weeks: int, first_week: str | None) -> Windows | None:
+def intervention_windows(
+    start: dt.date, end: dt.date | None, week: str, before_weeks: int, after_weeks: int, first_week: str | None
+) -> Windows | None:
     """Windows of an intervention in ``week``; None when it starts after ``week``.
 
     ``first_week`` is the first week of the event table: a före week before it has no data
@@ -345,16 +368,18 @@ def intervention_windows(start: dt.date, end: dt.date | None, week: str, before_
 
 # -- counting --------------------------------------------------------------------------------
 
+
 @dataclass
 class _Areas:
     target: object
     ring: object
     comparison: object
-    ring_comparison: object | None     # None: shares the comparison
+    ring_comparison: object | None  # None: shares the comparison
 
 
-def evaluate_interventions(register: gpd.GeoDataFrame, events, week: str, cfg, boundary,
-                           areas: gpd.GeoDataFrame | None = None) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+def evaluate_interventions(
+    register: gpd.GeoDataFrame, events, week: str, cfg, boundary, areas: gpd.GeoDataFrame | None = None
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """The ``interventions`` layer (one row per intervention started by ``week``) and the
     ``interventions_weekly`` table. ``events`` are the canonical events of every week up to
     ``week``; duplicates and protected events are left out here."""
@@ -386,11 +411,30 @@ def evaluate_interventions(register: gpd.GeoDataFrame, events, week: str, cfg, b
 def empty_layer() -> gpd.GeoDataFrame:
     """The layer with no rows: the register's columns and STAT_COLUMNS, typed."""
     ints = {c for c in STAT_COLUMNS if c.startswith(("weeks_", "t_", "d_", "c_", "e_"))} | {"source_line"}
-    floats = {"radius_m", "ring_m", "ratio", "ratio_low", "ratio_high", "ratio_after", "ratio_after_low",
-              "ratio_after_high", "ring_ratio", "ring_ratio_low", "ring_ratio_high", "wdd", "wdd_se", "wdd_z", "wdq"}
+    floats = {
+        "radius_m",
+        "ring_m",
+        "ratio",
+        "ratio_low",
+        "ratio_high",
+        "ratio_after",
+        "ratio_after_low",
+        "ratio_after_high",
+        "ring_ratio",
+        "ring_ratio_low",
+        "ring_ratio_high",
+        "wdd",
+        "wdd_se",
+        "wdd_z",
+        "wdq",
+    }
     cols = [c for c in REGISTER_COLUMNS if c != "geometry"] + list(STAT_COLUMNS)
-    data = {c: pd.Series(dtype="int64" if c in ints else "float64" if c in floats
-                         else "bool" if c == "ratio_corrected" else "string") for c in cols}
+    data = {
+        c: pd.Series(
+            dtype="int64" if c in ints else "float64" if c in floats else "bool" if c == "ratio_corrected" else "string"
+        )
+        for c in cols
+    }
     return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries([], crs=CRS), crs=CRS)
 
 
@@ -409,9 +453,14 @@ def _ordered(layer: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 def _plans(register, week: str, icfg, first_week) -> dict[int, Windows]:
     out = {}
     for i, (start, end) in enumerate(zip(register["start"], register["end"])):
-        w = intervention_windows(dt.date.fromisoformat(str(start)),
-                                 dt.date.fromisoformat(str(end)) if str(end or "") not in ("", "<NA>") else None,
-                                 week, icfg.before_weeks, icfg.after_weeks, first_week)
+        w = intervention_windows(
+            dt.date.fromisoformat(str(start)),
+            dt.date.fromisoformat(str(end)) if str(end or "") not in ("", "<NA>") else None,
+            week,
+            icfg.before_weeks,
+            icfg.after_weeks,
+            first_week,
+        )
         if w is not None:
             out[i] = w
     return out
@@ -456,15 +505,19 @@ def _category_mask(categories: np.ndarray, problem) -> np.ndarray:
 
 def _weekly_counts(where: _Areas, xs, ys, weeks, windows: Windows) -> pd.DataFrame:
     """Counts per week of the windows in target, ring, comparison and ring comparison."""
-    labels = [(w, BEFORE) for w in windows.before] + [(w, UNDER) for w in windows.under] + \
-             [(w, AFTER) for w in windows.after]
+    labels = (
+        [(w, BEFORE) for w in windows.before]
+        + [(w, UNDER) for w in windows.under]
+        + [(w, AFTER) for w in windows.after]
+    )
     inside = {
         "n_target": shapely.contains_xy(where.target, xs, ys),
         "n_ring": shapely.contains_xy(where.ring, xs, ys),
         "n_comparison": shapely.contains_xy(where.comparison, xs, ys),
     }
-    inside["n_ring_comparison"] = inside["n_comparison"] if where.ring_comparison is None else \
-        shapely.contains_xy(where.ring_comparison, xs, ys)
+    inside["n_ring_comparison"] = (
+        inside["n_comparison"] if where.ring_comparison is None else shapely.contains_xy(where.ring_comparison, xs, ys)
+    )
     data = {"iso_week": [w for w, _ in labels], "window": [k for _, k in labels]}
     for col, mask in inside.items():
         per_week = pd.Series(weeks[mask]).value_counts()
@@ -484,24 +537,55 @@ def _row(reg, windows: Windows, series: pd.DataFrame, where: _Areas, icfg, cfg) 
     after = did_ratio(t[0], t[2], c[0], c[2]) if n_before and n_after else NO_RATIO
     ring = did_ratio(d[0], d[1], e[0], e[1]) if n_before and n_under else NO_RATIO
     shared = where.ring_comparison is None
-    w = wdd((t[0], t[1]), (c[0], c[1]), (d[0], d[1]), (e[0], e[1]), weeks=(n_before, n_under),
-            scaled=icfg.wdd_control == "scaled", shared=shared) if n_before and n_under else NO_WDD
+    w = (
+        wdd(
+            (t[0], t[1]),
+            (c[0], c[1]),
+            (d[0], d[1]),
+            (e[0], e[1]),
+            weeks=(n_before, n_under),
+            scaled=icfg.wdd_control == "scaled",
+            shared=shared,
+        )
+        if n_before and n_under
+        else NO_WDD
+    )
     judged = verdict(t[0], t[1], main, icfg.min_events) if n_before else TOO_FEW
     return {
         "status": windows.status,
         "problem_label": problem_label(reg["problem"], cfg),
         "ring_m": float(icfg.ring_m),
         "comparison": _comparison_text(icfg),
-        "start_week": windows.start_week, "end_week": windows.end_week,
-        "weeks_before": n_before, "weeks_under": n_under, "weeks_after": n_after,
-        "t_before": t[0], "t_under": t[1], "t_after": t[2],
-        "d_before": d[0], "d_under": d[1], "d_after": d[2],
-        "c_before": c[0], "c_under": c[1], "c_after": c[2],
-        "e_before": e[0], "e_under": e[1], "e_after": e[2],
-        "ratio": main.ratio, "ratio_low": main.low, "ratio_high": main.high, "ratio_corrected": main.corrected,
-        "ratio_after": after.ratio, "ratio_after_low": after.low, "ratio_after_high": after.high,
-        "ring_ratio": ring.ratio, "ring_ratio_low": ring.low, "ring_ratio_high": ring.high,
-        "wdd": w.wdd, "wdd_se": w.se, "wdd_z": w.z,
+        "start_week": windows.start_week,
+        "end_week": windows.end_week,
+        "weeks_before": n_before,
+        "weeks_under": n_under,
+        "weeks_after": n_after,
+        "t_before": t[0],
+        "t_under": t[1],
+        "t_after": t[2],
+        "d_before": d[0],
+        "d_under": d[1],
+        "d_after": d[2],
+        "c_before": c[0],
+        "c_under": c[1],
+        "c_after": c[2],
+        "e_before": e[0],
+        "e_under": e[1],
+        "e_after": e[2],
+        "ratio": main.ratio,
+        "ratio_low": main.low,
+        "ratio_high": main.high,
+        "ratio_corrected": main.corrected,
+        "ratio_after": after.ratio,
+        "ratio_after_low": after.low,
+        "ratio_after_high": after.high,
+        "ring_ratio": ring.ratio,
+        "ring_ratio_low": ring.low,
+        "ring_ratio_high": ring.high,
+        "wdd": w.wdd,
+        "wdd_se": w.se,
+        "wdd_z": w.z,
         "wdq": wdq((t[0], t[1]), (d[0], d[1]), (c[0], c[1])) if n_before and n_under else math.nan,
         "verdict": judged,
         "ring_note": ring_note(d[0], d[1], ring, icfg.min_events) if judged != TOO_FEW else "",
@@ -524,6 +608,7 @@ def _comparison_text(icfg) -> str:
 
 
 # -- where the analysis points and nobody acts -----------------------------------------------
+
 
 def uncovered(zones: gpd.GeoDataFrame, layer: gpd.GeoDataFrame) -> np.ndarray:
     """Bool per zone: True when no active intervention's target touches it.

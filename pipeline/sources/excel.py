@@ -28,6 +28,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import openpyxl
 import pandas as pd
 
 from pipeline.errors import InputError
@@ -38,12 +39,13 @@ XLSX_ENCODING = "xlsx"
 #: Serial day numbers accepted as dates: 1927-10-14 .. 2173-10-14 in the 1900 system. Smaller
 #: whole numbers in a date column are not dates but mistakes, and stay text.
 SERIAL_RANGE = (10_000, 99_999)
-_EPOCH_1900 = dt.datetime(1899, 12, 30)   # Excel's day 0 once its 1900 leap-year bug is absorbed
+_EPOCH_1900 = dt.datetime(1899, 12, 30)  # Excel's day 0 once its 1900 leap-year bug is absorbed
 _SERIAL = re.compile(r"\d{5}(?:\.\d+)?")
 
 
-def read_xlsx(path: Path, display_name: str, wanted: list[str], where: dict, *,
-              sheet: str | None = None, date_columns=()) -> RawExport:
+def read_xlsx(
+    path: Path, display_name: str, wanted: list[str], where: dict, *, sheet: str | None = None, date_columns=()
+) -> RawExport:
     """Read worksheet ``sheet`` (default: the first) of ``path`` into a :class:`RawExport`.
 
     ``wanted`` are the header names that must be present; ``where`` (``file``, and for a
@@ -51,9 +53,7 @@ def read_xlsx(path: Path, display_name: str, wanted: list[str], where: dict, *,
     stop with one line: not a workbook, no such sheet, no header row, a missing or
     duplicated column, values in a column without a header.
     """
-    import openpyxl
-
-    book = _open_workbook(openpyxl, Path(path), where)
+    book = _open_workbook(Path(path), where)
     try:
         rows, epoch = _sheet_rows(book, sheet, where), _epoch(book)
     finally:
@@ -62,7 +62,7 @@ def read_xlsx(path: Path, display_name: str, wanted: list[str], where: dict, *,
     if header_at is None:
         raise InputError("the worksheet is empty: no header row; add a header row or remove the file", **where)
     header_line, header_cells = header_at + 1, rows[header_at]
-    header = _header(header_cells, rows[header_at + 1:], header_line, where)
+    header = _header(header_cells, rows[header_at + 1 :], header_line, where)
     _check_header([name for _, name in header], wanted, header_line, where)
     dates = {i for i, name in header if name in {_norm_name(c) for c in date_columns}}
     records = [(i + 1, cells) for i, cells in enumerate(rows) if i > header_at and not _blank(cells)]
@@ -100,7 +100,8 @@ def serial_text_to_date(text: str, epoch: dt.datetime = _EPOCH_1900) -> str | No
 
 # -- workbook --------------------------------------------------------------------------------
 
-def _open_workbook(openpyxl, path: Path, where: dict):
+
+def _open_workbook(path: Path, where: dict):
     if not path.is_file():
         raise InputError("file not found", **where)
     try:
@@ -108,8 +109,10 @@ def _open_workbook(openpyxl, path: Path, where: dict):
         return openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        hint = ("an old .xls workbook or a password-protected one cannot be read; "
-                "save it as an Excel workbook (.xlsx) without a password, or as CSV")
+        hint = (
+            "an old .xls workbook or a password-protected one cannot be read; "
+            "save it as an Excel workbook (.xlsx) without a password, or as CSV"
+        )
         raise InputError(f"cannot be read as an Excel workbook ({reason}); {hint}", **where) from None
 
 
@@ -119,8 +122,11 @@ def _sheet_rows(book, sheet: str | None, where: dict) -> list[tuple]:
     elif sheet in book.sheetnames:
         ws = book[sheet]
     else:
-        raise InputError(f"no worksheet named {sheet!r}; sheets found: {book.sheetnames}. "
-                         "Fix `sheet` in config.yaml or rename the sheet", **where)
+        raise InputError(
+            f"no worksheet named {sheet!r}; sheets found: {book.sheetnames}. "
+            "Fix `sheet` in config.yaml or rename the sheet",
+            **where,
+        )
     if ws.__class__.__name__ == "ReadOnlyChartsheet" or not hasattr(ws, "iter_rows"):
         raise InputError(f"sheet {ws.title!r} is a chart, not a table; point `sheet` at the data sheet", **where)
     rows = [tuple(r) for r in ws.iter_rows(values_only=True)]
@@ -137,6 +143,7 @@ def _epoch(book) -> dt.datetime:
 
 # -- header ----------------------------------------------------------------------------------
 
+
 def _header(cells: tuple, below: list[tuple], line: int, where: dict) -> list[tuple[int, str]]:
     """(column index, name) of the named columns. Columns without a header are skipped when
     they are empty; one with values below is a structural error (whose data would it be?)."""
@@ -145,8 +152,12 @@ def _header(cells: tuple, below: list[tuple], line: int, where: dict) -> list[tu
     for col in range(max(len(names), used)):
         name = names[col] if col < len(names) else ""
         if name == "" and any(col < len(r) and _cell_text(r[col]).strip() != "" for r in below):
-            raise InputError(f"column {_letters(col)} has values but no header; give it a header or delete the "
-                             "column", line=line, column=_letters(col), **where)
+            raise InputError(
+                f"column {_letters(col)} has values but no header; give it a header or delete the column",
+                line=line,
+                column=_letters(col),
+                **where,
+            )
     return [(i, name) for i, name in enumerate(names) if name]
 
 
@@ -163,9 +174,13 @@ def _check_header(names: list[str], wanted: list[str], line: int, where: dict) -
         raise InputError(f"column name(s) {reserved} are reserved; rename them", line=line, **where)
     missing = [c for c in dict.fromkeys(_norm_name(w) for w in wanted) if c not in seen]
     if missing:
-        raise InputError(f"configured column(s) {missing} not in the header; columns found: "
-                         f"{[n for n in names if n]}. Fix the column mapping in config.yaml or the header",
-                         line=line, column=missing[0] if len(missing) == 1 else None, **where)
+        raise InputError(
+            f"configured column(s) {missing} not in the header; columns found: "
+            f"{[n for n in names if n]}. Fix the column mapping in config.yaml or the header",
+            line=line,
+            column=missing[0] if len(missing) == 1 else None,
+            **where,
+        )
 
 
 def _norm_name(value) -> str:
@@ -185,6 +200,7 @@ def _letters(col: int) -> str:
 
 # -- cells -----------------------------------------------------------------------------------
 
+
 def _blank(cells) -> bool:
     return all(_cell_text(c).strip() == "" for c in cells)
 
@@ -200,7 +216,7 @@ def _cell_text(value, as_date: bool = False, epoch: dt.datetime = _EPOCH_1900) -
     """One cell as the text a person reads in it (see module docstring)."""
     if value is None:
         return ""
-    if isinstance(value, bool):            # before int: bool is an int subclass
+    if isinstance(value, bool):  # before int: bool is an int subclass
         return "SANT" if value else "FALSKT"
     if isinstance(value, dt.datetime):
         return value.strftime("%Y-%m-%d") if value.time() == dt.time(0) else value.strftime("%Y-%m-%d %H:%M")
@@ -218,8 +234,7 @@ def _cell_text(value, as_date: bool = False, epoch: dt.datetime = _EPOCH_1900) -
     return str(value)
 
 
-def _to_frame(header: list[tuple[int, str]], records: list[tuple[int, tuple]], dates: set[int],
-              epoch) -> pd.DataFrame:
+def _to_frame(header: list[tuple[int, str]], records: list[tuple[int, tuple]], dates: set[int], epoch) -> pd.DataFrame:
     names = [name for _, name in header]
     values, lines, raws, faults = [], [], [], []
     for line, cells in records:
@@ -228,8 +243,11 @@ def _to_frame(header: list[tuple[int, str]], records: list[tuple[int, tuple]], d
         lines.append(line)
         raws.append(";".join(texts))
         faults.append("field_too_long" if any(len(t) > MAX_FIELD_CHARS for t in texts) else None)
-    frame = pd.DataFrame(values, columns=names, dtype="str") if values else \
-        pd.DataFrame({h: pd.Series(dtype="str") for h in names})
+    frame = (
+        pd.DataFrame(values, columns=names, dtype="str")
+        if values
+        else pd.DataFrame({h: pd.Series(dtype="str") for h in names})
+    )
     frame["_line"] = np.asarray(lines, dtype="int64")
     frame["_raw"] = pd.Series(raws, dtype="str")
     frame["_fault"] = pd.Series(faults, dtype="str")

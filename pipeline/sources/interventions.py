@@ -47,6 +47,7 @@ import shapely
 from rapidfuzz import process
 
 from pipeline.errors import ConfigError, InputError
+from pipeline.io import archive
 from pipeline.privacy import redact, redact_series
 from pipeline.schema import REJECTED_COLUMNS
 from pipeline.sources.excel import read_xlsx, serial_text_to_date
@@ -107,7 +108,9 @@ REGISTER_COLUMNS: dict[str, str] = {
 
 _ZONE_REF = re.compile(
     r"(?P<week>\d{4}-W\d{2})-(?P<period>vecka|rullande)-(?P<tod>[a-z0-9_]+)-"
-    r"(?:(?P<level>\d+(?:[.,]\d+)?)-)?(?P<n>\d+)", re.I)
+    r"(?:(?P<level>\d+(?:[.,]\d+)?)-)?(?P<n>\d+)",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,7 @@ class ZoneTarget:
 
 
 # -- I/O -----------------------------------------------------------------------------------------
+
 
 def read_register(cfg, reference) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict]:
     """Read every register file and validate it: ``(register, rejected, quality)``.
@@ -132,8 +136,10 @@ def read_register(cfg, reference) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict]
     if icfg is None:
         return validate_register([], cfg, reference)
     check_areas(icfg, reference.areas)
-    raws = [read_register_file(path, _display_name(path, cfg.base_dir), icfg)
-            for path in register_files(icfg.files, cfg.base_dir)]
+    raws = [
+        read_register_file(path, _display_name(path, cfg.base_dir), icfg)
+        for path in register_files(icfg.files, cfg.base_dir)
+    ]
     return validate_register(raws, cfg, reference, zones=load_zone_targets(cfg, raws))
 
 
@@ -151,8 +157,15 @@ def load_register(cfg, reference) -> gpd.GeoDataFrame | None:
 
 def public_quality(quality: dict, rejected: pd.DataFrame) -> dict:
     """``quality`` plus the rejected rows as they may be published (see :func:`load_register`)."""
-    rows = [{"file": str(r.source_file), "line": int(r.source_line), "reason": str(r.reason),
-             "message": redact(str(r.message))} for r in rejected.itertuples(index=False)]
+    rows = [
+        {
+            "file": str(r.source_file),
+            "line": int(r.source_line),
+            "reason": str(r.reason),
+            "message": redact(str(r.message)),
+        }
+        for r in rejected.itertuples(index=False)
+    ]
     return {**quality, "rejected_rows": rows}
 
 
@@ -183,15 +196,13 @@ def read_register_file(path: Path, display_name: str, icfg) -> RawExport:
         raise InputError("file is empty: no header line; add the header row or remove the file", **where)
     names = [unicodedata.normalize("NFC", w) for w in wanted]
     delimiter = icfg.delimiter if icfg.delimiter != "auto" else sniff_delimiter(header_line, names)
-    frame = parse_records(text, delimiter, [], where)   # header check below, with the register's hint
+    frame = parse_records(text, delimiter, [], where)  # header check below, with the register's hint
     _check_columns(frame, names, where)
     return RawExport(frame=frame, encoding=encoding, delimiter=delimiter, path=path, display_name=display_name)
 
 
 def load_zone_targets(cfg, raws: list[RawExport]) -> dict[str, ZoneTarget]:
     """Resolve every ``Zon`` reference in the register against the archive of its week."""
-    from pipeline.io.archive import archive_path, read_archive
-
     column = cfg.interventions.mapped().get("zone")
     refs = sorted({_clean(v) for raw in raws if column in raw.frame for v in raw.frame[column]} - {""})
     layers_of: dict[str, dict | None] = {}
@@ -202,8 +213,8 @@ def load_zone_targets(cfg, raws: list[RawExport]) -> dict[str, ZoneTarget]:
             continue
         week = parsed["week"]
         if week not in layers_of:
-            path = archive_path(cfg, week)
-            layers_of[week] = read_archive(path) if path.is_file() else None
+            path = archive.archive_path(cfg, week)
+            layers_of[week] = archive.read_archive(path) if path.is_file() else None
         out[ref] = resolve_zone(parsed, layers_of[week])
     return out
 
@@ -214,18 +225,24 @@ def check_areas(icfg, areas) -> None:
     for key in ("comparison_area", "ring_comparison_area"):
         value = getattr(icfg, key)
         if value is not None and value not in names:
-            raise ConfigError(f"'interventions.{key}': {value!r} is not a named area; "
-                              f"allowed: {', '.join(sorted(names)) or '(no areas configured)'}")
+            raise ConfigError(
+                f"'interventions.{key}': {value!r} is not a named area; "
+                f"allowed: {', '.join(sorted(names)) or '(no areas configured)'}"
+            )
 
 
 def _check_columns(frame: pd.DataFrame, wanted: list[str], where: dict) -> None:
     missing = [c for c in dict.fromkeys(wanted) if c not in frame.columns]
     if missing:
         found = [c for c in frame.columns if not str(c).startswith("_")]
-        raise InputError(f"configured column(s) {missing} not in the header; columns found: {found}. "
-                         "Fix `interventions.columns` in config.yaml (null for a column the register "
-                         "does not have) or the header", line=1,
-                         column=missing[0] if len(missing) == 1 else None, **where)
+        raise InputError(
+            f"configured column(s) {missing} not in the header; columns found: {found}. "
+            "Fix `interventions.columns` in config.yaml (null for a column the register "
+            "does not have) or the header",
+            line=1,
+            column=missing[0] if len(missing) == 1 else None,
+            **where,
+        )
 
 
 def _display_name(path: Path, base: Path) -> str:
@@ -236,6 +253,7 @@ def _display_name(path: Path, base: Path) -> str:
 
 
 # -- zones ---------------------------------------------------------------------------------------
+
 
 def parse_zone_ref(ref: str) -> dict | None:
     """A zone reference's parts, or None when it is not one.
@@ -267,29 +285,43 @@ def zone_ref(week: str, period: str, time_of_day: str, level: float, zone_id: in
 def resolve_zone(parsed: dict, layers: dict | None) -> ZoneTarget:
     """The polygon a parsed reference names in a week's archive layers (None: not archived)."""
     if layers is None:
-        return ZoneTarget(problem=f"vecka {parsed['week']} har inget arkiv; bygg den först "
-                                  f"(make weekly WEEK={parsed['week']}) eller ange ett annat mål")
+        return ZoneTarget(
+            problem=f"vecka {parsed['week']} har inget arkiv; bygg den först "
+            f"(make weekly WEEK={parsed['week']}) eller ange ett annat mål"
+        )
     if parsed["kind"] == "cluster":
         frame = layers.get("clusters")
         hit = frame[frame["cluster_id"].astype(str) == parsed["cluster_id"]] if frame is not None else None
     else:
         frame = layers.get("hotspots")
-        hit = None if frame is None else frame[
-            (frame["period"].astype(str) == parsed["period"])
-            & (frame["time_of_day"].astype(str) == parsed["time_of_day"])
-            & np.isclose(frame["level"].astype(float), parsed["level"])
-            & (frame["zone_id"].astype(int) == parsed["zone_id"])]
+        hit = (
+            None
+            if frame is None
+            else frame[
+                (frame["period"].astype(str) == parsed["period"])
+                & (frame["time_of_day"].astype(str) == parsed["time_of_day"])
+                & np.isclose(frame["level"].astype(float), parsed["level"])
+                & (frame["zone_id"].astype(int) == parsed["zone_id"])
+            ]
+        )
     if hit is None or not len(hit):
-        return ZoneTarget(problem=f"det finns {'inget sådant kluster' if parsed['kind'] == 'cluster' else 'ingen sådan hotspot-zon'} "
-                                  f"i arkivet för {parsed['week']}")
+        return ZoneTarget(
+            problem=f"det finns {'inget sådant kluster' if parsed['kind'] == 'cluster' else 'ingen sådan hotspot-zon'} "
+            f"i arkivet för {parsed['week']}"
+        )
     geom = shapely.union_all(hit.to_crs(CRS).geometry.to_numpy())
     return ZoneTarget(geometry=geom)
 
 
 # -- validation (pure) ---------------------------------------------------------------------------
 
-def validate_register(raws: list[RawExport], cfg, reference, zones: dict[str, ZoneTarget] | None = None,
-                      ) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict]:
+
+def validate_register(
+    raws: list[RawExport],
+    cfg,
+    reference,
+    zones: dict[str, ZoneTarget] | None = None,
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict]:
     """Validate raw register rows: ``(register, rejected, quality)``; see :func:`read_register`.
 
     Ids are unique across files: the first row with an id (files in name order) wins.
@@ -300,8 +332,16 @@ def validate_register(raws: list[RawExport], cfg, reference, zones: dict[str, Zo
         acc, rej = _validate_file(raw, cfg, reference, zones, seen_ids)
         accepted.append(acc)
         rejected.append(rej)
-        files.append({"file": raw.display_name, "encoding": raw.encoding, "delimiter": raw.delimiter,
-                      "rows_read": raw.rows_read, "accepted": len(acc), "rejected": len(rej)})
+        files.append(
+            {
+                "file": raw.display_name,
+                "encoding": raw.encoding,
+                "delimiter": raw.delimiter,
+                "rows_read": raw.rows_read,
+                "accepted": len(acc),
+                "rejected": len(rej),
+            }
+        )
     register = pd.concat(accepted, ignore_index=True) if accepted else empty_register()
     register = gpd.GeoDataFrame(register, geometry="geometry", crs=CRS)
     rej = pd.concat(rejected, ignore_index=True) if rejected else _empty_rejected()
@@ -396,8 +436,11 @@ def _ids(ids: pd.Series, column: str, file: str, lines: pd.Series, rows: _Rows, 
         key = _fold(value)
         if key in seen:
             first_file, first_line = seen[key]
-            rows.reject(i, "duplicate_id", f"id {value!r} används redan i {first_file} rad {first_line}; "
-                                           "ge insatsen ett eget id")
+            rows.reject(
+                i,
+                "duplicate_id",
+                f"id {value!r} används redan i {first_file} rad {first_line}; ge insatsen ett eget id",
+            )
         else:
             seen[key] = (file, int(lines.iloc[i]))
 
@@ -410,8 +453,12 @@ def _types(values: pd.Series, column: str, allowed: list[str], rows: _Rows) -> l
         if _blank(value):
             rows.reject(i, "missing_type", f"kolumnen '{column}' är tom; tillåtna typer: {', '.join(allowed)}")
         elif _fold(value) not in lookup:
-            rows.reject(i, "unknown_type", f"kolumnen '{column}': {value!r} är ingen känd typ; tillåtna: "
-                                           f"{', '.join(allowed)} (eller lägg till den i interventions.types)")
+            rows.reject(
+                i,
+                "unknown_type",
+                f"kolumnen '{column}': {value!r} är ingen känd typ; tillåtna: "
+                f"{', '.join(allowed)} (eller lägg till den i interventions.types)",
+            )
     return out
 
 
@@ -427,8 +474,11 @@ def _dates(text: dict, cols: dict, icfg, rows: _Rows) -> tuple[list, list]:
         elif not _blank(e_text) and end[i] is None:
             rows.reject(i, "bad_date", _date_message(cols["end"], e_text) + " (eller lämna tomt medan insatsen pågår)")
         elif end[i] is not None and end[i] < start[i]:
-            rows.reject(i, "end_before_start", f"kolumnen '{cols['end']}': {end[i]} är före starten "
-                                               f"{start[i]}; rätta något av datumen")
+            rows.reject(
+                i,
+                "end_before_start",
+                f"kolumnen '{cols['end']}': {end[i]} är före starten {start[i]}; rätta något av datumen",
+            )
     return start, end
 
 
@@ -449,6 +499,7 @@ def _date_message(column: str, value: str) -> str:
 
 
 # -- problem categories ---------------------------------------------------------------------------
+
 
 def problem_vocabulary(cfg) -> dict[str, list[str]]:
     """Folded name (key or label of a category or group) -> the taxonomy keys it stands for.
@@ -500,18 +551,26 @@ def _problems(values: pd.Series | None, column: str | None, cfg, rows: _Rows) ->
         keys = sorted({k for name in names for k in vocab[name]})
         out.append(",".join(keys))
         if unknown:
-            rows.reject(i, "unknown_problem", f"kolumnen '{column}': {unknown[0]!r} är ingen kategori eller grupp "
-                                              "i taxonomin; använd nycklar eller namn från config.yaml (taxonomy, groups)")
+            rows.reject(
+                i,
+                "unknown_problem",
+                f"kolumnen '{column}': {unknown[0]!r} är ingen kategori eller grupp "
+                "i taxonomin; använd nycklar eller namn från config.yaml (taxonomy, groups)",
+            )
         elif protected := [k for k in keys if k in sensitive]:
-            rows.reject(i, "sensitive_problem",
-                        f"kolumnen '{column}': {cfg.taxonomy[protected[0]].label!r} är en skyddad kategori som bara räknas "
-                        "i kommunens totaler och aldrig följs upp per plats; ta bort den från raden")
+            rows.reject(
+                i,
+                "sensitive_problem",
+                f"kolumnen '{column}': {cfg.taxonomy[protected[0]].label!r} är en skyddad kategori som bara räknas "
+                "i kommunens totaler och aldrig följs upp per plats; ta bort den från raden",
+            )
         elif names and not keys:
             rows.reject(i, "sensitive_problem", f"kolumnen '{column}': gruppen innehåller bara skyddade kategorier")
     return out
 
 
 # -- targets -------------------------------------------------------------------------------------
+
 
 @dataclass
 class _Target:
@@ -567,9 +626,13 @@ def _radii(values, column, icfg, n: int, rows: _Rows) -> list[float]:
     for i, (v, b) in enumerate(zip(numbers, bad)):
         out.append(icfg.default_radius_m if np.isnan(v) and not b else float(v))
         if b or (not np.isnan(v) and not (0 < v <= icfg.max_radius_m)):
-            rows.reject(i, "bad_radius", f"kolumnen '{column}': {values.iloc[i]!r} är ingen radie i meter "
-                                         f"(0 < radie ≤ {icfg.max_radius_m:g}); lämna tomt för "
-                                         f"{icfg.default_radius_m:g} m")
+            rows.reject(
+                i,
+                "bad_radius",
+                f"kolumnen '{column}': {values.iloc[i]!r} är ingen radie i meter "
+                f"(0 < radie ≤ {icfg.max_radius_m:g}); lämna tomt för "
+                f"{icfg.default_radius_m:g} m",
+            )
     return out
 
 
@@ -584,8 +647,11 @@ def _area_targets(text, cols, areas, given, rows: _Rows, out) -> None:
         value = text["area"].iloc[i]
         k = lookup.get(_fold(value))
         if k is None:
-            rows.reject(i, "unknown_area", f"kolumnen '{cols['area']}': {value!r} är inget namngivet område"
-                                           f"{_suggestion(value, names)}")
+            rows.reject(
+                i,
+                "unknown_area",
+                f"kolumnen '{cols['area']}': {value!r} är inget namngivet område{_suggestion(value, names)}",
+            )
             continue
         out[i] = _Target("area", names[k], areas.geometry.iloc[k])
 
@@ -597,15 +663,22 @@ def _place_targets(text, cols, cfg, reference, given, radii, rows: _Rows, out) -
     if not todo:
         return
     g = cfg.geocoding
-    hits = reference.gazetteer.match(text["place"].iloc[todo].reset_index(drop=True), None,
-                                     fuzzy_threshold=g.fuzzy_threshold, street_centroid=g.street_centroid,
-                                     default_town=g.default_town)
+    hits = reference.gazetteer.match(
+        text["place"].iloc[todo].reset_index(drop=True),
+        None,
+        fuzzy_threshold=g.fuzzy_threshold,
+        street_centroid=g.street_centroid,
+        default_town=g.default_town,
+    )
     areas = {_fold(n) for n in reference.areas["name"].astype(str)} if len(reference.areas) else set()
     for k, i in enumerate(todo):
         value = text["place"].iloc[i]
         if pd.isna(hits["x"].iloc[k]):
-            hint = f"; det är ett namngivet område: använd kolumnen '{cols['area']}'" \
-                if _fold(value) in areas and "area" in cols else "; kontrollera stavningen eller ange X/Y"
+            hint = (
+                f"; det är ett namngivet område: använd kolumnen '{cols['area']}'"
+                if _fold(value) in areas and "area" in cols
+                else "; kontrollera stavningen eller ange X/Y"
+            )
             rows.reject(i, "place_not_found", f"kolumnen '{cols['place']}': {value!r} finns inte i ortsregistret{hint}")
             continue
         radius = radii[i]
@@ -622,15 +695,23 @@ def _point_targets(text, cols, boundary, given, radii, rows: _Rows, out) -> None
         if not rows.open(i):
             continue
         if bad_x.iloc[i] or bad_y.iloc[i] or np.isnan(xs.iloc[i]) or np.isnan(ys.iloc[i]):
-            rows.reject(i, "bad_coordinates", f"kolumnerna '{cols['x']}'/'{cols['y']}': "
-                                              f"{text['x'].iloc[i]!r}, {text['y'].iloc[i]!r} är inte två tal "
-                                              "(SWEREF 99 TM i meter, t.ex. 507240 och 6465010)")
+            rows.reject(
+                i,
+                "bad_coordinates",
+                f"kolumnerna '{cols['x']}'/'{cols['y']}': "
+                f"{text['x'].iloc[i]!r}, {text['y'].iloc[i]!r} är inte två tal "
+                "(SWEREF 99 TM i meter, t.ex. 507240 och 6465010)",
+            )
             continue
         point = shapely.Point(float(xs.iloc[i]), float(ys.iloc[i]))
         if not boundary.contains(point):
-            rows.reject(i, "outside_municipality", f"kolumnerna '{cols['x']}'/'{cols['y']}': punkten ligger utanför "
-                                                   "kommunen (SWEREF 99 TM: X är östlig koordinat ~500000, Y nordlig "
-                                                   "~6460000; omkastade?)")
+            rows.reject(
+                i,
+                "outside_municipality",
+                f"kolumnerna '{cols['x']}'/'{cols['y']}': punkten ligger utanför "
+                "kommunen (SWEREF 99 TM: X är östlig koordinat ~500000, Y nordlig "
+                "~6460000; omkastade?)",
+            )
             continue
         radius = radii[i]
         label = f"{xs.iloc[i]:.0f}, {ys.iloc[i]:.0f}"
@@ -645,9 +726,13 @@ def _zone_targets(text, cols, zones, given, rows: _Rows, out) -> None:
             continue
         value = text["zone"].iloc[i]
         if parse_zone_ref(value) is None:
-            rows.reject(i, "bad_zone", f"kolumnen '{cols['zone']}': {value!r} är ingen zonreferens; skriv ett "
-                                       "kluster-id (2026-W47-vecka-kvall-1) eller en hotspot-zon "
-                                       "(2026-W47-vecka-alla-0.5-3: vecka, period, tid på dygnet, nivå, zon)")
+            rows.reject(
+                i,
+                "bad_zone",
+                f"kolumnen '{cols['zone']}': {value!r} är ingen zonreferens; skriv ett "
+                "kluster-id (2026-W47-vecka-kvall-1) eller en hotspot-zon "
+                "(2026-W47-vecka-alla-0.5-3: vecka, period, tid på dygnet, nivå, zon)",
+            )
             continue
         target = zones.get(value, ZoneTarget(problem="zonen slogs inte upp"))
         if target.geometry is None:
@@ -668,11 +753,15 @@ def _suggestion(value: str, names: list[str]) -> str:
     best = process.extractOne(value, names, score_cutoff=70) if names else None
     if best:
         return f"; menade du {best[0]!r}?"
-    return f"; namngivna områden: {', '.join(names[:12])}{' ...' if len(names) > 12 else ''}" if names else \
-        "; inga namngivna områden är inställda (geocoding.areas)"
+    return (
+        f"; namngivna områden: {', '.join(names[:12])}{' ...' if len(names) > 12 else ''}"
+        if names
+        else "; inga namngivna områden är inställda (geocoding.areas)"
+    )
 
 
 # -- output frames -------------------------------------------------------------------------------
+
 
 def _accepted(frame, text, ok, types, start, end, problems, targets, file, cfg) -> pd.DataFrame:
     idx = np.flatnonzero(ok)
@@ -682,22 +771,24 @@ def _accepted(frame, text, ok, types, start, end, problems, targets, file, cfg) 
     keep_text = cfg.privacy.keep_free_text if keep_text is None else keep_text
     comment = text.get("comment", pd.Series("", index=frame.index, dtype="string")).iloc[idx]
     names = text.get("name", pd.Series("", index=frame.index, dtype="string")).iloc[idx]
-    out = pd.DataFrame({
-        "intervention_id": text["id"].iloc[idx].to_numpy(),
-        "name": [n if not _blank(n) else types[i] for n, i in zip(names, idx)],
-        "type": [types[i] for i in idx],
-        "responsible": text["responsible"].iloc[idx].to_numpy() if "responsible" in text else "",
-        "start": [start[i].isoformat() for i in idx],
-        "end": [end[i].isoformat() if end[i] else "" for i in idx],
-        "target_kind": [targets[i].kind for i in idx],
-        "target": [targets[i].label for i in idx],
-        "radius_m": np.array([targets[i].radius for i in idx], dtype="float64"),
-        "problem": [problems[i] if problems else "" for i in idx],
-        "problem_text": text["problem"].iloc[idx].to_numpy() if "problem" in text else "",
-        "comment": redact_series(comment).to_numpy() if keep_text else "",
-        "source_file": file,
-        "source_line": frame["_line"].iloc[idx].astype("int64").to_numpy(),
-    })
+    out = pd.DataFrame(
+        {
+            "intervention_id": text["id"].iloc[idx].to_numpy(),
+            "name": [n if not _blank(n) else types[i] for n, i in zip(names, idx)],
+            "type": [types[i] for i in idx],
+            "responsible": text["responsible"].iloc[idx].to_numpy() if "responsible" in text else "",
+            "start": [start[i].isoformat() for i in idx],
+            "end": [end[i].isoformat() if end[i] else "" for i in idx],
+            "target_kind": [targets[i].kind for i in idx],
+            "target": [targets[i].label for i in idx],
+            "radius_m": np.array([targets[i].radius for i in idx], dtype="float64"),
+            "problem": [problems[i] if problems else "" for i in idx],
+            "problem_text": text["problem"].iloc[idx].to_numpy() if "problem" in text else "",
+            "comment": redact_series(comment).to_numpy() if keep_text else "",
+            "source_file": file,
+            "source_line": frame["_line"].iloc[idx].astype("int64").to_numpy(),
+        }
+    )
     for col in out.columns:
         if col not in ("radius_m", "source_line"):
             out[col] = out[col].astype("string")
@@ -706,14 +797,16 @@ def _accepted(frame, text, ok, types, start, end, problems, targets, file, cfg) 
 
 def _rejected(frame, rows: _Rows, mask: np.ndarray, file: str) -> pd.DataFrame:
     idx = np.flatnonzero(mask)
-    out = pd.DataFrame({
-        "source": SOURCE,
-        "source_file": file,
-        "source_line": frame["_line"].iloc[idx].astype("int64").to_numpy(),
-        "reason": [rows.reason[i] for i in idx],
-        "message": [rows.message[i] for i in idx],
-        "raw": frame["_raw"].iloc[idx].astype("string").fillna("").to_numpy(),
-    })
+    out = pd.DataFrame(
+        {
+            "source": SOURCE,
+            "source_file": file,
+            "source_line": frame["_line"].iloc[idx].astype("int64").to_numpy(),
+            "reason": [rows.reason[i] for i in idx],
+            "message": [rows.message[i] for i in idx],
+            "raw": frame["_raw"].iloc[idx].astype("string").fillna("").to_numpy(),
+        }
+    )
     out = out.astype({c: "string" for c in REJECTED_COLUMNS if c != "source_line"})
     return out[list(REJECTED_COLUMNS)]
 
@@ -726,8 +819,10 @@ def _empty_rejected() -> pd.DataFrame:
 def _quality(files: list[dict], rejected: pd.DataFrame) -> dict:
     for f in files:
         if f["rows_read"] != f["accepted"] + f["rejected"]:
-            raise AssertionError(f"row conservation violated for register file {f['file']}: {f['rows_read']} "
-                                 f"read but {f['accepted']} accepted + {f['rejected']} rejected")
+            raise AssertionError(
+                f"row conservation violated for register file {f['file']}: {f['rows_read']} "
+                f"read but {f['accepted']} accepted + {f['rejected']} rejected"
+            )
     by_reason = rejected["reason"].astype(str).value_counts()
     return {
         "files": files,

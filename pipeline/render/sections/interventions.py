@@ -91,15 +91,17 @@ def method_text(cfg) -> str:
     if i is None:
         return ""
     comparison = i.comparison_area or "resten av kommunen"
-    return (f"Händelserna räknas per vecka i målområdet, i ett närområde {fmt.sv_number(i.ring_m)} m runt det "
-            f"(dit problemen kan flytta) och i ett jämförelseområde ({comparison}, utan andra pågående insatsers "
-            f"områden). Före = de {i.before_weeks} veckorna före starten, under = startveckan till slutet (eller till "
-            f"denna vecka), efter = upp till {i.after_weeks} veckor efter slutet. Förändringen är målområdets "
-            "utveckling jämförd med jämförelseområdets (kvoten (T₁/T₀)/(C₁/C₀)) med 95 % konfidensintervall; "
-            "den räknas som säker bara när hela intervallet ligger under eller över 0 %. Med färre än "
-            f"{i.min_events} händelser i målområdet före och under görs ingen bedömning. WDD (Wheeler & Ratcliffe) "
-            "är nettoförändringen i händelser per vecka i mål- och närområdet tillsammans; WDQ (Bowers & Johnson) "
-            "visas när målområdet minskat. Känsliga kategorier ingår aldrig.")
+    return (
+        f"Händelserna räknas per vecka i målområdet, i ett närområde {fmt.sv_number(i.ring_m)} m runt det "
+        f"(dit problemen kan flytta) och i ett jämförelseområde ({comparison}, utan andra pågående insatsers "
+        f"områden). Före = de {i.before_weeks} veckorna före starten, under = startveckan till slutet (eller till "
+        f"denna vecka), efter = upp till {i.after_weeks} veckor efter slutet. Förändringen är målområdets "
+        "utveckling jämförd med jämförelseområdets (kvoten (T₁/T₀)/(C₁/C₀)) med 95 % konfidensintervall; "
+        "den räknas som säker bara när hela intervallet ligger under eller över 0 %. Med färre än "
+        f"{i.min_events} händelser i målområdet före och under görs ingen bedömning. WDD (Wheeler & Ratcliffe) "
+        "är nettoförändringen i händelser per vecka i mål- och närområdet tillsammans; WDQ (Bowers & Johnson) "
+        "visas när målområdet minskat. Känsliga kategorier ingår aldrig."
+    )
 
 
 def card(row, weekly, ctx) -> dict:
@@ -120,10 +122,16 @@ def card(row, weekly, ctx) -> dict:
         "cells": window_cells(row),
         "windows": window_text(row),
         "change": change_text(row),
-        "change_after": (fmt.ratio_change_text(row["ratio_after"], row["ratio_after_low"], row["ratio_after_high"])
-                         if int(row["weeks_after"] or 0) and verdict != ev.TOO_FEW else ""),
+        "change_after": (
+            fmt.ratio_change_text(row["ratio_after"], row["ratio_after_low"], row["ratio_after_high"])
+            if int(row["weeks_after"] or 0) and verdict != ev.TOO_FEW
+            else ""
+        ),
         "corrected": bool(row["ratio_corrected"]) and verdict != ev.TOO_FEW,
-        "verdict": verdict, "verdict_css": css, "verdict_bg": bg, "verdict_color": color,
+        "verdict": verdict,
+        "verdict_css": css,
+        "verdict_bg": bg,
+        "verdict_color": color,
         "ring_note": fmt.text(row["ring_note"]),
         "wdd": wdd_text(row) if verdict != ev.TOO_FEW else "",
         "wdq": "" if fmt.is_missing(row["wdq"]) or verdict == ev.TOO_FEW else _signed(row["wdq"], 2),
@@ -154,6 +162,7 @@ def place_text(row) -> str:
 
 def window_text(row) -> str:
     """ "före v. 29–36 · under v. 37–47 · efter –" """
+
     def span(first, n):
         if not n:
             return "–"
@@ -183,8 +192,12 @@ def window_cells(row) -> list[dict]:
             out.append({"t": "–", "c": ""})
             continue
         t, c = int(row[f"t_{window}"]), int(row[f"c_{window}"])
-        out.append({"t": f"{fmt.sv_number(t / n_weeks, 1)}/v. ({fmt.sv_number(t)})",
-                    "c": f"jmf {fmt.sv_number(c / n_weeks, 1)}/v."})
+        out.append(
+            {
+                "t": f"{fmt.sv_number(t / n_weeks, 1)}/v. ({fmt.sv_number(t)})",
+                "c": f"jmf {fmt.sv_number(c / n_weeks, 1)}/v.",
+            }
+        )
     return out
 
 
@@ -225,8 +238,16 @@ def chart_svg(series: pd.DataFrame, row) -> str:
     c = series["n_comparison"].astype(int).to_numpy()
     before = (series["window"].astype(str) == ev.BEFORE).to_numpy()
     scale = t[before].sum() / c[before].sum() if before.any() and c[before].sum() else None
-    with plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": "lagesbild", "text.parse_math": False,
-                         "font.size": 5.5, "axes.spines.top": False, "axes.spines.right": False}):
+    with plt.rc_context(
+        {
+            "svg.fonttype": "none",
+            "svg.hashsalt": "lagesbild",
+            "text.parse_math": False,
+            "font.size": 5.5,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+        }
+    ):
         fig, ax = plt.subplots(figsize=(2.5, 1.35))
         x = list(range(len(weeks)))
         ax.bar(x, t, color=INTERVENTION_COLORS[ev.ACTIVE], alpha=0.75, width=0.7, label="målområdet")
@@ -252,12 +273,13 @@ def _svg(fig) -> str:
     fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     plt.close(fig)
     svg = buf.getvalue()
-    svg = svg[svg.index("<svg"):]
+    svg = svg[svg.index("<svg") :]
     svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.DOTALL)
     return re.sub(r'\s+xmlns(:xlink)?="[^"]*"', "", svg)
 
 
 # -- where the analysis points and nobody acts ---------------------------------------------------
+
 
 def suggestions(ctx, layer) -> list[dict]:
     """Places where the week's densest hotspot zones, its clusters and next week's forecast
@@ -274,8 +296,11 @@ def suggestions(ctx, layer) -> list[dict]:
     if len(hot):
         hot = hot[hot["level"].astype(float) == hot["level"].astype(float).min()]
         for r in _uncovered(hot, layer, "n_events").itertuples(index=False):
-            add(r.place_name, f"hotspot-zon {fmt.sv_number(r.n_events)} händelser",
-                zone_ref(ctx.week, WEEK_PERIOD, ALL_DAY, r.level, r.zone_id))
+            add(
+                r.place_name,
+                f"hotspot-zon {fmt.sv_number(r.n_events)} händelser",
+                zone_ref(ctx.week, WEEK_PERIOD, ALL_DAY, r.level, r.zone_id),
+            )
     for r in _uncovered(_week_rows(_layer(ctx, "clusters")), layer, "n_events").itertuples(index=False):
         add(r.place_name, f"kluster {fmt.sv_number(r.n_events)} händelser", fmt.text(r.cluster_id))
     forecast = _layer(ctx, "prognos_zones")
@@ -284,13 +309,14 @@ def suggestions(ctx, layer) -> list[dict]:
         for r in _uncovered(forecast, layer, "n_expected").itertuples(index=False):
             add(r.place_name, f"prognos {fmt.sv_number(r.n_expected, 1)} väntade nästa vecka")
     rows = [{"place": place, "what": ", ".join(e["what"]), "ref": e["ref"]} for place, e in found.items()]
-    return rows[:MAX_SUGGESTIONS * 2]
+    return rows[: MAX_SUGGESTIONS * 2]
 
 
 def suggestion_sentence(places: list[dict], n: int = 5) -> str:
     """The suggestions as one sentence for the printed report (the table is on screen).
 
-    >>> suggestion_sentence([{"place": "Resecentrum", "what": "hotspot-zon 8 händelser", "ref": "2026-W47-vecka-alla-0.1-1"}])
+    >>> zone = {"place": "Resecentrum", "what": "hotspot-zon 8 händelser", "ref": "2026-W47-vecka-alla-0.1-1"}
+    >>> suggestion_sentence([zone])
     'Resecentrum: hotspot-zon 8 händelser (Zon 2026-W47-vecka-alla-0.1-1).'
     """
     if not places:
@@ -318,16 +344,22 @@ def _uncovered(frame, layer, by: str):
 
 # -- the register ------------------------------------------------------------------------------
 
+
 def register_summary(info: dict) -> dict:
     """Rows read / accepted / rejected, per file, and each rejected row's reason (Swedish)."""
     quality = json.loads(info.get(ev.QUALITY_KEY) or "{}")
-    rejected = [{"file": r["file"], "line": r["line"], "reason": REASONS.get(r["reason"], r["reason"]),
-                 "message": r["message"]} for r in quality.get("rejected_rows", [])]
+    rejected = [
+        {"file": r["file"], "line": r["line"], "reason": REASONS.get(r["reason"], r["reason"]), "message": r["message"]}
+        for r in quality.get("rejected_rows", [])
+    ]
     return {
-        "rows_read": quality.get("rows_read", 0), "accepted": quality.get("accepted", 0),
+        "rows_read": quality.get("rows_read", 0),
+        "accepted": quality.get("accepted", 0),
         "rejected": quality.get("rejected", 0),
-        "files": [{"file": f["file"], "rows_read": f["rows_read"], "accepted": f["accepted"],
-                   "rejected": f["rejected"]} for f in quality.get("files", [])],
+        "files": [
+            {"file": f["file"], "rows_read": f["rows_read"], "accepted": f["accepted"], "rejected": f["rejected"]}
+            for f in quality.get("files", [])
+        ],
         "rejected_rows": rejected,
     }
 
@@ -341,6 +373,7 @@ SECTION = ReportSection("insatser", "Insatser och uppföljning", "interventions.
 
 
 # -- the map -----------------------------------------------------------------------------------------
+
 
 def map_features(ctx) -> list[dict] | None:
     """Running interventions and those still followed up: outline, label, and a popup with the
@@ -359,9 +392,17 @@ def map_features(ctx) -> list[dict] | None:
             continue
         status = fmt.text(row["status"])
         color = INTERVENTION_COLORS.get(status, MUTED)
-        style = {"color": color, "weight": 3 if status == ev.ACTIVE else 2, "fillColor": color, "fillOpacity": 0.06,
-                 "dashArray": None if status == ev.ACTIVE else "6 4", "className": "lb-insats"}
-        feats.append(maps.feature(geom, style, popup=popup_html(row), tooltip=html.escape(f"Insats: {fmt.text(row['name'])}")))
+        style = {
+            "color": color,
+            "weight": 3 if status == ev.ACTIVE else 2,
+            "fillColor": color,
+            "fillOpacity": 0.06,
+            "dashArray": None if status == ev.ACTIVE else "6 4",
+            "className": "lb-insats",
+        }
+        feats.append(
+            maps.feature(geom, style, popup=popup_html(row), tooltip=html.escape(f"Insats: {fmt.text(row['name'])}"))
+        )
     return feats or None
 
 
