@@ -202,8 +202,9 @@ def publishable_points(events):
 
 def public_quality(quality: dict, events) -> dict:
     """The quality summary as published: withheld events (see :func:`withheld_mask`) left out
-    of every count, export-derived texts redacted, and unmapped categories treated as
-    sensitive listed by name only. ``quality`` is not changed.
+    of every count, export-derived texts redacted, and the unmapped categories treated as
+    sensitive left out (their names would tell when one arrived; the analyst's quality.json and
+    the terminal summary list them). ``quality`` is not changed.
 
     ``events`` are the run's accepted events (all weeks), as the summary was computed from.
     """
@@ -213,8 +214,7 @@ def public_quality(quality: dict, events) -> dict:
         mine = withheld[withheld["source"].astype(str) == str(partner)] if len(withheld) else withheld
         _subtract_withheld(q, mine)
         q["unmapped_categories"] = {redact(k): v for k, v in (q.get("unmapped_categories") or {}).items()}
-        if "unmapped_sensitive" in q:
-            q["unmapped_sensitive"] = sorted({redact(k) for k in q["unmapped_sensitive"]})
+        q.pop("unmapped_sensitive", None)
         for f in q.get("files", []):
             f["file"] = redact(f.get("file"))
         if "not_read" in q:

@@ -635,7 +635,7 @@ def test_published_quality_redacts_and_leaves_sensitive_out(ingested):
     assert n_sensitive >= 4
     assert public["totals"]["accepted"] <= q["totals"]["accepted"] - n_sensitive
     assert public["totals"]["rows_read"] - public["totals"]["accepted"] == q["totals"]["rejected"]
-    assert public["partners"]["kommunen"]["unmapped_sensitive"] == ["Sexuellt ofredande", "VÅLDTÄKT"]  # no counts
+    assert "Sexuellt ofredande" not in text and "kvinnofrid" not in text   # would tell when one arrived
 
 
 def test_xlsx_partner_export_is_read(tmp_path):
@@ -657,7 +657,6 @@ def test_xlsx_partner_export_is_read(tmp_path):
 
 
 def test_formula_cells_neutralised_in_rejected_csv(ingested):
-    rj = ingested["rejected"]
     for label, start in (("pol-formula-injection", "'=HYPERLINK("), ("kom-formula-injection", "'@SUM("),
                          ("bb-formula-injection", "'=HYPERLINK(")):
         row = next(r for r in ROWS if r.label == label)

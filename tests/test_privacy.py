@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import doctest
+import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,6 +12,7 @@ import pytest
 
 import pipeline.privacy as privacy
 from pipeline.privacy import format_count, redact, redact_series, suppress_small
+from tests.test_bad_inputs import NOW, base_config, make_project, pol
 
 PNR, TEL, MAIL, REG = "[personnummer]", "[telefon]", "[e-post]", "[regnr]"
 
@@ -227,3 +230,201 @@ def test_real_world_non_personal_numbers_left_alone(text):
 def test_corpus_size():
     assert len(MUST_REDACT) + len(LEAVE_ALONE) >= 50
     assert len(LEAVE_ALONE) >= 25
+
+
+# -- the publication rule, tested as an attacker would: recover planted sensitive events ---------
+#
+# Two projects that differ only in a handful of planted sensitive events (two in one area, one
+# elsewhere, one unmapped category that looks sensitive, one in the week before). A reader of the
+# published outputs (archive, map, report, index) must learn nothing about them except the
+# suppressed cells of the area table: every other layer, surface cell, figure and page is
+# identical whether the planted events exist or not, so no difference of published figures,
+# no zone and no surface cell can isolate one.
+
+
+WEEK = "2026-W47"
+#: Town-centre positions (SWEREF 99 TM) the synthetic police events are spread around.
+CENTRES = [(507240.0, 6465010.0), (507810.0, 6465090.0), (507210.0, 6465223.0), (506300.0, 6464300.0)]
+NON_SENSITIVE = ["Skadegörelse", "Klotter", "Stöld", "Bråk", "Inbrott", "Misshandel"]
+#: (case number, raw category, day, time, x, y): the planted events.
+PLANTED = [
+    ("5000-K777001-26", "Misshandel i nära relation", "2026-11-17", "22:15", 507802.0, 6465101.0),
+    ("5000-K777002-26", "Misshandel i nära relation", "2026-11-19", "03:40", 507861.0, 6465046.0),
+    ("5000-K777003-26", "Våldtäkt", "2026-11-20", "23:05", 506310.0, 6464290.0),
+    ("5000-K777004-26", "Grov kvinnofridskränkning", "2026-11-21", "19:30", 507215.0, 6465230.0),
+    ("5000-K777005-26", "Sexualbrott", "2026-11-12", "21:00", 507250.0, 6465020.0),
+]
+HEADER = "Diarienr;Brottskod;Brottsbenämning;Från datum;Från kl;Till datum;Till kl;Gatuadress;Ort;X-koord;Y-koord"
+#: run_info entries that change from run to run whatever the data, and the area table's row count
+#: (its extra rows are the suppressed cells, tested on their own).
+VOLATILE_INFO = {"run_started", "run_seconds", "run_time", "input_sha256", "events_fingerprint", "config_sha256",
+                 "rows:area_summary"}
+
+
+def _background_rows() -> list[str]:
+    rng = np.random.default_rng(47)
+    rows = []
+    for i in range(160):
+        x0, y0 = CENTRES[i % len(CENTRES)]
+        day = pd.Timestamp("2026-10-26") + pd.Timedelta(days=int(rng.integers(0, 28)))
+        rows.append(pol(f"5000-K6{i:05d}-26", cat=NON_SENSITIVE[i % len(NON_SENSITIVE)], date=day.strftime("%Y-%m-%d"),
+                        time=f"{int(rng.integers(0, 24)):02d}:{int(rng.integers(0, 60)):02d}",
+                        x=f"{x0 + rng.normal(0, 90):.0f}", y=f"{y0 + rng.normal(0, 90):.0f}"))
+    return rows
+
+
+def _planted_rows() -> list[str]:
+    return [pol(case, cat=cat, date=day, time=t, x=f"{x:.0f}", y=f"{y:.0f}") for case, cat, day, t, x, y in PLANTED]
+
+
+def _run(base: Path, rows: list[str], secret: bytes):
+    from pipeline.config import load_config
+    from pipeline.runner import run_weekly
+
+    export = ("\n".join([HEADER, *rows]) + "\n").encode("utf-8-sig")
+    cfg_path = make_project(base, {"polisen": {"v44-v47.csv": export}}, config=base_config(["polisen"]))
+    (base / "data" / "secret").mkdir(parents=True)
+    (base / "data" / "secret" / "installation.key").write_bytes(secret)   # same ids in both projects
+    cfg = load_config(cfg_path)
+    run_weekly(cfg, week=WEEK, now=NOW, echo=lambda s: None)
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def two_worlds(tmp_path_factory):
+    secret = b"0123456789abcdef0123456789abcdef0123456789abcdef\n"
+    background = _background_rows()
+    without = _run(tmp_path_factory.mktemp("without"), background, secret)
+    planted = _run(tmp_path_factory.mktemp("with"), background + _planted_rows(), secret)
+    return without, planted
+
+
+def _archive(cfg):
+    from pipeline.io.archive import archive_path, read_archive
+
+    return read_archive(archive_path(cfg, WEEK))
+
+
+def _comparable(frame) -> pd.DataFrame:
+    frame = pd.DataFrame(frame).copy()
+    if "geometry" in frame:
+        frame["geometry"] = [g.wkb_hex if g is not None else "" for g in frame["geometry"]]
+    frame = frame.astype(str)
+    return frame.sort_values(list(frame.columns)).reset_index(drop=True)
+
+
+def test_planted_events_are_in_the_analysts_table(two_worlds):
+    import geopandas as gpd
+
+    _, planted = two_worlds
+    ev = gpd.read_parquet(planted.path(planted.paths.processed) / "events.parquet")
+    mine = ev[ev["source_id"].isin([p[0] for p in PLANTED])]
+    assert len(mine) == len(PLANTED) and mine["sensitive"].all()
+    assert set(mine["category"]) == {"vald_nara_relation", "sexualbrott", "ovrigt_kansligt"}
+
+
+def test_every_published_layer_is_the_same_with_or_without_them(two_worlds):
+    """Points, zones, clusters, density cells, key figures, weekday × hour and every other
+    product's layers: nothing moves when sensitive events are added."""
+    a, b = (_archive(cfg) for cfg in two_worlds)
+    assert set(a) == set(b)
+    for name in sorted(set(a) - {"area_summary", "run_info", "layer_styles"}):
+        la, lb = a[name], b[name]
+        if hasattr(la, "values") and hasattr(la, "grid"):
+            assert la.grid == lb.grid, name
+            assert np.array_equal(np.asarray(la.values), np.asarray(lb.values)), f"surface {name} moved"
+        else:
+            pd.testing.assert_frame_equal(_comparable(la), _comparable(lb), obj=name)
+
+
+def test_run_info_and_quality_do_not_count_them(two_worlds):
+    a, b = (_archive(cfg)["run_info"] for cfg in two_worlds)
+    ia, ib = (dict(zip(x["key"], x["value"])) for x in (a, b))
+    assert set(ia) == set(ib)
+    differ = {k for k in ia if ia[k] != ib[k]} - VOLATILE_INFO
+    assert differ == set(), {k: (ia[k], ib[k]) for k in differ}
+
+
+def test_area_table_shows_them_only_suppressed_whole_week(two_worlds):
+    a, b = (_archive(cfg)["area_summary"] for cfg in two_worlds)
+    key = ["area", "category", "time_of_day"]
+    extra = b.merge(a[key], on=key, how="left", indicator=True)
+    extra = extra[extra["_merge"] == "left_only"]
+    assert set(extra["category"]) == {"vald_nara_relation", "sexualbrott", "ovrigt_kansligt"}
+    assert (extra["time_of_day"] == "alla").all()          # no per-bin breakdown to subtract
+    assert extra["suppressed"].all() and extra["n_events"].isna().all()   # every planted cell is "< 3"
+    common = b.merge(a, on=key, suffixes=("_b", "_a"))
+    assert (common["n_events_b"].astype(str) == common["n_events_a"].astype(str)).all()
+
+
+def test_totals_leave_no_difference_to_isolate_them(two_worlds):
+    """The reader's subtraction: an area's, a time bin's or a group's published total minus the
+    published non-sensitive cells is zero, with or without the planted events."""
+    _, planted = two_worlds
+    arc = _archive(planted)
+    kf, summary = arc["key_figures"], arc["area_summary"]
+    open_cells = summary[~summary["suppressed"] & ~summary["category"].isin(planted.sensitive_categories())]
+    by_area = open_cells[open_cells["time_of_day"] == "alla"].groupby("area")["n_events"].sum()
+    for row in kf[kf["dimension"] == "area"].itertuples():
+        assert row.n_week == by_area.get(row.key, 0), row.key
+    by_bin = open_cells[open_cells["time_of_day"] != "alla"].groupby("time_of_day")["n_events"].sum()
+    for row in kf[kf["dimension"] == "time_of_day"].itertuples():
+        assert row.n_week == by_bin.get(row.key, 0), row.key
+    points = arc["events"]
+    points = points[points["duplicate_of"].fillna("") == ""]
+    for row in kf[kf["dimension"] == "group"].itertuples():
+        assert row.n_week == int((points["category_group"] == row.key).sum()), row.key
+
+
+def _published_files(cfg) -> list[Path]:
+    maps = cfg.path(cfg.paths.maps)
+    return [*cfg.path(cfg.paths.archive).glob("*.gpkg"), *maps.rglob("*.html")]
+
+
+def test_no_published_file_holds_their_ids_case_numbers_or_texts(two_worlds):
+    import geopandas as gpd
+
+    _, planted = two_worlds
+    ev = gpd.read_parquet(planted.path(planted.paths.processed) / "events.parquet")
+    ids = ev.loc[ev["source_id"].isin([p[0] for p in PLANTED]), "event_id"].tolist()
+    # ids, case numbers and the raw category texts (the taxonomy label of a suppressed area-table
+    # row, "Våld i nära relation", is published on purpose)
+    needles = [*ids, *(p[0] for p in PLANTED), "kvinnofrid", "Misshandel i nära relation", "Våldtäkt", "777001"]
+    for path in _published_files(planted):
+        data = path.read_bytes()
+        for needle in needles:
+            assert needle.encode() not in data, (path.name, needle)
+
+
+def _without_volatile(html: str) -> str:
+    """A page minus what changes from run to run regardless of the data (times, input hashes)."""
+    html = re.sub(r"\b[0-9a-f]{64}\b", "<sha256>", html)
+    html = re.sub(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?[+-]\d{2}:\d{2}", "<time>", html)
+    html = re.sub(r"\d{1,2} \w+ \d{4},? kl\. \d{2}[:.]\d{2}", "<time>", html)
+    html = re.sub(r"<th>(?:Körtid \(sekunder\)|Körningen startade)</th><td[^>]*>[^<]*</td>", "", html)
+    return html
+
+
+def test_map_and_index_are_the_same_with_or_without_them(two_worlds):
+    a, b = two_worlds
+    for rel in (f"{WEEK}/karta.html", "index.html"):
+        pa, pb = (cfg.path(cfg.paths.maps) / rel for cfg in (a, b))
+        assert _without_volatile(pa.read_text(encoding="utf-8")) == _without_volatile(pb.read_text(encoding="utf-8")), rel
+
+
+def _without_sensitive_rows(html: str, categories) -> str:
+    for cat in categories:
+        html = re.sub(rf'<tr data-area="[^"]*" data-category="{cat}">.*?</tr>', "", html, flags=re.S)
+    # the area table's row count in the run information: its extra rows are the "< 3" rows
+    html = re.sub(r'<tr data-info-key="rows:area_summary">.*?</tr>', "", html, flags=re.S)
+    return re.sub(r"\s+", " ", html)
+
+
+def test_report_differs_only_in_the_suppressed_cells(two_worlds):
+    a, b = two_worlds
+    ra, rb = ((cfg.path(cfg.paths.maps) / WEEK / "lagesbild.html").read_text(encoding="utf-8") for cfg in (a, b))
+    sensitive = sorted(b.sensitive_categories())
+    rows = re.findall(r'<tr data-area="[^"]*" data-category="(?:%s)">.*?</tr>' % "|".join(sensitive), rb, flags=re.S)
+    assert len(rows) >= 3 and all("&lt; 3" in r for r in rows)      # shown only as "< 3"
+    assert _without_volatile(_without_sensitive_rows(ra, sensitive)) == \
+        _without_volatile(_without_sensitive_rows(rb, sensitive))
