@@ -1164,3 +1164,32 @@ def test_full_disk_while_writing_the_event_table_is_one_line(bad_day):
         export.write_bytes(original)
     _one_error_line(proc, "disk is full", "data/processed")
     assert _digests(base) == before
+
+
+# -- issue 9: config text is markup too --------------------------------------------------------
+
+CONFIG_XSS = '<img src=x onerror="alert(1)">'
+
+
+def test_config_labels_with_markup_stay_text_in_map_and_report():
+    """Every label from config.yaml that reaches a page (municipality, groups, categories,
+    partners, times of day) is escaped; the attribution is validated when the config loads."""
+    from pipeline.config import Group, Partner, TimeBin
+    from pipeline.render.maps import render_map
+    from pipeline.render.report import render_report
+    from tests.fixtures_week import build_week_context
+
+    ctx = build_week_context()
+    cfg = ctx.cfg
+    update = {
+        "municipality": cfg.municipality.model_copy(update={"name": f"Mjölby {CONFIG_XSS}"}),
+        "groups": {k: Group(label=f"{g.label} {CONFIG_XSS}", color=g.color) for k, g in cfg.groups.items()},
+        "partners": {k: p.model_copy(update={"label": f"{p.label} {CONFIG_XSS}"}) for k, p in cfg.partners.items()},
+        "time_of_day": {k: TimeBin(label=f"{b.label} {CONFIG_XSS}", start=b.start, end=b.end)
+                        for k, b in cfg.time_of_day.items()},
+    }
+    ctx.cfg = cfg.model_copy(update=update)
+    assert isinstance(next(iter(ctx.cfg.partners.values())), Partner)
+    for html in (render_map(ctx), render_report(ctx)):
+        assert CONFIG_XSS not in html
+        assert "<img src=x" not in html          # never a tag: escaped as text (&lt;img ...) wherever shown
