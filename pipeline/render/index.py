@@ -1,5 +1,6 @@
 """index.html: a dashboard of the archive — the latest week's *Veckans viktigaste*, a chart of
-the weekly counts of every archived week, and every week with its count and links.
+the weekly counts (every week of the data up to the newest archive, archived or not), and
+every archived week with its count and links.
 
 The counts come from the latest week's ``series`` layer (every week of the data up to it,
 protected events never counted) when the archive has it, so the index reads one archive,
@@ -40,8 +41,8 @@ def render_index(weeks: list[str], cfg, maps_dir_rel: str = "", latest=None) -> 
                      "n": "" if n is None else n, "n_text": "–" if n is None else fmt.sv_number(n),
                      "map_href": f"{maps_dir_rel}{week}/karta.html",
                      "report_href": f"{maps_dir_rel}{week}/lagesbild.html"})
-    archived = sorted(set(weeks))
-    series = [(w, counts[w]) for w in archived if w in counts]
+    # Every week of the data up to the newest archive: a fresh archive has a trend already.
+    series = sorted(counts.items())
     chart = Markup(chart_svg_line(series, highlight=latest.week if latest is not None else None)) if len(series) > 1 else ""
     summary = week_summary(latest) if latest is not None else []
     latest_view = None
