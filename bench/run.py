@@ -1,5 +1,7 @@
 """``python -m bench.run`` (``make bench``): every bench module, one table per task, bench/results.json.
 
+``python -m bench.run --markdown`` prints the last results.json as the README's table.
+
 Each module in ``MODULES`` has ``run() -> list[dict]`` (a module that is not there is skipped).
 Rows share the keys in ``COLUMNS``; a row leaves out what does not apply. Times are seconds:
 ``median_s`` and ``min_s``–``max_s`` over ``repeats`` warm rounds (bench/harness.py), ``first_s``
@@ -142,7 +144,48 @@ def _fmt_cell(col: str, v) -> str:
     return _fmt(v)
 
 
-def main() -> int:
+def _seconds(v) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.3g}" if v < 1000 else f"{v:,.0f}"
+
+
+def markdown(results: dict) -> str:
+    """The rows of a results.json as one Markdown table (the README quotes it)."""
+    m = results["machine"]
+    head = (
+        f"Measured by `make bench` on {m['date']}: {m['cpu']}, {m['cores']} cores, load average "
+        f"{m['load_avg_1_5_15'][0]} at the start and {m.get('load_avg_after', ['?'])[0]} at the end.\n\n"
+    )
+    lines = [
+        "| task | method | n | grid / lattice | threads | median (min–max) s | first call s | peak MB | max rel. error |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results["rows"]:
+        median = r.get("median_s", r.get("warm_s"))
+        spread = f" ({_seconds(r.get('min_s'))}–{_seconds(r.get('max_s'))})" if r.get("min_s") is not None else ""
+        grid = " ".join(str(v) for v in (r.get("grid"), r.get("lattice")) if v)
+        err = r.get("max_rel_err")
+        cells = [
+            r.get("task", ""),
+            r.get("method", ""),
+            f"{r['n']:,}" if r.get("n") else "",
+            grid,
+            str(r.get("threads") or ""),
+            _seconds(median) + spread,
+            _seconds(r.get("first_s", r.get("wall_s"))),
+            f"{r['peak_mb']:,.0f}" if r.get("peak_mb") is not None else "-",
+            "-" if err is None else f"{100 * err:.2g} %",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return head + "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--markdown"]:  # the README table of the last run
+        print(markdown(json.loads((ROOT / "bench/results.json").read_text())))
+        return 0
     info = machine()
     print(
         f"make bench, {info['date']}, {info['cpu']}, {info['cores']} cores, load {info['load_avg_1_5_15']}", flush=True
