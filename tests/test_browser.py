@@ -333,7 +333,9 @@ def test_desktop_panels_open_labels_and_summary(browser, site):
                               "&& e.getBoundingClientRect().width > 0).length")
         assert visible >= 1
         # labels grow with the zoom
-        size = lambda: page.eval_on_selector(".lb-area-label", "e => parseFloat(getComputedStyle(e).fontSize)")
+        def size():
+            return page.eval_on_selector(".lb-area-label", "e => parseFloat(getComputedStyle(e).fontSize)")
+
         before = size()
         page.locator(".leaflet-control-zoom-in").click()
         page.wait_for_timeout(400)

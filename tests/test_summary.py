@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 
 import geopandas as gpd
-import numpy as np
-import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 

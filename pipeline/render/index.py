@@ -43,7 +43,8 @@ def render_index(weeks: list[str], cfg, maps_dir_rel: str = "", latest=None) -> 
                      "report_href": f"{maps_dir_rel}{week}/lagesbild.html"})
     # Every week of the data up to the newest archive: a fresh archive has a trend already.
     series = sorted(counts.items())
-    chart = Markup(chart_svg_line(series, highlight=latest.week if latest is not None else None)) if len(series) > 1 else ""
+    highlight = latest.week if latest is not None else None
+    chart = Markup(chart_svg_line(series, highlight=highlight)) if len(series) > 1 else ""
     summary = week_summary(latest) if latest is not None else []
     latest_view = None
     if latest is not None:

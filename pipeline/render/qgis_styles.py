@@ -89,7 +89,8 @@ def hotspots_qml(levels, times=()) -> str:
 def density_qml() -> str:
     """Density rasters on the fixed legend classes (pipeline.analysis.zones.DENSITY_BREAKS),
     light to dark, the lowest class and nodata transparent: never a black rectangle."""
-    items = [f'<item alpha="0" value="{DENSITY_BREAKS[0]!r}" label={quoteattr(f"under {_sv(DENSITY_BREAKS[0])}")} color="#ffffff"/>']
+    lowest = quoteattr(f"under {_sv(DENSITY_BREAKS[0])}")
+    items = [f'<item alpha="0" value="{DENSITY_BREAKS[0]!r}" label={lowest} color="#ffffff"/>']
     for lo, hi, color in zip(DENSITY_BREAKS, [*DENSITY_BREAKS[1:], None], palette.DENSITY_COLORS):
         label = f"{_sv(lo)}–{_sv(hi)}" if hi is not None else f"{_sv(lo)} och mer"
         value = "inf" if hi is None else repr(float(hi))

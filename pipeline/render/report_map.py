@@ -29,7 +29,12 @@ from matplotlib.path import Path  # noqa: E402
 
 from pipeline.render import format as fmt  # noqa: E402
 from pipeline.render.palette import (  # noqa: E402
-    AREA_COLOR, BOUNDARY_COLOR, CLUSTER_COLOR, CLUSTER_FILL, HEAD, OTHER_COLOR, zone_color,
+    AREA_COLOR,
+    BOUNDARY_COLOR,
+    CLUSTER_COLOR,
+    HEAD,
+    OTHER_COLOR,
+    zone_color,
 )
 from pipeline.schema import ALL_DAY, WEEK_PERIOD  # noqa: E402
 
@@ -119,7 +124,7 @@ def _draw(ax, ctx, simplify: float, label_size: float, events: bool, window=None
         _outline(ax, g, color=BOUNDARY_COLOR, lw=1.4, zorder=3)
     areas = ctx.areas
     if areas is not None and len(areas):
-        for name, geom in zip(areas["name"], areas.geometry):
+        for geom in areas.geometry:
             if geom is None or geom.is_empty:
                 continue
             g = geom.simplify(simplify) if simplify else geom

@@ -112,7 +112,8 @@ def changes_sentence(ctx, kf, against: str) -> Sentence | None:
 def new_zones_sentence(ctx) -> Sentence | None:
     """New hotspot zones of the week (whole day, broadest level): place, count, busiest time."""
     zones = _week_zones(ctx, STATUS_NEW)
-    zones = zones[pd.to_numeric(zones["n_events"], errors="coerce").fillna(0) >= _min_zone_events(ctx)] if len(zones) else zones
+    if len(zones):
+        zones = zones[pd.to_numeric(zones["n_events"], errors="coerce").fillna(0) >= _min_zone_events(ctx)]
     if len(zones) == 0:
         return None
     parts = []
@@ -131,8 +132,8 @@ def recurring_sentence(ctx) -> Sentence | None:
     names = [f"{_place(r)} ({fmt.count_text(r.n_events, ctx.cfg.privacy.min_count)})"
              for r in zones.head(MAX_PLACES).itertuples(index=False)]
     weeks = ctx.cfg.analysis.rolling_weeks
-    return Sentence("recurring", f"Återkommande platser, som var hotspot-zoner även de {fmt.sv_small(weeks)} föregående "
-                                 f"veckorna: {_join(names)}.")
+    return Sentence("recurring", f"Återkommande platser, som var hotspot-zoner även de {fmt.sv_small(weeks)} "
+                                 f"föregående veckorna: {_join(names)}.")
 
 
 def emerging_sentence(ctx) -> Sentence | None:
