@@ -428,3 +428,16 @@ def test_report_differs_only_in_the_suppressed_cells(two_worlds):
     assert len(rows) >= 3 and all("&lt; 3" in r for r in rows)      # shown only as "< 3"
     assert _without_volatile(_without_sensitive_rows(ra, sensitive)) == \
         _without_volatile(_without_sensitive_rows(rb, sensitive))
+
+
+def test_published_ids_do_not_reveal_case_numbers_by_enumeration(two_worlds):
+    """The attack on an unsalted hash: hash every case number of the pattern and look the
+    published ids up. With the keyed id (HMAC with the installation secret) nothing matches."""
+    import hashlib
+
+    _, planted = two_worlds
+    published = set(_archive(planted)["events"]["event_id"])
+    assert len(published) > 20
+    guesses = {hashlib.sha1(f"polisen|5000-K6{i:05d}-26".encode()).hexdigest()[:16] for i in range(100_000)}
+    guesses |= {hashlib.sha256(f"polisen|5000-K6{i:05d}-26".encode()).hexdigest()[:16] for i in range(100_000)}
+    assert published.isdisjoint(guesses)
