@@ -24,6 +24,8 @@ from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pyproj import CRS
+from pyproj.exceptions import CRSError
 
 from pipeline.errors import ConfigError
 from pipeline.privacy import UNMAPPED_SENSITIVE
@@ -220,13 +222,11 @@ class Partner(_Strict):
     @field_validator("crs")
     @classmethod
     def _crs(cls, v: str):
-        from pyproj import CRS
-        from pyproj.exceptions import CRSError
-
         try:
             CRS.from_user_input(v)
         except CRSError:
-            raise ValueError(f"unknown CRS {v!r}; use e.g. EPSG:3006 (SWEREF 99 TM), EPSG:3021 (RT90), EPSG:4326 (WGS84)") from None
+            raise ValueError(f"unknown CRS {v!r}; use e.g. EPSG:3006 (SWEREF 99 TM), EPSG:3021 (RT90), "
+                             "EPSG:4326 (WGS84)") from None
         return v
 
 
@@ -407,7 +407,8 @@ class Config(_Strict):
             raise ValueError("taxonomy: an 'ovrigt' key is required (unmapped categories go there)")
         for key, cat in self.taxonomy.items():
             if cat.group not in self.groups:
-                raise ValueError(f"taxonomy.{key}.group: {cat.group!r} is not a group; allowed: {', '.join(self.groups)}")
+                raise ValueError(f"taxonomy.{key}.group: {cat.group!r} is not a group; "
+                                 f"allowed: {', '.join(self.groups)}")
         for name, partner in self.partners.items():
             for raw, key in partner.categories.items():
                 if key not in self.taxonomy:
@@ -655,7 +656,9 @@ def _format_error(err: ValidationError) -> str:
         return f"missing key '{loc}'"
     if kind == "literal_error":
         return f"'{loc}': {msg}"
-    return f"'{loc}': {msg} (got {first.get('input')!r})" if "input" in first and not isinstance(first.get("input"), dict) else f"'{loc}': {msg}"
+    if "input" in first and not isinstance(first.get("input"), dict):
+        return f"'{loc}': {msg} (got {first.get('input')!r})"
+    return f"'{loc}': {msg}"
 
 
 def parse_config(data: dict, base_dir: Path = Path("."), sha256: str = "", source: str = "config",
