@@ -51,7 +51,7 @@ REAL = next(
 #: for the Gaussian, whose exact sum at a cell takes every point.
 CHECK_CELLS = {"quartic": 1000, "gaussian": 200}
 #: scikit-learn is evaluated on this many of the check cells; its time is scaled to the grid.
-SKLEARN_CELLS = 200
+SKLEARN_CELLS = 100
 
 
 # -- data --------------------------------------------------------------------------------------------
