@@ -327,3 +327,32 @@ def test_every_demo_gazetteer_name_matches_itself():
     assert got["matched"].tolist() == df["name"].tolist()
     np.testing.assert_allclose(got["x"], df["x"].astype(float))
     np.testing.assert_allclose(got["y"], df["y"].astype(float))
+
+
+# -- issue 9: one address, two positions ----------------------------------------------------------
+
+def _gaz(rows):
+    cols = ["kind", "name", "street", "number", "town", "postcode", "x", "y", "aliases"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def test_same_address_at_two_positions_is_an_error_naming_both_rows():
+    rows = [["address", "Storgatan 1", "Storgatan", "1", "Mjölby", "", 507000, 6465000, ""],
+            ["address", "Storgatan 2", "Storgatan", "2", "Mjölby", "", 507050, 6465000, ""],
+            ["address", "Storgatan 1", "Storgatan", "1", "Mjölby", "", 507600, 6465000, ""]]
+    with pytest.raises(InputError, match=r"line 4:.*'Storgatan 1' has two positions: line 2 .*and line 4"):
+        Gazetteer.from_frame(_gaz(rows), source="gaz.csv")
+
+
+def test_same_place_name_or_alias_at_two_positions_is_an_error():
+    rows = [["place", "Torget", "", "", "Mjölby", "", 507000, 6465000, ""],
+            ["place", "Stora torget", "", "", "Mjölby", "", 507400, 6465000, "Torget"]]
+    with pytest.raises(InputError, match="two positions"):
+        Gazetteer.from_frame(_gaz(rows), source="gaz.csv")
+
+
+def test_repeated_rows_and_other_towns_are_not_conflicts():
+    rows = [["address", "Storgatan 1", "Storgatan", "1", "Mjölby", "", 507000, 6465000, ""],
+            ["address", "Storgatan 1", "Storgatan", "1", "Mjölby", "", 507000.4, 6465000, ""],
+            ["address", "Storgatan 1", "Storgatan", "1", "Skänninge", "", 504700, 6471900, ""]]
+    assert len(Gazetteer.from_frame(_gaz(rows), source="gaz.csv").addresses) == 3

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.sources.parse import check_window, parse_datetimes, parse_numbers
+from pipeline.sources.parse import check_window, day_month_order, parse_datetimes, parse_numbers
 
 TZ = "Europe/Stockholm"
 REAL = Path("/work/shared/data/real")
@@ -187,3 +187,27 @@ def test_real_medellin_decimal_commas_and_utc_times():
     values, reason = parse_datetimes(df["fecha_hecho"])
     assert reason.isna().all()
     assert values.iloc[0].isoformat() == "2019-04-23T14:30:00+02:00"  # 12:30Z in Stockholm summer time
+
+
+# -- issue 9: the day/month order a file proves ---------------------------------------------------
+
+
+@pytest.mark.parametrize("values, order, problem", [
+    (["16/11/2026", "5/11/2026"], "dmy", None),
+    (["11/16/2026", "11/5/2026"], "mdy", None),
+    (["05/11/2026", "06/11/2026"], "dmy", "ambiguous"),
+    (["16/11/2026", "11/17/2026"], "dmy", "conflict"),
+    (["05.11.2026", "06.11.2026"], "dmy", None),        # dots: Swedish, day first
+    (["2026-11-05", "20261105"], "dmy", None),          # year first: nothing to decide
+    (["05/05/2026"], "dmy", None),                      # the same either way
+    (["26-11-16"], "dmy", None),                        # dashed two-digit year never decides
+])
+def test_day_month_order(values, order, problem):
+    got = day_month_order(pd.Series(values))
+    assert (got.order, got.problem) == (order, problem)
+
+
+def test_month_first_order_reads_every_two_number_form():
+    values, reason = parse_datetimes(pd.Series(["11/5/2026", "11.05.2026 14:30", "2026-11-05"]), order="mdy")
+    assert reason.isna().all()
+    assert [v.strftime("%Y-%m-%d") for v in values] == ["2026-11-05"] * 3

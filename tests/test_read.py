@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.config import Partner
 from pipeline.errors import InputError
-from pipeline.sources.read import RawExport, expand_files, read_export
+from pipeline.sources.read import RawExport, decode_bytes, expand_files, not_read_files, read_export
 
 REAL = Path("/work/shared/data/real")
 
@@ -228,3 +228,68 @@ def test_real_medellin_semicolon_file():
     assert raw.frame["_fault"].isna().all()
     assert raw.frame["_line"].iloc[-1] == 9361
     assert raw.frame["longitud"].iloc[0] == "-75,56985400000"
+
+
+# -- issue 9: encoding by evidence, mojibake, files outside the raw folder, files not read -------
+
+SWEDISH = "Ärendenr;Händelsetyp;Plats\nMK-1;Skadegörelse;Stora torget, Mjölby\nMK-2;Nedskräpning;Ågatan 3\n"
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "mac_roman"])
+def test_single_byte_encoding_decided_by_evidence(encoding):
+    data = SWEDISH.replace("\n", "\r" if encoding == "mac_roman" else "\r\n").encode(encoding)
+    text, used = decode_bytes(data, "auto", {})
+    assert used == encoding and "Skadegörelse" in text and "Ågatan" in text
+
+
+def test_stray_windows_byte_in_utf8_decodes_alone():
+    data = "MK-1;Skadegörelse;Gata ".encode("utf-8") + b"\x96" + " 5 – Mjölby\n".encode("utf-8")
+    text, used = decode_bytes(data, "auto", {})
+    assert used == "mixed" and text == "MK-1;Skadegörelse;Gata – 5 – Mjölby\n"
+
+
+def test_utf16_and_workbook_named_csv_are_refused():
+    with pytest.raises(InputError, match="UTF-16"):
+        decode_bytes(SWEDISH.encode("utf-16"), "auto", {"file": "x.csv"})
+    with pytest.raises(InputError, match="workbook"):
+        decode_bytes(b"PK\x03\x04rest", "auto", {"file": "x.csv"})
+
+
+def _partner(**kw) -> Partner:
+    return Partner(label="Kommunen", files="*.csv",
+                   columns={"source_id": "Ärendenr", "category": "Händelsetyp", "date": "Datum", "place": "Plats"}, **kw)
+
+
+def test_mojibake_in_a_mapped_column_is_refused(tmp_path):
+    path = tmp_path / "k.csv"
+    path.write_text("Ärendenr;Datum;Händelsetyp;Plats\nMK-1;2026-11-16;SkadegÃ¶relse;Torget\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"line 2.*Händelsetyp.*wrong encoding"):
+        read_export(path, "kommunen", _partner(), "k.csv")
+
+
+def test_files_outside_the_raw_folder_are_refused(tmp_path):
+    raw, outside = tmp_path / "data" / "raw" / "kommunen", tmp_path / "elsewhere"
+    raw.mkdir(parents=True)
+    outside.mkdir()
+    (outside / "x.csv").write_text("a;b\n", encoding="utf-8")
+    (raw / "ok.csv").write_text("a;b\n", encoding="utf-8")
+    root = tmp_path / "data" / "raw"
+    assert expand_files("data/raw/kommunen/*.csv", tmp_path, root=root) == [raw / "ok.csv"]
+    with pytest.raises(InputError, match="outside the raw folder"):
+        expand_files("elsewhere/*.csv", tmp_path, partner="kommunen", root=root)
+    (raw / "link.csv").symlink_to(outside / "x.csv")
+    with pytest.raises(InputError, match="link.csv.*outside"):
+        expand_files("data/raw/kommunen/*.csv", tmp_path, partner="kommunen", root=root)
+
+
+def test_files_not_read_are_listed_with_a_reason(tmp_path):
+    folder = tmp_path / "data" / "raw" / "kommunen"
+    folder.mkdir(parents=True)
+    for name in ("v47.csv", "v48.xlsx", "v46.xls", "notes.txt", ".DS_Store"):
+        (folder / name).write_bytes(b"x")
+    (folder / "gone.csv").symlink_to(tmp_path / "missing.csv")
+    got = {d["file"]: d["reason"] for d in not_read_files("data/raw/kommunen/*.csv", tmp_path, [folder / "v47.csv"])}
+    assert set(got) == {"data/raw/kommunen/v48.xlsx", "data/raw/kommunen/v46.xls", "data/raw/kommunen/notes.txt",
+                        "data/raw/kommunen/gone.csv"}
+    assert "Excel" in got["data/raw/kommunen/v48.xlsx"] and ".xls" in got["data/raw/kommunen/v46.xls"]
+    assert "trasig länk" in got["data/raw/kommunen/gone.csv"]
