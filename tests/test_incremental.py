@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from pipeline.config import load_config
-from pipeline.io.archive import read_archive
 from pipeline.io import store
+from pipeline.io.archive import read_archive
 from pipeline.io.store import window_unchanged
 from pipeline.runner import run_ingest, run_weekly
 from pipeline.schema import LAYERS

@@ -615,11 +615,20 @@ class StoredEvents:
         self.weeks = sorted(w for w in state["weeks"] if w)
         self.hashes = {w: v["hash"] for w, v in state["weeks"].items()}
         self.count = int(state["events"])
+        self._cache: dict[str, gpd.GeoDataFrame] = {}   # week -> partition, read once per run
 
     def for_product(self, product, cfg, week: str) -> gpd.GeoDataFrame:
-        """The events of the weeks ``product`` declares for ``week``: those partitions only."""
+        """The events of the weeks ``product`` declares for ``week``: those partitions only
+        (each read once per run, however many products declare it)."""
         weeks = product.weeks_read(cfg, week, self.weeks)
-        return self.store.read_weeks([w for w in self.weeks if w <= week] if weeks is None else weeks)
+        weeks = [w for w in self.weeks if w <= week] if weeks is None else sorted(set(weeks) & set(self.weeks))
+        for w in weeks:
+            if w not in self._cache:
+                self._cache[w] = self.store.read_weeks([w])
+        parts = [self._cache[w] for w in weeks if len(self._cache[w])]
+        if not parts:
+            return empty_events()
+        return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs="EPSG:3006")
 
     def read_all(self) -> gpd.GeoDataFrame:
         return self.store.read_weeks(self.weeks)
