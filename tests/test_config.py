@@ -105,3 +105,65 @@ def test_top_level_must_be_mapping(tmp_path):
 def test_missing_file():
     with pytest.raises(ConfigError, match="not found"):
         load_config("/nonexistent/config.yaml")
+
+
+# -- issue 9 ------------------------------------------------------------------------------------
+
+def _load_text(tmp_path, text: str) -> str:
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as exc:
+        load_config(path)
+    return str(exc.value)
+
+
+def test_alias_bomb_is_refused_before_it_expands(tmp_path):
+    # 9**9 values once expanded: refused while the document is still a small node graph
+    levels = ["a: &a [" + ", ".join(["lol"] * 9) + "]"]
+    levels += [f"{c}: &{c} [" + ", ".join([f"*{p}"] * 9) + "]" for p, c in zip("abcdefgh", "bcdefghi")]
+    msg = _load_text(tmp_path, "\n".join(levels) + "\n")
+    assert "aliases" in msg and "line" in msg
+
+
+def test_duplicate_key_names_both_lines(tmp_path):
+    text = (ROOT / "config.yaml").read_text(encoding="utf-8").replace(
+        "  min_count: 3", "  min_count: 3\n  min_count: 5", 1)
+    msg = _load_text(tmp_path, text)
+    first = next(i for i, ln in enumerate(text.splitlines(), 1) if ln.startswith("  min_count: 3"))
+    assert f"line {first} and line {first + 1}" in msg and "min_count" in msg
+
+
+def test_colliding_category_names_name_both_lines(tmp_path):
+    text = (ROOT / "config.yaml").read_text(encoding="utf-8").replace(
+        "      Klotter: klotter\n", "      Klotter: klotter\n      \"klotter \": skadegorelse\n", 1)
+    msg = _load_text(tmp_path, text)
+    assert "'Klotter'" in msg and "'klotter '" in msg and msg.count("line ") == 2
+
+
+def test_tiles_and_attribution_must_be_safe(raw_config):
+    data = copy.deepcopy(raw_config)
+    data["map"]["tiles_url"] = "javascript:alert(1)//{z}/{x}/{y}"
+    assert "map.tiles_url" in _error(data)
+    data = copy.deepcopy(raw_config)
+    data["map"]["tiles_attribution"] = "OSM <script>alert(1)</script>"
+    assert "<script>" in _error(data)
+    data = copy.deepcopy(raw_config)
+    data["map"]["tiles_attribution"] = '&copy; <a href="https://www.openstreetmap.org/copyright">OSM</a>'
+    parse_config(data, base_dir=ROOT, source="config.yaml")
+
+
+@pytest.mark.parametrize("key, value, named", [
+    ("maps", ".", "paths.raw"), ("processed", "data", "paths.raw"), ("maps", "data/reference", "geocoding.gazetteer"),
+    ("archive", "data/raw/arkiv", "paths.raw"), ("secret", "maps/key", "paths.maps"),
+])
+def test_outputs_may_not_overlap_inputs(raw_config, key, value, named):
+    data = copy.deepcopy(raw_config)
+    data.setdefault("paths", {})[key] = value
+    with pytest.raises(ConfigError, match=named):
+        parse_config(data, base_dir=ROOT, source="config.yaml")
+
+
+def test_unmapped_sensitive_category_is_added(raw_config):
+    cfg = parse_config(copy.deepcopy(raw_config), base_dir=ROOT, source="config.yaml")
+    assert cfg.taxonomy["ovrigt_kansligt"].sensitive
+    assert cfg.sensitive_names()["Misshandel i nära relation"] == "vald_nara_relation"
