@@ -10,7 +10,9 @@ BACKFILL ?=
 
 WEEK_ARG := $(if $(WEEK),--week $(WEEK),) $(if $(BACKFILL),--backfill,)
 
-.PHONY: weekly ingest test lint demo-data bench clean install
+PERIOD ?=
+
+.PHONY: weekly ingest report test lint demo-data bench clean install
 
 install: $(STAMP)
 
@@ -22,6 +24,10 @@ $(STAMP): pyproject.toml
 
 weekly: $(STAMP)
 	$(BIN)/lagesbild weekly --config $(CONFIG) $(WEEK_ARG)
+
+report: $(STAMP)
+	@test -n "$(PERIOD)" || { echo "make report PERIOD=2026-Q3 (a quarter) or PERIOD=2026 (a year)"; exit 2; }
+	$(BIN)/lagesbild report --config $(CONFIG) --period $(PERIOD)
 
 ingest: $(STAMP)
 	$(BIN)/lagesbild ingest --config $(CONFIG)

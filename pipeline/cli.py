@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("ingest", "read every partner export; write events.parquet, rejected.csv, quality.json"),
         ("weekly", "ingest, analyse one ISO week, write its archive, map and report"),
         ("demo-data", "regenerate the committed demo exports, gazetteer and areas (seeded)"),
+        ("report", "write the report of a quarter or a year from the weekly archives"),
     ):
         cmd = sub.add_parser(name, help=text, description=text)
         cmd.add_argument("--config", default="config.yaml", help="path to config.yaml (default: %(default)s)")
@@ -26,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
             cmd.add_argument("--week", help="ISO week, e.g. 2026-W47 (default: latest complete week in the data)")
             cmd.add_argument("--backfill", action="store_true",
                              help="also build every earlier week in the data that has no archive yet")
+        if name == "report":
+            cmd.add_argument("--period", required=True, help="a quarter (2026-Q3) or a year (2026)")
         if name == "demo-data":
             cmd.add_argument("--seed", type=int, default=586, help="random seed (default: %(default)s)")
     _add_backtest(sub)
@@ -65,6 +68,10 @@ def _dispatch(args) -> int:
         from pipeline.runner import run_weekly
 
         run_weekly(cfg, week=args.week, backfill=args.backfill)
+    elif args.command == "report":
+        from pipeline.runner import run_period_report
+
+        run_period_report(cfg, args.period)
     elif args.command == "demo-data":
         from pipeline.demo import write_demo_data
 

@@ -22,6 +22,7 @@ from filelock import FileLock, Timeout
 from tqdm import tqdm
 
 import pipeline
+from pipeline.analysis.period import period_weeks
 from pipeline.analysis.weeks import check_week, latest_complete_week
 from pipeline.config import Config
 from pipeline.errors import LagesbildError, LockedError, output_error
@@ -47,6 +48,7 @@ from pipeline.products.catalog import PRODUCTS
 from pipeline.render.context import WeekContext
 from pipeline.render.index import render_index
 from pipeline.render.maps import render_map
+from pipeline.render.period_report import render_period_report
 from pipeline.render.report import render_report
 from pipeline.render.summary import headline
 from pipeline.sources.geocode import Gazetteer
@@ -378,3 +380,23 @@ def _display_name(path: Path, base: Path) -> str:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# -- quarter and year ------------------------------------------------------------------------
+
+def run_period_report(cfg: Config, period: str, echo=print) -> Path:
+    """The report of a quarter (``2026-Q3``) or a year (``2026``) from the weekly archives:
+    ``maps/<period>/lagesbild.html``. Reads archives only; builds no week."""
+    weeks = period_weeks(period)
+    archived = archived_weeks(cfg)
+    in_period = [w for w in weeks if w in archived]
+    if not in_period:
+        raise LagesbildError(f"no archived week in {period}; build the weeks first (make weekly BACKFILL=1)")
+    # the latest archive up to the period's end carries the series of every earlier week
+    latest = max(w for w in archived if w <= weeks[-1])
+    layers = {w: read_archive(archive_path(cfg, w)) for w in sorted({*in_period, latest})}
+    html = render_period_report(period, layers, cfg, load_areas(cfg))
+    out = cfg.path(cfg.paths.maps) / period / "lagesbild.html"
+    write_text(out, html)
+    echo(f"Rapport {period}: {out}")
+    return out
