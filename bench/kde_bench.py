@@ -13,8 +13,9 @@ Methods, all returning the density at the same cells:
 - ``limit``: the physical limit: one ``np.bincount`` of the points into the grid's cells plus
   one real FFT convolution with the kernel sampled at cell centres (what any binned FFT method
   must at least do; its error is the price of nearest-cell binning);
-- ours, on its automatic lattice (``oversampling``: step ≤ h / 35 for the quartic) with the FFT
-  on every core and on one, and with forced lattices to line up with KDEpy's;
+- ours as the pipeline calls it (``method="auto"``: exact sums where the cost model finds them
+  cheaper, else the FFT path on the odd lattice with step ≤ h / 30 for the quartic), on every
+  core and on one, and the FFT path on forced lattices to line up with KDEpy's;
 - KDEpy ``FFTKDE`` (linear binning, one FFT, one thread) on the grid's cell centres and on
   finer lattices whose nodes include the cell centres (odd factors): same grid, same lattice,
   and a lattice fine enough to reach the accuracy of ours;

@@ -29,7 +29,7 @@ MODULES = (
     "bench.dbscan_bench",
     "bench.emerging_bench",
     "bench.forecast_bench",
-    "bench.national_bench",   # 3 M-row police history; LAGESBILD_NATIONAL=0 skips it
+    "bench.national_bench",  # 3 M-row police history; LAGESBILD_NATIONAL=0 skips it
 )
 COLUMNS = (
     "method",
