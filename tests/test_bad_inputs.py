@@ -990,27 +990,63 @@ STRUCTURAL += [
 ]
 
 
-def _run_structural(case: Structural, dest: Path) -> tuple[subprocess.CompletedProcess, Path]:
+def run_cli_in_process(cfg_path: Path) -> subprocess.CompletedProcess:
+    """``lagesbild ingest`` through ``pipeline.cli.main`` in this process: the same code path as
+    the console script (its one-line errors and exit codes), without a new interpreter and its
+    imports per case. An exception escaping main() is recorded as its traceback, exit 1."""
+    import contextlib
+    import io
+    import traceback
+
+    from pipeline.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(["ingest", "--config", str(cfg_path)])
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:  # noqa: BLE001 - a traceback is what the test must never see
+            err.write(traceback.format_exc())
+            code = 1
+    return subprocess.CompletedProcess(["lagesbild", "ingest"], code, out.getvalue(), err.getvalue())
+
+
+def _structural_project(case: Structural, dest: Path) -> Path:
     exports = {"polisen": {"case.csv": case.export}} if case.export is not None else {}
     cfg = make_project(dest, exports, config=case.config if case.config is not None else base_config(["polisen"]),
                        config_bytes=case.config_bytes, reference=case.reference)
     if case.setup is not None:
         case.setup(dest)
-    return run_cli(cfg), dest
+    return cfg
+
+
+def _run_structural(case: Structural, dest: Path) -> tuple[subprocess.CompletedProcess, Path]:
+    return run_cli_in_process(_structural_project(case, dest)), dest
 
 
 @pytest.fixture(scope="module")
 def structural_runs(request, tmp_path_factory):
-    """Run the CLI for every *selected* structural case, two at a time (each run is mostly
-    interpreter start-up and imports, so this halves the wall time)."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    """Run the CLI entry point for every *selected* structural case, in this process (a fresh
+    interpreter per case cost several seconds each; `test_structural_cli_subprocess` keeps the
+    real console-script path covered)."""
     selected = [item.callspec.params["case"] for item in request.session.items
                 if getattr(item, "originalname", None) == "test_structural_problem_exits_2_with_one_line"]
     base = tmp_path_factory.mktemp("structural")
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        done = pool.map(lambda c: _run_structural(c, base / c.label), selected)
-        return {c.label: result for c, result in zip(selected, done)}
+    return {c.label: _run_structural(c, base / c.label) for c in selected}
+
+
+#: Cases also run as a real subprocess (`python -m pipeline ingest`): exit code and stderr as a user sees them.
+SUBPROCESS_CASES = ("export-missing-configured-column", "config-yaml-alias-bomb", "export-symlink-to-a-file-outside-the-project")
+
+
+@pytest.mark.parametrize("label", SUBPROCESS_CASES)
+def test_structural_cli_subprocess(tmp_path, label):
+    case = next(c for c in STRUCTURAL if c.label == label)
+    proc = run_cli(_structural_project(case, tmp_path / label))
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert "Traceback" not in proc.stderr and proc.returncode == 2, (proc.returncode, proc.stderr[-2000:])
+    assert len(lines) == 1 and all(part in lines[0] for part in case.must_name), proc.stderr
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.label, marks=c.marks) for c in STRUCTURAL])
