@@ -139,6 +139,8 @@ def _write_layer(tmp: Path, name: str, frame) -> None:
 def _write_rasters(tmp: Path, dest: Path, week: str, rasters: dict) -> str:
     """Every surface as a GPKG gridded coverage; if GDAL cannot, one GeoTIFF beside the archive
     (``<week>_density.tif``, one band per surface, its layer name in the band's ``layer`` tag)."""
+    if not rasters:  # products that write no surface (tests of single products) store none
+        return "gpkg"
     try:
         for i, (name, surface) in enumerate(rasters.items()):
             _write_raster(tmp, {name: surface}, driver="GPKG", TILE_FORMAT="TIFF",
