@@ -13,6 +13,9 @@ def _doctest_inputs(doctest_namespace):
     cfg = config()
     events, boundary, areas = synthetic(cfg)
     doctest_namespace.update(
-        cfg=cfg, events=events, boundary=boundary, areas=areas,
+        cfg=cfg,
+        events=events,
+        boundary=boundary,
+        areas=areas,
         week_events=events[events["iso_week"] == WEEK],
     )

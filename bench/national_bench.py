@@ -43,11 +43,34 @@ NEW_ROWS = 30_000
 WEEKS = 104
 SEED = 14
 CHROMIUM = "/usr/bin/chromium"
-HEADER = ["Diarienr", "Brottskod", "Brottsbenämning", "Från datum", "Från kl", "Till datum", "Till kl",
-          "Gatuadress", "Ort", "X-koord", "Y-koord"]
+HEADER = [
+    "Diarienr",
+    "Brottskod",
+    "Brottsbenämning",
+    "Från datum",
+    "Från kl",
+    "Till datum",
+    "Till kl",
+    "Gatuadress",
+    "Ort",
+    "X-koord",
+    "Y-koord",
+]
 #: Police categories drawn for the generated rows (none sensitive: they would only be counted).
-CATEGORIES = ["Skadegörelse", "Klotter", "Misshandel", "Bråk", "Ordningslagen", "Fylleri/LOB", "Olaga hot",
-              "Inbrott", "Stöld", "Narkotikabrott", "Trafikbrott", "Rån"]
+CATEGORIES = [
+    "Skadegörelse",
+    "Klotter",
+    "Misshandel",
+    "Bråk",
+    "Ordningslagen",
+    "Fylleri/LOB",
+    "Olaga hot",
+    "Inbrott",
+    "Stöld",
+    "Narkotikabrott",
+    "Trafikbrott",
+    "Rån",
+]
 
 CHILD = """
 import sys, time
@@ -97,8 +120,9 @@ def _moved_into(frame: pd.DataFrame, boundary) -> tuple[np.ndarray, np.ndarray]:
     return cx + x * scale, cy + y * scale
 
 
-def _rows(src: pd.DataFrame, x, y, n: int, first_monday: pd.Timestamp, weeks: int, rng, start_id: int,
-          boundary) -> pd.DataFrame:
+def _rows(
+    src: pd.DataFrame, x, y, n: int, first_monday: pd.Timestamp, weeks: int, rng, start_id: int, boundary
+) -> pd.DataFrame:
     """``n`` police rows: Chicago places (jittered 30 m) inside the boundary, Chicago's weekday
     and time of day in a random week of ``weeks`` from ``first_monday``."""
     inside = shapely.contains_xy(boundary, x, y)
@@ -118,15 +142,21 @@ def _rows(src: pd.DataFrame, x, y, n: int, first_monday: pd.Timestamp, weeks: in
     day = first_monday + pd.to_timedelta(rng.integers(0, weeks, n) * 7 + when.day_of_week, unit="D")
     ids = np.arange(start_id, start_id + n)
     year = pd.Series(day.year % 100).astype(str).str.zfill(2).to_numpy()
-    return pd.DataFrame({
-        "Diarienr": ["5000-K" + str(i).zfill(7) + "-" + yy for i, yy in zip(ids, year)],
-        "Brottskod": "9999",
-        "Brottsbenämning": np.array(CATEGORIES)[rng.integers(0, len(CATEGORIES), n)],
-        "Från datum": day.strftime("%Y-%m-%d"),
-        "Från kl": when.strftime("%H:%M"),
-        "Till datum": "", "Till kl": "", "Gatuadress": "", "Ort": "Mjölby",
-        "X-koord": np.round(px).astype("int64"), "Y-koord": np.round(py).astype("int64"),
-    })[HEADER]
+    return pd.DataFrame(
+        {
+            "Diarienr": ["5000-K" + str(i).zfill(7) + "-" + yy for i, yy in zip(ids, year)],
+            "Brottskod": "9999",
+            "Brottsbenämning": np.array(CATEGORIES)[rng.integers(0, len(CATEGORIES), n)],
+            "Från datum": day.strftime("%Y-%m-%d"),
+            "Från kl": when.strftime("%H:%M"),
+            "Till datum": "",
+            "Till kl": "",
+            "Gatuadress": "",
+            "Ort": "Mjölby",
+            "X-koord": np.round(px).astype("int64"),
+            "Y-koord": np.round(py).astype("int64"),
+        }
+    )[HEADER]
 
 
 def _write(frame: pd.DataFrame, path: Path) -> None:
@@ -167,8 +197,9 @@ def make_project(folder: Path, rows: int) -> dict | None:
 
 def _child(body: str, args: list[str], cwd: Path) -> tuple[float | None, float | None, str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-c", CHILD.format(body=body.strip()), *args], cwd=cwd,
-                          capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD.format(body=body.strip()), *args], cwd=cwd, capture_output=True, text=True, env=env
+    )
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")), None)
     if proc.returncode or line is None:
         return None, None, f"exit {proc.returncode}: {(proc.stderr or proc.stdout).strip()[-200:]}"
@@ -198,8 +229,15 @@ def open_map(path: Path) -> tuple[float | None, str]:
     if not Path(CHROMIUM).is_file() or not path.is_file():
         return None, "chromium or the map is missing"
     with tempfile.TemporaryDirectory(prefix="bench_chromium_") as profile:
-        args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
-                "--dump-dom", path.as_uri()]
+        args = [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            f"--user-data-dir={profile}",
+            "--dump-dom",
+            path.as_uri(),
+        ]
         t = time.perf_counter()
         proc = subprocess.run(args, capture_output=True, text=True, timeout=120)
         wall = time.perf_counter() - t
@@ -208,8 +246,14 @@ def open_map(path: Path) -> tuple[float | None, str]:
 
 def _row(method: str, n, wall, peak, note: str, target: str = "", ok: bool | None = None) -> dict:
     verdict = "" if ok is None else (" — target met" if ok else " — TARGET MISSED")
-    return {"task": "national", "method": method, "n": n, "wall_s": wall, "peak_mb": peak,
-            "note": (note + (f"; target {target}" if target else "") + verdict).strip("; ")}
+    return {
+        "task": "national",
+        "method": method,
+        "n": n,
+        "wall_s": wall,
+        "peak_mb": peak,
+        "note": (note + (f"; target {target}" if target else "") + verdict).strip("; "),
+    }
 
 
 def run() -> list[dict]:
@@ -224,35 +268,75 @@ def run() -> list[dict]:
         gen = time.perf_counter() - t
         cfg = str(project["config"])
         size_mb = project["history"].stat().st_size / 2**20
-        rows = [_row("generate history (Chicago pattern moved into Mjölby kommun)", ROWS, gen, None,
-                     f"{size_mb:.0f} MB police export, {WEEKS} weeks; not timed against a target")]
+        rows = [
+            _row(
+                "generate history (Chicago pattern moved into Mjölby kommun)",
+                ROWS,
+                gen,
+                None,
+                f"{size_mb:.0f} MB police export, {WEEKS} weeks; not timed against a target",
+            )
+        ]
         read = _child(READ_CSV, [str(project["history"]), *HEADER], folder)
         rows.append(_row("pyarrow.csv.read_csv of the history alone", ROWS, read[0], read[1], read[2]))
         cold = _cli(["ingest", "--config", cfg], folder)
         ok = None if cold[2] or read[0] is None else cold[0] <= 4 * read[0] and cold[1] < 2048
-        rows.append(_row("lagesbild ingest, cold", ROWS, cold[0], cold[1],
-                         cold[2] or (f"{cold[0] / read[0]:.1f}x read_csv" if read[0] else ""),
-                         "<= 4x read_csv, < 2048 MB", ok))
+        rows.append(
+            _row(
+                "lagesbild ingest, cold",
+                ROWS,
+                cold[0],
+                cold[1],
+                cold[2] or (f"{cold[0] / read[0]:.1f}x read_csv" if read[0] else ""),
+                "<= 4x read_csv, < 2048 MB",
+                ok,
+            )
+        )
         first = _cli(["weekly", "--config", cfg], folder)
         rows.append(_row("lagesbild weekly, first (builds the latest week)", ROWS, first[0], first[1], first[2]))
         demo = demo_rerun()
         rows.append(_row("lagesbild weekly, demo re-run (reference)", None, demo[0], demo[1], demo[2]))
         same = _cli(["weekly", "--config", cfg], folder)
         ok = None if same[2] or demo[0] is None else same[0] <= 2 * demo[0]
-        rows.append(_row("lagesbild weekly, no new file", ROWS, same[0], same[1],
-                         same[2] or (f"{same[0] / demo[0]:.1f}x demo re-run" if demo[0] else ""),
-                         "<= 2x demo re-run", ok))
+        rows.append(
+            _row(
+                "lagesbild weekly, no new file",
+                ROWS,
+                same[0],
+                same[1],
+                same[2] or (f"{same[0] / demo[0]:.1f}x demo re-run" if demo[0] else ""),
+                "<= 2x demo re-run",
+                ok,
+            )
+        )
         shutil.move(project["new"], project["history"].parent / f"{project['new_week']}.csv")
         new = _cli(["weekly", "--config", cfg], folder)
         ok = None if new[2] or demo[0] is None else new[0] <= 3 * demo[0] and new[1] < 2048
-        rows.append(_row(f"lagesbild weekly, one new week's export ({NEW_ROWS} rows)", ROWS + NEW_ROWS,
-                         new[0], new[1], new[2] or (f"{new[0] / demo[0]:.1f}x demo re-run" if demo[0] else ""),
-                         "<= 3x demo re-run, < 2048 MB", ok))
+        rows.append(
+            _row(
+                f"lagesbild weekly, one new week's export ({NEW_ROWS} rows)",
+                ROWS + NEW_ROWS,
+                new[0],
+                new[1],
+                new[2] or (f"{new[0] / demo[0]:.1f}x demo re-run" if demo[0] else ""),
+                "<= 3x demo re-run, < 2048 MB",
+                ok,
+            )
+        )
         map_path = folder / "maps" / project["new_week"] / "karta.html"
         wall, note = open_map(map_path)
         size = f"{map_path.stat().st_size / 2**20:.1f} MB map" if map_path.is_file() else ""
-        rows.append(_row("the week's map in headless Chromium", NEW_ROWS, wall, None, note or size, "< 5 s",
-                         None if wall is None else wall < 5))
+        rows.append(
+            _row(
+                "the week's map in headless Chromium",
+                NEW_ROWS,
+                wall,
+                None,
+                note or size,
+                "< 5 s",
+                None if wall is None else wall < 5,
+            )
+        )
     return rows
 
 

@@ -13,7 +13,9 @@ from pipeline.errors import LagesbildError, output_error
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lagesbild", description="Lägesbild: hotspot maps, report and archive per ISO week.")
+    parser = argparse.ArgumentParser(
+        prog="lagesbild", description="Lägesbild: hotspot maps, report and archive per ISO week."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name, text in (
         ("ingest", "read every partner export; write events.parquet, rejected.csv, quality.json"),
@@ -25,8 +27,11 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--config", default="config.yaml", help="path to config.yaml (default: %(default)s)")
         if name == "weekly":
             cmd.add_argument("--week", help="ISO week, e.g. 2026-W47 (default: latest complete week in the data)")
-            cmd.add_argument("--backfill", action="store_true",
-                             help="also build every earlier week in the data that has no archive yet")
+            cmd.add_argument(
+                "--backfill",
+                action="store_true",
+                help="also build every earlier week in the data that has no archive yet",
+            )
         if name == "report":
             cmd.add_argument("--period", required=True, help="a quarter (2026-Q3) or a year (2026)")
         if name == "demo-data":
@@ -57,23 +62,23 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args) -> int:
     if args.command == "backtest":
         return _backtest(args)
-    from pipeline.config import load_config
+    from pipeline.config import load_config  # noqa: PLC0415 - lazy: --help answers before the heavy stack loads
 
     cfg = load_config(args.config)
     if args.command == "ingest":
-        from pipeline.runner import run_ingest
+        from pipeline.runner import run_ingest  # noqa: PLC0415 - lazy: --help answers before the heavy stack loads
 
         run_ingest(cfg)
     elif args.command == "weekly":
-        from pipeline.runner import run_weekly
+        from pipeline.runner import run_weekly  # noqa: PLC0415 - lazy: --help answers before the heavy stack loads
 
         run_weekly(cfg, week=args.week, backfill=args.backfill)
     elif args.command == "report":
-        from pipeline.runner import run_period_report
+        from pipeline.runner import run_period_report  # noqa: PLC0415 - lazy: --help answers before the heavy stack loads
 
         run_period_report(cfg, args.period)
     elif args.command == "demo-data":
-        from pipeline.demo import write_demo_data
+        from pipeline.demo import write_demo_data  # noqa: PLC0415 - lazy: --help answers before the heavy stack loads
 
         for path in write_demo_data(cfg, seed=args.seed):
             print(path)
@@ -83,8 +88,11 @@ def _dispatch(args) -> int:
 def _add_backtest(sub) -> None:
     text = "backtest the forecast: every week predicted only from the weeks before it; a table per candidate setting"
     cmd = sub.add_parser("backtest", help=text, description=text + " (default: on the configured data)")
-    cmd.add_argument("--config", help="path to config.yaml (default: config.yaml; with --events: the forecast "
-                     "defaults unless --config is given)")
+    cmd.add_argument(
+        "--config",
+        help="path to config.yaml (default: config.yaml; with --events: the forecast "
+        "defaults unless --config is given)",
+    )
     cmd.add_argument("--events", help="CSV of any city's events with columns x, y, time (ISO 8601 local time)")
     cmd.add_argument("--crs", help="CRS of x and y in --events, e.g. EPSG:4326 (required with --events)")
     cmd.add_argument("--area", help="polygon file of the study area (default: the events' extent, or the municipality)")

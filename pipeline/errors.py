@@ -19,15 +19,24 @@ class InputError(LagesbildError):
     The message names partner, file, line and column where they are known.
     """
 
-    def __init__(self, message: str, *, partner: str | None = None, file: str | None = None,
-                 line: int | None = None, column: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        partner: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
+        column: str | None = None,
+    ):
         where = ", ".join(
-            part for part in (
+            part
+            for part in (
                 f"partner {partner}" if partner else "",
                 f"file {file}" if file else "",
                 f"line {line}" if line else "",
                 f"column {column!r}" if column else "",
-            ) if part
+            )
+            if part
         )
         super().__init__(f"{where}: {message}" if where else message)
         self.partner, self.file, self.line, self.column = partner, file, line, column
@@ -58,13 +67,17 @@ def output_error(err: OSError, path) -> OutputError | None:
     """
     if err.errno in PERMISSION_ERRNOS:
         why = "read-only file system" if err.errno == errno.EROFS else "permission denied"
-        return OutputError(f"{path}: cannot write here ({why}); make the folder writable for the user that "
-                           "runs lagesbild (the previous file is unchanged)")
+        return OutputError(
+            f"{path}: cannot write here ({why}); make the folder writable for the user that "
+            "runs lagesbild (the previous file is unchanged)"
+        )
     if err.errno in SPACE_ERRNOS:
         return disk_full_error(path)
     return None
 
 
 def disk_full_error(path) -> OutputError:
-    return OutputError(f"{path}: the disk is full (or a file size limit was reached) while writing it; free "
-                       "some space and run again (the previous file is unchanged)")
+    return OutputError(
+        f"{path}: the disk is full (or a file size limit was reached) while writing it; free "
+        "some space and run again (the previous file is unchanged)"
+    )

@@ -79,6 +79,7 @@ UNMAPPED_SENSITIVE = "ovrigt_kansligt"
 
 # -- the publication rule ---------------------------------------------------------------------
 
+
 def protected_mask(events) -> pd.Series:
     """True where an event is protected (its ``sensitive`` flag). Missing flags count as protected.
 
@@ -149,8 +150,13 @@ def sensitive_table(events, by: list[str], k: int) -> pd.DataFrame:
     """
     sens = sensitive_events(events)
     if not len(sens):
-        return pd.DataFrame({**{c: pd.Series(dtype="string") for c in by},
-                             "n_events": pd.Series(dtype="Int64"), "suppressed": pd.Series(dtype=bool)})
+        return pd.DataFrame(
+            {
+                **{c: pd.Series(dtype="string") for c in by},
+                "n_events": pd.Series(dtype="Int64"),
+                "suppressed": pd.Series(dtype=bool),
+            }
+        )
     counts = sens[by].astype("string").groupby(by, dropna=False).size().rename("n_events").reset_index()
     counts = counts.sort_values(by, ignore_index=True)
     return suppress_small(counts, "n_events", pd.Series(True, index=counts.index), k)
@@ -239,8 +245,10 @@ def _subtract_withheld(q: dict, mine) -> None:
                 methods[method] -= int(k)
         q["duplicates_cross_partner"] = q.get("duplicates_cross_partner", 0) - int(_duplicate_mask(mine).sum())
     q["geocoded_by_method"] = {m: v for m, v in methods.items() if v}
-    failed = sum((q.get("rejected_by_reason") or {}).get(r, 0)
-                 for r in ("bad_coordinates", "not_geocoded", "outside_municipality"))
+    failed = sum(
+        (q.get("rejected_by_reason") or {}).get(r, 0)
+        for r in ("bad_coordinates", "not_geocoded", "outside_municipality")
+    )
     tried = q["accepted"] + failed
     q["geocoded_share"] = round(q["accepted"] / tried, 4) if tried else None
 
@@ -254,8 +262,12 @@ def _public_totals(partners: dict, totals: dict) -> dict:
         for m, v in (p.get("geocoded_by_method") or {}).items():
             methods[m] = methods.get(m, 0) + v
     out["geocoded_by_method"] = dict(sorted(methods.items(), key=lambda kv: (-kv[1], kv[0])))
-    failed = sum(v for p in partners.values() for r, v in (p.get("rejected_by_reason") or {}).items()
-                 if r in ("bad_coordinates", "not_geocoded", "outside_municipality"))
+    failed = sum(
+        v
+        for p in partners.values()
+        for r, v in (p.get("rejected_by_reason") or {}).items()
+        if r in ("bad_coordinates", "not_geocoded", "outside_municipality")
+    )
     tried = out["accepted"] + failed
     out["geocoded_share"] = round(out["accepted"] / tried, 4) if tried else None
     return out
@@ -276,6 +288,7 @@ def format_count(n, suppressed: bool, k: int) -> str:
 
 
 # -- sensitive-looking unmapped categories ----------------------------------------------------
+
 
 def _fold(text: str) -> str:
     text = unicodedata.normalize("NFKC", str(text)).casefold()
@@ -311,6 +324,7 @@ def sensitive_category_for(raw: str, sensitive_names: dict[str, str], words: lis
 
 # -- keyed ids --------------------------------------------------------------------------------
 
+
 def installation_key(path: str | Path) -> bytes:
     """The installation's secret for :func:`keyed_id`, created (32 random bytes, hex, mode 0600)
     if the file does not exist. Keep it out of git and of every published folder.
@@ -330,11 +344,17 @@ def installation_key(path: str | Path) -> bytes:
                 fh.write(secrets.token_hex(32) + "\n")
         key = path.read_text(encoding="ascii").strip().encode("ascii")
     except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"cannot read or create the installation secret ({err.strerror or err}); "
-                         "make its folder writable or set paths.secret in config.yaml", file=str(path)) from None
+        raise InputError(
+            f"cannot read or create the installation secret ({err.strerror or err}); "
+            "make its folder writable or set paths.secret in config.yaml",
+            file=str(path),
+        ) from None
     if len(key) < 32:
-        raise InputError("the installation secret is too short (it must hold at least 32 characters); "
-                         "delete the file to have a new one created (event ids then change)", file=str(path))
+        raise InputError(
+            "the installation secret is too short (it must hold at least 32 characters); "
+            "delete the file to have a new one created (event ids then change)",
+            file=str(path),
+        )
     return key
 
 
@@ -379,7 +399,9 @@ def _shadow(text: str) -> str:
 
 _EMAIL = re.compile(
     r"(?<![\w.+-])[\w.+-]+ ?(?:@|\((?:at|snabel-a)\)|\[(?:at|snabel-a)\]|\{at\}) ?"
-    r"[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}(?![\w-])", re.I)
+    r"[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}(?![\w-])",
+    re.I,
+)
 
 # Personnummer / samordningsnummer: (YY)YYMMDD, separator (dash or plus, spaces allowed around
 # it, or one space, or none), 4 digits. Day 61–91 is a coordination number (day + 60). Letters
@@ -388,8 +410,11 @@ _EMAIL = re.compile(
 _MONTH = r"(?:0[1-9]|1[0-2])"
 _DAY = r"(?:0[1-9]|[12]\d|3[01]|6[1-9]|[78]\d|9[01])"
 _PNR = re.compile(
-    r"(?<!\d)(?<!\d[-./])(?!07\d{8}(?!\d))(?:(?:19|20)\d{2}|\d{2})" + _MONTH + _DAY
-    + r"(?: *[-+] *| )?\d{4}(?!\d)(?![-/.]\d)")
+    r"(?<!\d)(?<!\d[-./])(?!07\d{8}(?!\d))(?:(?:19|20)\d{2}|\d{2})"
+    + _MONTH
+    + _DAY
+    + r"(?: *[-+] *| )?\d{4}(?!\d)(?![-/.]\d)"
+)
 
 # Phone numbers: a Swedish prefix (+46, 0046, optional "(0)", or a leading 0 / "(0"), the rest
 # of the area code, then groups. Only one dash (after the area code, spaces allowed around it),
@@ -399,18 +424,21 @@ _PHONE = re.compile(
     r"(?:(?:\+ ?|00 ?)46 ?(?:\(0\) ?)?[1-9]\d{0,3}|\(0[1-9]\d{0,3}\)|0[1-9]\d{0,3})"
     r"(?: *- *| +|/)?"
     r"\d{1,4}"
-    r"(?: ?\d{1,4}){0,4}")
+    r"(?: ?\d{1,4}){0,4}"
+)
 _PHONE_INTL = re.compile(r"(?<![\w+])\+ ?(?!46)[1-9]\d{0,2}(?:[ -]?\d{1,4}){2,6}")
 
 # Vehicle registration: three letters (no I, Q, V, Å, Ä, Ö), two digits and a digit or a
 # letter (no O: the current format), any case, with a space, dash or nothing between.
 _REGNR = re.compile(r"(?<![\w-])([a-hj-pr-uw-z]{3})[ -]?(\d{2}[0-9a-hj-npr-uw-z])(?![\w-])", re.I)
 #: Three-letter words that stand before a number in ordinary text and are not plates.
-_NOT_REGNR = frozenset("""
+_NOT_REGNR = frozenset(
+    """
     sos lgh tel tfn mob num ort kod box och som den det der med vid rum sal hus del typ nya
     tio sex sju tre fem nio elva sid kap art ref avd app ant bef ggr min sek kmh ton kvm
     jan feb mar apr maj jun jul aug sep okt dec mot per hos fyr tur bur par ett tal nej
-""".split())
+""".split()
+)
 
 
 def _spans(rx: re.Pattern, shadow: str, label: str, keep=lambda m: True) -> list[tuple[int, int, str]]:

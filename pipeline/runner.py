@@ -76,11 +76,11 @@ class IngestResult:
 
     def __init__(self, store: EventStore, state: dict, files: list[FileEntry], synced=None):
         self.store, self.state, self.files = store, state, files
-        self.read_files = synced.read_files if synced else []          # exports read this run
-        self.rebuilt_weeks = synced.rebuilt_weeks if synced else []    # partitions rewritten
+        self.read_files = synced.read_files if synced else []  # exports read this run
+        self.rebuilt_weeks = synced.rebuilt_weeks if synced else []  # partitions rewritten
         self.stored = StoredEvents(store, state)
         self.quality = state["quality"]
-        self.inputs = {f.name: f.sha256 for f in files}   # display name -> sha256
+        self.inputs = {f.name: f.sha256 for f in files}  # display name -> sha256
         self._events = self._rejected = None
 
     @property
@@ -108,8 +108,8 @@ class WeeklyResult:
 
 # -- ingest ----------------------------------------------------------------------------------
 
-def run_ingest(cfg: Config, now: pd.Timestamp | None = None, echo=print,
-               ref: Reference | None = None) -> IngestResult:
+
+def run_ingest(cfg: Config, now: pd.Timestamp | None = None, echo=print, ref: Reference | None = None) -> IngestResult:
     """Bring the event store up to date with every partner's exports (pipeline/io/store.py):
     an export already ingested is not read again; write the clean and rejected tables and
     the summary. Under the same lock as ``run_weekly``: they write the same files."""
@@ -122,8 +122,11 @@ def _ingest(cfg: Config, now, echo, ref: Reference | None) -> IngestResult:
     now = now if now is not None else pd.Timestamp.now(tz=cfg.timezone)
     ref = ref or Reference.load(cfg)
     paths = {partner: partner_files(cfg, partner) for partner in cfg.partners}
-    files = [FileEntry(partner, _display_name(path, cfg.base_dir), path, sha256_file(path))
-             for partner, found in paths.items() for path in found]
+    files = [
+        FileEntry(partner, _display_name(path, cfg.base_dir), path, sha256_file(path))
+        for partner, found in paths.items()
+        for path in found
+    ]
     key = installation_key(cfg.path(cfg.paths.secret))
 
     def ingest_file(f: FileEntry):
@@ -162,8 +165,10 @@ def unread_files(cfg: Config, read: dict[str, list[Path]]) -> dict[str, list[dic
 
 # -- weekly ----------------------------------------------------------------------------------
 
-def run_weekly(cfg: Config, week: str | None = None, now: pd.Timestamp | None = None, echo=print,
-               backfill: bool = False) -> WeeklyResult:
+
+def run_weekly(
+    cfg: Config, week: str | None = None, now: pd.Timestamp | None = None, echo=print, backfill: bool = False
+) -> WeeklyResult:
     """Ingest, analyse ``week`` (default: latest complete week), archive, render; under a lock.
 
     Archived weeks whose inputs changed are rebuilt too; with ``backfill`` every earlier week
@@ -185,7 +190,9 @@ def _run_weekly_locked(cfg, week, now, echo, backfill) -> WeeklyResult:
     if week is None:
         week = latest_complete_week(present, now)
         if week is None:
-            raise LagesbildError("no complete ISO week with events in the data; add exports to data/raw/ or pass --week")
+            raise LagesbildError(
+                "no complete ISO week with events in the data; add exports to data/raw/ or pass --week"
+            )
     check_week(week)
     archived = archived_weeks(cfg)
     hashes = events.hashes
@@ -196,8 +203,14 @@ def _run_weekly_locked(cfg, week, now, echo, backfill) -> WeeklyResult:
     todo = sorted({week, *stale, *missing})
     # A backfill builds many weeks: show "week n of N" on a terminal (tqdm is off when the
     # output is not a terminal, so logs and tests stay clean).
-    for w in tqdm(todo, desc="Bygger veckor", unit="vecka", disable=None if len(todo) > 1 else True,
-                  leave=False, bar_format="{desc}: {n_fmt} av {total_fmt} {bar} {postfix}"):
+    for w in tqdm(
+        todo,
+        desc="Bygger veckor",
+        unit="vecka",
+        disable=None if len(todo) > 1 else True,
+        leave=False,
+        bar_format="{desc}: {n_fmt} av {total_fmt} {bar} {postfix}",
+    ):
         _build_week(cfg, events, w, ref, ingest, hashes, interventions)
         crash_point(f"after-archive:{w}")
         rebuilt.append(w)
@@ -225,7 +238,10 @@ def build_products(cfg, events, week: str, ref: Reference, interventions=None) -
     outputs, upstream = [], {}
     for product in build_order(PRODUCTS):
         inp = ProductInput(
-            cfg=cfg, week=week, events=_events_of(product, cfg, events, week), reference=ref,
+            cfg=cfg,
+            week=week,
+            events=_events_of(product, cfg, events, week),
+            reference=ref,
             interventions=interventions if "interventions" in product.inputs else None,
             upstream={r: upstream[r] for r in product.requires},
         )
@@ -252,8 +268,9 @@ def _build_week(cfg, events, week, ref: Reference, ingest: IngestResult, hashes,
     info = {
         "week": week,
         "config_sha256": cfg.sha256,
-        "input_sha256": json.dumps({redact(k): v for k, v in ingest.inputs.items()}, ensure_ascii=False,
-                                   sort_keys=True),
+        "input_sha256": json.dumps(
+            {redact(k): v for k, v in ingest.inputs.items()}, ensure_ascii=False, sort_keys=True
+        ),
         "events_fingerprint": week_fingerprint(cfg, hashes, interventions, week),
         # published: withheld (sensitive) events are left out of every count (privacy.public_quality)
         "rows_read": str(ingest.public_quality["totals"]["rows_read"]),
@@ -273,7 +290,7 @@ def _render_weeks(cfg, weeks, areas, quality) -> tuple[dict[str, tuple[Path, Pat
     todo = set(weeks)
     for w in weeks:
         i = archived.index(w)
-        todo.update(archived[max(i - 1, 0): i + 2])
+        todo.update(archived[max(i - 1, 0) : i + 2])
     out, contexts = {}, {}
     for w in sorted(todo):
         ctx = week_context(cfg, w, areas=areas, quality=quality if w in weeks else None, weeks=archived)
@@ -296,11 +313,16 @@ def week_context(cfg, week: str, *, areas=None, quality: dict | None = None, wee
     info = run_info_dict(path)
     maps_dir = cfg.path(cfg.paths.maps)
     return WeekContext(
-        week=week, cfg=cfg, layers=read_archive(path), run_info=info,
+        week=week,
+        cfg=cfg,
+        layers=read_archive(path),
+        run_info=info,
         quality=quality if quality is not None else json.loads(info.get("quality", "{}")),
-        boundary=boundary_frame(cfg), areas=areas if areas is not None else load_areas(cfg),
+        boundary=boundary_frame(cfg),
+        areas=areas if areas is not None else load_areas(cfg),
         weeks=weeks if weeks is not None else archived_weeks(cfg),
-        map_path=maps_dir / week / "karta.html", report_path=maps_dir / week / "lagesbild.html",
+        map_path=maps_dir / week / "karta.html",
+        report_path=maps_dir / week / "lagesbild.html",
     )
 
 
@@ -309,7 +331,6 @@ def _index_path(cfg) -> Path:
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
 
 
 def archived_weeks(cfg) -> list[str]:
@@ -383,6 +404,7 @@ def _sha256(path: Path) -> str:
 
 
 # -- quarter and year ------------------------------------------------------------------------
+
 
 def run_period_report(cfg: Config, period: str, echo=print) -> Path:
     """The report of a quarter (``2026-Q3``) or a year (``2026``) from the weekly archives:

@@ -11,16 +11,25 @@ import pandas as pd
 
 #: column -> (dtype, description). Order is the column order of ``events.parquet``.
 EVENT_COLUMNS: dict[str, tuple[str, str]] = {
-    "event_id": ("string", "Stable id: sha1 of partner + source_id (or of the raw row when there is no id), 16 hex chars."),
+    "event_id": (
+        "string",
+        "Stable id: sha1 of partner + source_id (or of the raw row when there is no id), 16 hex chars.",
+    ),
     "source": ("string", "Partner key from config (polisen, kommunen, ...)."),
-    "source_id": ("string", "The partner's own id (Diarienr, Ärendenr, ...); may be empty. Never leaves data/processed."),
+    "source_id": (
+        "string",
+        "The partner's own id (Diarienr, Ärendenr, ...); may be empty. Never leaves data/processed.",
+    ),
     "source_file": ("string", "Export file, relative to the config folder."),
     "source_line": ("int64", "Line in the export where the row starts (header = line 1)."),
     "category": ("string", "Taxonomy key (config taxonomy); unmapped raw values -> 'ovrigt'."),
     "category_group": ("string", "Taxonomy group key (config groups)."),
     "sensitive": ("bool", "Category is marked sensitive: counted only in aggregates, never drawn as a point."),
     "source_category": ("string", "The raw category text from the export."),
-    "occurred_at": ("datetime64[ns, Europe/Stockholm]", "Start time, tz-aware. DST gap times move forward 1 h; ambiguous times take the first (summer-time) instant."),
+    "occurred_at": (
+        "datetime64[ns, Europe/Stockholm]",
+        "Start time, tz-aware. DST gap times move forward 1 h; ambiguous times take the first (summer-time) instant.",
+    ),
     "occurred_end": ("datetime64[ns, Europe/Stockholm]", "End time of an interval, or NaT."),
     "iso_week": ("string", "ISO week of occurred_at, e.g. 2026-W47."),
     "weekday": ("int64", "ISO weekday 1 = Monday ... 7 = Sunday."),
@@ -30,7 +39,10 @@ EVENT_COLUMNS: dict[str, tuple[str, str]] = {
     "geocode_method": ("string", "coordinates | exact | fuzzy | street_centroid | place."),
     "geocode_score": ("float64", "100 for coordinates/exact; the fuzzy score otherwise."),
     "area": ("string", "Named area (config geocoding.areas) containing the point, or 'Utanför namngivet område'."),
-    "duplicate_of": ("string", "event_id of the earlier event from another partner this probably duplicates, or empty."),
+    "duplicate_of": (
+        "string",
+        "event_id of the earlier event from another partner this probably duplicates, or empty.",
+    ),
     "description": ("string", "Free text: empty unless the partner keeps it, and then redacted."),
     "geometry": ("geometry", "Point in EPSG:3006 (SWEREF 99 TM)."),
 }
@@ -67,8 +79,8 @@ OUTSIDE_AREA = "Utanför namngivet område"
 # -- the one vocabulary ------------------------------------------------------------------------
 # Every product, the archive and the renderers use these names; no string literals elsewhere.
 
-CRS = "EPSG:3006"            #: SWEREF 99 TM: every distance, area and grid
-WEB_CRS = "EPSG:4326"        #: only inside the web map
+CRS = "EPSG:3006"  #: SWEREF 99 TM: every distance, area and grid
+WEB_CRS = "EPSG:4326"  #: only inside the web map
 TIMEZONE = "Europe/Stockholm"
 
 #: Periods a zone or cluster is computed over: the ISO week itself, and the rolling window

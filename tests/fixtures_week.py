@@ -50,8 +50,9 @@ def build_week_context(n_events: int = 160, seed: int = 47) -> WeekContext:
     rng = np.random.default_rng(seed)
     cfg = _config()
     areas = _areas()
-    boundary = gpd.GeoDataFrame({"name": [cfg.municipality.name]},
-                                geometry=[shapely.convex_hull(areas.union_all()).buffer(3000)], crs=CRS)
+    boundary = gpd.GeoDataFrame(
+        {"name": [cfg.municipality.name]}, geometry=[shapely.convex_hull(areas.union_all()).buffer(3000)], crs=CRS
+    )
     events = _events(cfg, areas, rng, n_events)
     counted = events[events["duplicate_of"] == ""]
     layers = {
@@ -64,8 +65,16 @@ def build_week_context(n_events: int = 160, seed: int = 47) -> WeekContext:
     }
     run_info = _run_info(cfg, events)
     layers["run_info"] = pd.DataFrame({"key": list(run_info), "value": list(run_info.values())})
-    return WeekContext(week=WEEK, cfg=cfg, layers=layers, run_info=run_info, quality=_quality(cfg),
-                       boundary=boundary, areas=areas, weeks=list(WEEKS))
+    return WeekContext(
+        week=WEEK,
+        cfg=cfg,
+        layers=layers,
+        run_info=run_info,
+        quality=_quality(cfg),
+        boundary=boundary,
+        areas=areas,
+        weeks=list(WEEKS),
+    )
 
 
 def _config():
@@ -102,15 +111,23 @@ def _events(cfg, areas, rng, n) -> gpd.GeoDataFrame:
         cat = keys[int(rng.integers(len(keys)))]
         pt = Point(x, y)
         hit = areas[areas.contains(pt)]
-        rows.append({
-            "event_id": f"{i:016x}", "source": partners[i % len(partners)], "category": cat,
-            "category_label": cfg.taxonomy[cat].label, "category_group": cfg.taxonomy[cat].group,
-            "occurred_at": at.strftime("%Y-%m-%dT%H:%M:%S+01:00"), "iso_week": WEEK,
-            "weekday": day + 1, "hour": hour, "time_of_day": cfg.time_bin_of_hour()[hour],
-            "area": str(hit["name"].iloc[0]) if len(hit) else OUTSIDE_AREA,
-            "geocode_method": ["coordinates", "exact", "fuzzy", "street_centroid"][i % 4],
-            "duplicate_of": f"{i - 1:016x}" if i % 40 == 39 else "",
-        })
+        rows.append(
+            {
+                "event_id": f"{i:016x}",
+                "source": partners[i % len(partners)],
+                "category": cat,
+                "category_label": cfg.taxonomy[cat].label,
+                "category_group": cfg.taxonomy[cat].group,
+                "occurred_at": at.strftime("%Y-%m-%dT%H:%M:%S+01:00"),
+                "iso_week": WEEK,
+                "weekday": day + 1,
+                "hour": hour,
+                "time_of_day": cfg.time_bin_of_hour()[hour],
+                "area": str(hit["name"].iloc[0]) if len(hit) else OUTSIDE_AREA,
+                "geocode_method": ["coordinates", "exact", "fuzzy", "street_centroid"][i % 4],
+                "duplicate_of": f"{i - 1:016x}" if i % 40 == 39 else "",
+            }
+        )
         geoms.append(pt)
     return gpd.GeoDataFrame(rows, geometry=geoms, crs=CRS)
 
@@ -138,9 +155,20 @@ def _hotspots(counted, boundary) -> gpd.GeoDataFrame:
                     continue
                 km2 = geom.area / 1e6
                 share_e, share_a = k / max(len(part), 1), km2 / total_km2
-                rows.append({"period": period, "time_of_day": tod, "level": level, "zone_id": zone_id,
-                             "n_events": k, "share_events": share_e, "area_km2": km2, "share_area": share_a,
-                             "pai": share_e / share_a, "density_min": k / km2 / 2})
+                rows.append(
+                    {
+                        "period": period,
+                        "time_of_day": tod,
+                        "level": level,
+                        "zone_id": zone_id,
+                        "n_events": k,
+                        "share_events": share_e,
+                        "area_km2": km2,
+                        "share_area": share_a,
+                        "pai": share_e / share_a,
+                        "density_min": k / km2 / 2,
+                    }
+                )
                 geoms.append(geom)
     return gpd.GeoDataFrame(rows, geometry=geoms, crs=CRS)
 
@@ -157,17 +185,24 @@ def _clusters(counted, cfg) -> gpd.GeoDataFrame:
             k += 1
             cats = members["category_label"].value_counts()
             wd = int(members["weekday"].mode().iloc[0])
-            rows.append({
-                "cluster_id": f"{WEEK}-{tod}-{k}" if period == "vecka" else f"{WEEK}-rullande-{tod}-{k}",
-                "period": period, "time_of_day": tod, "n_events": len(members),
-                "top_categories": ", ".join(f"{c} ({v})" for c, v in cats.head(3).items()),
-                "categories": json.dumps(cats.to_dict(), ensure_ascii=False),
-                "partners": ", ".join(cfg.partners[p].label for p in sorted(members["source"].unique())),
-                "first_at": min(members["occurred_at"]), "last_at": max(members["occurred_at"]),
-                "peak_weekday": wd, "peak_weekday_name": names[wd - 1],
-                "peak_hour": int(members["hour"].mode().iloc[0]),
-                "status": "ny" if k % 2 else "kvarstående", "place_name": place,
-            })
+            rows.append(
+                {
+                    "cluster_id": f"{WEEK}-{tod}-{k}" if period == "vecka" else f"{WEEK}-rullande-{tod}-{k}",
+                    "period": period,
+                    "time_of_day": tod,
+                    "n_events": len(members),
+                    "top_categories": ", ".join(f"{c} ({v})" for c, v in cats.head(3).items()),
+                    "categories": json.dumps(cats.to_dict(), ensure_ascii=False),
+                    "partners": ", ".join(cfg.partners[p].label for p in sorted(members["source"].unique())),
+                    "first_at": min(members["occurred_at"]),
+                    "last_at": max(members["occurred_at"]),
+                    "peak_weekday": wd,
+                    "peak_weekday_name": names[wd - 1],
+                    "peak_hour": int(members["hour"].mode().iloc[0]),
+                    "status": "ny" if k % 2 else "kvarstående",
+                    "place_name": place,
+                }
+            )
             geoms.append(shapely.convex_hull(members.union_all()).buffer(25))
     return gpd.GeoDataFrame(rows, geometry=geoms, crs=CRS)
 
@@ -179,9 +214,15 @@ def _area_summary(counted) -> pd.DataFrame:
     out["n_events"] = out["n_events"].astype("Int64")
     out["suppressed"] = False
     # Sensitive categories arrive already aggregated: one suppressed, one large enough to show.
-    extra = pd.DataFrame({"area": ["Mjölby centrum", "Resecentrum/stationsområdet"],
-                          "category": ["vald_nara_relation", "sexualbrott"], "time_of_day": ["alla", "alla"],
-                          "n_events": pd.array([pd.NA, 4], dtype="Int64"), "suppressed": [True, False]})
+    extra = pd.DataFrame(
+        {
+            "area": ["Mjölby centrum", "Resecentrum/stationsområdet"],
+            "category": ["vald_nara_relation", "sexualbrott"],
+            "time_of_day": ["alla", "alla"],
+            "n_events": pd.array([pd.NA, 4], dtype="Int64"),
+            "suppressed": [True, False],
+        }
+    )
     return pd.concat([out, extra], ignore_index=True)
 
 
@@ -203,19 +244,30 @@ def _key_figures(counted, cfg, areas, rng) -> pd.DataFrame:
 
 
 def _weekday_hour(counted) -> pd.DataFrame:
-    table = pd.crosstab(counted["weekday"], counted["hour"]).reindex(index=range(1, 8), columns=range(24),
-                                                                      fill_value=0)
+    table = pd.crosstab(counted["weekday"], counted["hour"]).reindex(index=range(1, 8), columns=range(24), fill_value=0)
     return table.stack().rename("n").reset_index()
 
 
 def _run_info(cfg, events) -> dict:
     return {
-        "week": WEEK, "code_version": "0.1.0+g26ece58", "config_sha256": "ab" * 32,
-        "input_sha256": json.dumps({"data/raw/polisen/demo_polisen_2026_v35-v47.csv": "cd" * 32,
-                                    "data/raw/kommunen/demo_kommunen_2026.csv": "ef" * 32}),
-        "bandwidth_m": "212.5", "cell_size_m": "50", "kernel": "quartic", "levels": "[0.1, 0.5]",
-        "rows_read": "520", "rows_accepted": str(len(events) + 300), "rows_rejected": "40",
-        "run_started": "2026-11-23T07:30:00+01:00", "quality": json.dumps({"partners": {}}),
+        "week": WEEK,
+        "code_version": "0.1.0+g26ece58",
+        "config_sha256": "ab" * 32,
+        "input_sha256": json.dumps(
+            {
+                "data/raw/polisen/demo_polisen_2026_v35-v47.csv": "cd" * 32,
+                "data/raw/kommunen/demo_kommunen_2026.csv": "ef" * 32,
+            }
+        ),
+        "bandwidth_m": "212.5",
+        "cell_size_m": "50",
+        "kernel": "quartic",
+        "levels": "[0.1, 0.5]",
+        "rows_read": "520",
+        "rows_accepted": str(len(events) + 300),
+        "rows_rejected": "40",
+        "run_started": "2026-11-23T07:30:00+01:00",
+        "quality": json.dumps({"partners": {}}),
     }
 
 
@@ -225,7 +277,9 @@ def _quality(cfg) -> dict:
         rejected = {"bad_date": 2 + i, "not_geocoded": 3, "outside_municipality": i}
         accepted = 100 + 10 * i
         partners[key] = {
-            "label": p.label, "rows_read": accepted + sum(rejected.values()), "accepted": accepted,
+            "label": p.label,
+            "rows_read": accepted + sum(rejected.values()),
+            "accepted": accepted,
             "rejected_by_reason": rejected,
             "geocoded_by_method": {"coordinates": accepted - 30, "exact": 20, "fuzzy": 6, "street_centroid": 4},
             "unmapped_categories": {"Okänd händelse": 2} if i == 1 else {},
@@ -235,6 +289,7 @@ def _quality(cfg) -> dict:
 
 
 # -- HTML inspection helpers for the renderer tests ------------------------------------------------
+
 
 class _Collector(HTMLParser):
     def __init__(self, attr: str | None):

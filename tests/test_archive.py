@@ -14,20 +14,29 @@ import pytest
 import rasterio
 
 import pipeline
-from pipeline.io import archive
-from pipeline.analysis.weekly import analyse_week
 from pipeline.analysis.tables import EVENT_LAYER_COLUMNS, weekday_hour_matrix
-from pipeline.products.week import week_output
+from pipeline.analysis.weekly import analyse_week
+from pipeline.io import archive
 from pipeline.io.archive import read_archive, run_info_dict, write_archive
+from pipeline.products.week import week_output
 from tests.test_weekly import WEEK, config, synthetic
 
-VECTOR_LAYERS = {"events", "hotspots", "clusters", "area_summary", "key_figures", "weekday_hour",
-                 "run_info", "layer_styles"}
+VECTOR_LAYERS = {
+    "events",
+    "hotspots",
+    "clusters",
+    "area_summary",
+    "key_figures",
+    "weekday_hour",
+    "run_info",
+    "layer_styles",
+}
 RUN_INFO = {
     "week": WEEK,
     "input_sha256": json.dumps({"data/raw/polisen/p.csv": "ab" * 32}),
     "quality": json.dumps({"partners": {"polisen": {"rows_read": 10}}}, ensure_ascii=False),
-    "events_fingerprint": "f" * 64, "run_started": "2026-11-23T07:30:00+01:00",
+    "events_fingerprint": "f" * 64,
+    "run_started": "2026-11-23T07:30:00+01:00",
 }
 
 
@@ -76,12 +85,16 @@ def test_counts_equal_the_analysis(written, analysis):
     pd.testing.assert_frame_equal(
         layers["area_summary"].reset_index(drop=True),
         analysis.area_summary.sort_values(["area", "category", "time_of_day"]).reset_index(drop=True),
-        check_dtype=False, check_column_type=False)
-    assert layers["area_summary"]["n_events"].isna().sum() == 1          # the suppressed cell
-    pd.testing.assert_frame_equal(layers["key_figures"], analysis.key_figures.reset_index(drop=True),
-                                  check_dtype=False, check_column_type=False)
-    pd.testing.assert_frame_equal(weekday_hour_matrix(layers["weekday_hour"]), analysis.weekday_hour,
-                                  check_dtype=False, check_names=False)
+        check_dtype=False,
+        check_column_type=False,
+    )
+    assert layers["area_summary"]["n_events"].isna().sum() == 1  # the suppressed cell
+    pd.testing.assert_frame_equal(
+        layers["key_figures"], analysis.key_figures.reset_index(drop=True), check_dtype=False, check_column_type=False
+    )
+    pd.testing.assert_frame_equal(
+        weekday_hour_matrix(layers["weekday_hour"]), analysis.weekday_hour, check_dtype=False, check_names=False
+    )
     assert list(layers["weekday_hour"].columns) == ["weekday", "hour", "n"]
     assert len(layers["weekday_hour"]) == 168
 
@@ -126,8 +139,9 @@ def test_run_info(written, analysis, cfg):
 
 def test_layer_styles_table(written, cfg):
     with sqlite3.connect(written) as con:
-        rows = con.execute("SELECT f_table_name, f_geometry_column, useAsDefault, styleQML FROM layer_styles"
-                           " ORDER BY f_table_name").fetchall()
+        rows = con.execute(
+            "SELECT f_table_name, f_geometry_column, useAsDefault, styleQML FROM layer_styles ORDER BY f_table_name"
+        ).fetchall()
     assert [r[0] for r in rows] == ["clusters", "events", "hotspots"]
     geoms = {str(n): pyogrio.read_info(written, layer=n)["geometry_name"] for n in ("events", "clusters")}
     by = {r[0]: r for r in rows}
@@ -154,8 +168,12 @@ def _features(path):
 
 
 def test_writing_twice_gives_identical_features(tmp_path, analysis, cfg):
-    first = write_archive(tmp_path / "a.gpkg", week_output(analysis, cfg), {"run_started": "2026-11-23T07:00:00+01:00"}, cfg)
-    second = write_archive(tmp_path / "b.gpkg", week_output(analysis, cfg), {"run_started": "2026-11-30T09:00:00+01:00"}, cfg)
+    first = write_archive(
+        tmp_path / "a.gpkg", week_output(analysis, cfg), {"run_started": "2026-11-23T07:00:00+01:00"}, cfg
+    )
+    second = write_archive(
+        tmp_path / "b.gpkg", week_output(analysis, cfg), {"run_started": "2026-11-30T09:00:00+01:00"}, cfg
+    )
     a, b = _features(first), _features(second)
     for name in a:
         pd.testing.assert_frame_equal(a[name], b[name], obj=name)
@@ -197,7 +215,7 @@ def test_geotiff_fallback_when_gpkg_raster_fails(tmp_path, analysis, cfg, monkey
 
 def test_week_without_events_still_archives(tmp_path, cfg):
     events, boundary, areas = synthetic(cfg)
-    empty = analyse_week(events, cfg, "2026-W52", boundary, areas)   # nothing in W49–W52
+    empty = analyse_week(events, cfg, "2026-W52", boundary, areas)  # nothing in W49–W52
     path = write_archive(tmp_path / "2026-W52.gpkg", week_output(empty, cfg), {}, cfg)
     layers = read_archive(path)
     assert VECTOR_LAYERS <= set(layers)

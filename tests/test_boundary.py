@@ -10,9 +10,9 @@ import geopandas as gpd
 import pytest
 from shapely.geometry import Point, box
 
-from pipeline.io.reference import boundary_frame, empty_areas, load_areas, municipality_boundary
 from pipeline.config import load_config
 from pipeline.errors import ConfigError, InputError
+from pipeline.io.reference import boundary_frame, empty_areas, load_areas, municipality_boundary
 
 ROOT = Path(__file__).resolve().parents[1]
 TOWN_CENTRES = {"Mjölby": (507240, 6465010), "Mantorp": (516580, 6467700), "Skänninge": (505060, 6472610)}
@@ -39,6 +39,7 @@ def _with_boundary(cfg, boundary, kommunkod=None, base_dir=None):
 
 # -- boundary ---------------------------------------------------------------------------------
 
+
 def test_mjolby_boundary_has_the_real_area_and_contains_the_towns(cfg):
     geom = municipality_boundary(cfg)
     assert geom.area / 1e6 == pytest.approx(543.3, abs=1.0)
@@ -64,8 +65,11 @@ def test_unknown_kommunkod_is_a_config_error(cfg):
 
 def test_boundary_from_a_file_is_unioned_and_projected(cfg, tmp_path):
     # Two adjacent squares given in SWEREF 99 TM; the boundary is their union.
-    frame = gpd.GeoDataFrame({"id": [1, 2]}, geometry=[box(500000, 6460000, 501000, 6461000),
-                                                      box(501000, 6460000, 502000, 6461000)], crs="EPSG:3006")
+    frame = gpd.GeoDataFrame(
+        {"id": [1, 2]},
+        geometry=[box(500000, 6460000, 501000, 6461000), box(501000, 6460000, 502000, 6461000)],
+        crs="EPSG:3006",
+    )
     frame.to_crs("EPSG:4326").to_file(tmp_path / "gräns.geojson")
     geom = municipality_boundary(_with_boundary(cfg, "gräns.geojson", base_dir=tmp_path))
     assert geom.area == pytest.approx(2e6, rel=1e-4)
@@ -85,6 +89,7 @@ def test_boundary_frame_is_one_named_row(cfg):
 
 
 # -- areas ------------------------------------------------------------------------------------
+
 
 def test_demo_areas_are_named_inside_and_non_overlapping(cfg):
     areas = load_areas(cfg)
@@ -122,10 +127,19 @@ def test_corrupt_areas_file_is_an_input_error(cfg, tmp_path):
 
 
 def test_missing_name_column_names_column_and_alternatives(cfg, tmp_path):
-    doc = {"type": "FeatureCollection", "features": [{
-        "type": "Feature", "properties": {"omrade": "Sörby"},
-        "geometry": {"type": "Polygon", "coordinates": [[[15.1, 58.3], [15.11, 58.3], [15.11, 58.31], [15.1, 58.3]]]},
-    }]}
+    doc = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"omrade": "Sörby"},
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [[[15.1, 58.3], [15.11, 58.3], [15.11, 58.31], [15.1, 58.3]]],
+                },
+            }
+        ],
+    }
     (tmp_path / "a.geojson").write_text(json.dumps(doc), encoding="utf-8")
     with pytest.raises(InputError, match=r"a\.geojson, column 'namn'.*one of: omrade"):
         load_areas(_with(cfg, base_dir=tmp_path, areas="a.geojson"))

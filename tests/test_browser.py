@@ -20,8 +20,14 @@ from tests.fixtures_week import XSS, build_week_context
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 
 
@@ -51,8 +57,13 @@ def _synthetic_site(tmp_path_factory) -> dict:
     (week_dir / "karta.html").write_text(render_map(ctx), encoding="utf-8")
     (week_dir / "lagesbild.html").write_text(render_report(ctx), encoding="utf-8")
     (maps / "index.html").write_text(render_index(ctx.weeks, ctx.cfg), encoding="utf-8")
-    return {"kind": "synthetic", "ctx": ctx, "map": week_dir / "karta.html",
-            "report": week_dir / "lagesbild.html", "index": maps / "index.html"}
+    return {
+        "kind": "synthetic",
+        "ctx": ctx,
+        "map": week_dir / "karta.html",
+        "report": week_dir / "lagesbild.html",
+        "index": maps / "index.html",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +133,9 @@ def test_map_offline_draws_default_layers(browser, site):
         # Default view: "Hela veckan" zones + clusters, events, areas, boundary; rolling off.
         assert page.locator("path.lb-cluster").count() == len(_clusters(ctx))
         hs = ctx.layers["hotspots"]
-        assert page.locator("path.lb-hotspot").count() == int(((hs.period == "vecka") & (hs.time_of_day == "alla")).sum())
+        assert page.locator("path.lb-hotspot").count() == int(
+            ((hs.period == "vecka") & (hs.time_of_day == "alla")).sum()
+        )
         assert page.locator("path.lb-area").count() == len(ctx.areas)
         assert page.locator("path.lb-hotspot-rolling").count() == 0
         assert page.locator(".leaflet-control-layers-base input:checked").count() == 1
@@ -209,7 +222,8 @@ def test_report_in_browser_matches_layers(browser, site):
         page = view.page
         assert view.errors == [] and view.unexpected_console_errors() == [] and view.blocked == []
         cells = page.eval_on_selector_all(
-            "[data-n-week]", "els => els.map(e => [e.dataset.key, e.dataset.nWeek, e.textContent.trim()])")
+            "[data-n-week]", "els => els.map(e => [e.dataset.key, e.dataset.nWeek, e.textContent.trim()])"
+        )
         kf = ctx.layers["key_figures"]
         assert len(cells) == len(kf)
         shown = {k: (n, t) for k, n, t in cells}
@@ -219,7 +233,11 @@ def test_report_in_browser_matches_layers(browser, site):
         heat = page.eval_on_selector_all("td[data-hour]", "els => els.reduce((s, e) => s + Number(e.dataset.n), 0)")
         assert heat == int(ctx.layers["weekday_hour"]["n"].sum())
         suppressed = int(ctx.layers["area_summary"]["suppressed"].sum())
-        assert page.locator("td.lb-suppressed", has_text="< 3").count() == (suppressed if site["kind"] == "demo" else max(suppressed, 1)) or suppressed == 0
+        assert (
+            page.locator("td.lb-suppressed", has_text="< 3").count()
+            == (suppressed if site["kind"] == "demo" else max(suppressed, 1))
+            or suppressed == 0
+        )
         assert page.locator("svg").count() >= 2
         assert view.dialogs == []
         SCREENSHOTS.mkdir(exist_ok=True)
@@ -263,11 +281,13 @@ def test_hostile_export_text_is_escaped_end_to_end(browser, project):
 
     hostile = "<img src=x onerror=alert(1)>"
     export = project.parent / "data/raw/kommunen/kommunen_elak.csv"
-    export.write_bytes((
-        "Ärendenr;Datum;Tid;Verksamhet;Händelsetyp;Plats;Beskrivning\r\n"
-        f"MK-X-1;2026-11-18;20:15;<script>alert(2)</script>;{hostile};Stora torget;{hostile}\r\n"
-        f"MK-X-2;2026-11-18;20:20;Fritid;Klotter;{hostile};text\r\n"
-    ).encode("cp1252"))
+    export.write_bytes(
+        (
+            "Ärendenr;Datum;Tid;Verksamhet;Händelsetyp;Plats;Beskrivning\r\n"
+            f"MK-X-1;2026-11-18;20:15;<script>alert(2)</script>;{hostile};Stora torget;{hostile}\r\n"
+            f"MK-X-2;2026-11-18;20:20;Fritid;Klotter;{hostile};text\r\n"
+        ).encode("cp1252")
+    )
     result = run_weekly(load_config(project), week="2026-W47", now=NOW, echo=lambda s: None)
     for path in (result.report, result.map):
         view = Page(browser, path)
@@ -300,7 +320,7 @@ def test_time_of_day_filters_event_dots(browser, site):
         page.wait_for_selector("path.lb-boundary", state="attached")
         events = _drawn_events(ctx)
         assert page.locator("path.lb-event").count() == len(events)
-        assert page.locator(".marker-cluster").count() == 0   # no numbered bubbles that look like clusters
+        assert page.locator(".marker-cluster").count() == 0  # no numbered bubbles that look like clusters
         for key, b in ctx.cfg.time_of_day.items():
             page.locator(".leaflet-control-layers-base label", has_text=b.label).click()
             n = int((events["time_of_day"] == key).sum())
@@ -325,13 +345,17 @@ def test_desktop_panels_open_labels_and_summary(browser, site):
         summary = page.locator("details.lb-summary")
         assert summary.get_attribute("open") is not None
         from pipeline.render.summary import week_summary
+
         assert week_summary(ctx)[0].text in summary.inner_text()
         labels = page.locator(".lb-area-label")
         assert labels.count() == len(ctx.areas)
         visible = page.eval_on_selector_all(
-            ".lb-area-label", "els => els.filter(e => getComputedStyle(e).visibility !== 'hidden' "
-                              "&& e.getBoundingClientRect().width > 0).length")
+            ".lb-area-label",
+            "els => els.filter(e => getComputedStyle(e).visibility !== 'hidden' "
+            "&& e.getBoundingClientRect().width > 0).length",
+        )
         assert visible >= 1
+
         # labels grow with the zoom
         def size():
             return page.eval_on_selector(".lb-area-label", "e => parseFloat(getComputedStyle(e).fontSize)")
@@ -394,8 +418,7 @@ def test_report_main_part_fits_four_a4_pages(browser, site, tmp_path):
     try:
         path = tmp_path / "lagesbild.pdf"
         view.page.pdf(path=str(path), prefer_css_page_size=True)
-        text = subprocess.run([pdftotext, "-layout", str(path), "-"], capture_output=True, text=True,
-                              check=True).stdout
+        text = subprocess.run([pdftotext, "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
         pages = text.split("\f")
         annex = next(i for i, p in enumerate(pages) if "Bilaga: underlag, metod och körinformation" in p)
         assert annex <= 4, f"the main part takes {annex} pages"

@@ -14,22 +14,23 @@ from pipeline.analysis.clusters import CLUSTER_POLYGON_COLUMNS, cluster_polygons
 from pipeline.schema import EVENT_COLUMNS
 
 TAXONOMY = {"skadegorelse": "Skadegörelse", "klotter": "Klotter", "stold": "Stöld", "hot": "Hot"}
-PARTNERS = {"polisen": "Polismyndigheten", "kommunen": "Mjölby kommun",
-            "bostadsbolaget": "Bostadsbolaget i Mjölby"}
+PARTNERS = {"polisen": "Polismyndigheten", "kommunen": "Mjölby kommun", "bostadsbolaget": "Bostadsbolaget i Mjölby"}
 
 
 def _events(rows):
     """Canonical-looking events from (category, source, local time, x, y) tuples."""
     times = pd.to_datetime([r[2] for r in rows]).tz_localize("Europe/Stockholm")
-    frame = pd.DataFrame({
-        "event_id": [f"e{i:03d}" for i in range(len(rows))],
-        "source": [r[1] for r in rows],
-        "category": [r[0] for r in rows],
-        "occurred_at": times,
-        "weekday": times.day_of_week + 1,
-        "hour": times.hour,
-        "time_of_day": "kvall",
-    })
+    frame = pd.DataFrame(
+        {
+            "event_id": [f"e{i:03d}" for i in range(len(rows))],
+            "source": [r[1] for r in rows],
+            "category": [r[0] for r in rows],
+            "occurred_at": times,
+            "weekday": times.day_of_week + 1,
+            "hour": times.hour,
+            "time_of_day": "kvall",
+        }
+    )
     geometry = [Point(r[3], r[4]) for r in rows]
     return gpd.GeoDataFrame(frame, geometry=geometry, crs="EPSG:3006")
 
@@ -59,8 +60,14 @@ LABELS = np.array([0] * 9 + [1, -1, 2, 2])
 
 @pytest.fixture()
 def polys():
-    return cluster_polygons(_events(ROWS), LABELS, buffer_m=25, taxonomy_labels=TAXONOMY,
-                            partner_labels=PARTNERS, id_prefix="2026-W47-vecka-kvall")
+    return cluster_polygons(
+        _events(ROWS),
+        LABELS,
+        buffer_m=25,
+        taxonomy_labels=TAXONOMY,
+        partner_labels=PARTNERS,
+        id_prefix="2026-W47-vecka-kvall",
+    )
 
 
 def test_one_row_per_cluster_with_ids_and_counts(polys):
@@ -117,8 +124,14 @@ def test_geometry_is_buffered_hull(polys):
 def test_row_order_does_not_matter(polys):
     order = np.random.default_rng(3).permutation(len(ROWS))
     shuffled = _events([ROWS[i] for i in order])
-    again = cluster_polygons(shuffled, LABELS[order], buffer_m=25, taxonomy_labels=TAXONOMY,
-                             partner_labels=PARTNERS, id_prefix="2026-W47-vecka-kvall")
+    again = cluster_polygons(
+        shuffled,
+        LABELS[order],
+        buffer_m=25,
+        taxonomy_labels=TAXONOMY,
+        partner_labels=PARTNERS,
+        id_prefix="2026-W47-vecka-kvall",
+    )
     pd.testing.assert_frame_equal(again.drop(columns="geometry"), polys.drop(columns="geometry"))
     assert all(a.equals(b) for a, b in zip(again.geometry, polys.geometry))
 
@@ -136,29 +149,44 @@ def test_canonical_schema_frame_and_unknown_labels_fall_back_to_keys():
 
 def test_no_clusters_gives_empty_frame_with_columns():
     ev = _events(ROWS[:2])
-    for out in (cluster_polygons(ev, [-1, -1], buffer_m=25, taxonomy_labels=TAXONOMY, partner_labels=PARTNERS,
-                                 id_prefix="p"),
-                cluster_polygons(ev.iloc[:0], [], buffer_m=25, taxonomy_labels=TAXONOMY,
-                                 partner_labels=PARTNERS, id_prefix="p")):
+    for out in (
+        cluster_polygons(ev, [-1, -1], buffer_m=25, taxonomy_labels=TAXONOMY, partner_labels=PARTNERS, id_prefix="p"),
+        cluster_polygons(
+            ev.iloc[:0], [], buffer_m=25, taxonomy_labels=TAXONOMY, partner_labels=PARTNERS, id_prefix="p"
+        ),
+    ):
         assert len(out) == 0
         assert list(out.columns) == CLUSTER_POLYGON_COLUMNS + ["geometry"]
         assert out.crs.to_epsg() == 3006
 
 
-@pytest.mark.parametrize("kwargs, labels", [
-    ({"buffer_m": 0}, LABELS), ({"buffer_m": -5}, LABELS), ({"buffer_m": float("nan")}, LABELS),
-    ({"buffer_m": 25}, LABELS[:-1]), ({"buffer_m": 25}, LABELS.astype(float)),
-])
+@pytest.mark.parametrize(
+    "kwargs, labels",
+    [
+        ({"buffer_m": 0}, LABELS),
+        ({"buffer_m": -5}, LABELS),
+        ({"buffer_m": float("nan")}, LABELS),
+        ({"buffer_m": 25}, LABELS[:-1]),
+        ({"buffer_m": 25}, LABELS.astype(float)),
+    ],
+)
 def test_bad_arguments_raise_value_error(kwargs, labels):
     with pytest.raises(ValueError):
-        cluster_polygons(_events(ROWS), labels, taxonomy_labels=TAXONOMY, partner_labels=PARTNERS,
-                         id_prefix="p", **kwargs)
+        cluster_polygons(
+            _events(ROWS), labels, taxonomy_labels=TAXONOMY, partner_labels=PARTNERS, id_prefix="p", **kwargs
+        )
 
 
 def test_wrong_crs_raises():
     with pytest.raises(ValueError, match="EPSG:3006"):
-        cluster_polygons(_events(ROWS).set_crs("EPSG:3857", allow_override=True), LABELS, buffer_m=25,
-                         taxonomy_labels=TAXONOMY, partner_labels=PARTNERS, id_prefix="p")
+        cluster_polygons(
+            _events(ROWS).set_crs("EPSG:3857", allow_override=True),
+            LABELS,
+            buffer_m=25,
+            taxonomy_labels=TAXONOMY,
+            partner_labels=PARTNERS,
+            id_prefix="p",
+        )
 
 
 # ---------------------------------------------------------------------------- mark_persistent
@@ -185,8 +213,10 @@ def test_persistence_needs_the_same_time_of_day_bin():
     previous = _polys([(50, 50, 150, 150)], ["kvall"])
     assert mark_persistent(current, previous)["status"].tolist() == ["kvarstående", "ny"]
     # without the column on one side, any bin counts
-    assert mark_persistent(current, previous.drop(columns="time_of_day"))["status"].tolist() == \
-        ["kvarstående", "kvarstående"]
+    assert mark_persistent(current, previous.drop(columns="time_of_day"))["status"].tolist() == [
+        "kvarstående",
+        "kvarstående",
+    ]
 
 
 def test_no_previous_week_means_all_new_and_empty_stays_empty():

@@ -109,6 +109,7 @@ def test_missing_file():
 
 # -- issue 9 ------------------------------------------------------------------------------------
 
+
 def _load_text(tmp_path, text: str) -> str:
     path = tmp_path / "config.yaml"
     path.write_text(text, encoding="utf-8")
@@ -126,16 +127,22 @@ def test_alias_bomb_is_refused_before_it_expands(tmp_path):
 
 
 def test_duplicate_key_names_both_lines(tmp_path):
-    text = (ROOT / "config.yaml").read_text(encoding="utf-8").replace(
-        "  min_count: 3", "  min_count: 3\n  min_count: 5", 1)
+    text = (
+        (ROOT / "config.yaml")
+        .read_text(encoding="utf-8")
+        .replace("  min_count: 3", "  min_count: 3\n  min_count: 5", 1)
+    )
     msg = _load_text(tmp_path, text)
     first = next(i for i, ln in enumerate(text.splitlines(), 1) if ln.startswith("  min_count: 3"))
     assert f"line {first} and line {first + 1}" in msg and "min_count" in msg
 
 
 def test_colliding_category_names_name_both_lines(tmp_path):
-    text = (ROOT / "config.yaml").read_text(encoding="utf-8").replace(
-        "      Klotter: klotter\n", "      Klotter: klotter\n      \"klotter \": skadegorelse\n", 1)
+    text = (
+        (ROOT / "config.yaml")
+        .read_text(encoding="utf-8")
+        .replace("      Klotter: klotter\n", '      Klotter: klotter\n      "klotter ": skadegorelse\n', 1)
+    )
     msg = _load_text(tmp_path, text)
     assert "'Klotter'" in msg and "'klotter '" in msg and msg.count("line ") == 2
 
@@ -152,10 +159,16 @@ def test_tiles_and_attribution_must_be_safe(raw_config):
     parse_config(data, base_dir=ROOT, source="config.yaml")
 
 
-@pytest.mark.parametrize("key, value, named", [
-    ("maps", ".", "paths.raw"), ("processed", "data", "paths.raw"), ("maps", "data/reference", "geocoding.gazetteer"),
-    ("archive", "data/raw/arkiv", "paths.raw"), ("secret", "maps/key", "paths.maps"),
-])
+@pytest.mark.parametrize(
+    "key, value, named",
+    [
+        ("maps", ".", "paths.raw"),
+        ("processed", "data", "paths.raw"),
+        ("maps", "data/reference", "geocoding.gazetteer"),
+        ("archive", "data/raw/arkiv", "paths.raw"),
+        ("secret", "maps/key", "paths.maps"),
+    ],
+)
 def test_outputs_may_not_overlap_inputs(raw_config, key, value, named):
     data = copy.deepcopy(raw_config)
     data.setdefault("paths", {})[key] = value

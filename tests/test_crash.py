@@ -17,9 +17,9 @@ from tests.conftest import copy_project
 PREVIOUS, CURRENT = "2026-W46", "2026-W47"
 KILL_POINTS = [
     "after-ingest",
-    f"before-rename:{CURRENT}.gpkg",          # the new archive is complete but not yet in place
+    f"before-rename:{CURRENT}.gpkg",  # the new archive is complete but not yet in place
     f"after-archive:{CURRENT}",
-    "before-rename:karta.html",               # a map half-way through rendering
+    "before-rename:karta.html",  # a map half-way through rendering
     "before-rename:index.html",
 ]
 
@@ -27,7 +27,10 @@ KILL_POINTS = [
 def lagesbild(config: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "pipeline", *args, "--config", str(config)],
-        capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
     )
 
 

@@ -60,7 +60,7 @@ def _town_points(seed, n, n_towns=6, spread=6, size=80):
     centres = rng.integers(0, size, (n_towns, 2))
     pts = centres[rng.integers(0, n_towns, n)] + np.rint(rng.normal(0, spread, (n, 2))).astype(int)
     pts[: n // 10] = rng.integers(0, size, (n // 10, 2))  # background
-    pts[-n // 20:] = pts[rng.integers(0, n, n // 20)]  # exact duplicates
+    pts[-n // 20 :] = pts[rng.integers(0, n, n // 20)]  # exact duplicates
     return pts.astype(float)
 
 
@@ -146,13 +146,25 @@ def test_alternative_code_paths_agree(monkeypatch):
     assert_same_as_sklearn(pts, 2.0, 1)
 
 
-@pytest.mark.parametrize("args", [
-    (np.zeros((3, 2)), 0.0, 2), (np.zeros((3, 2)), -1.0, 2), (np.zeros((3, 2)), float("nan"), 2),
-    (np.zeros((3, 2)), float("inf"), 2), (np.zeros((3, 2)), "1", 2), (np.zeros((3, 2)), True, 2),
-    (np.zeros((3, 2)), 1.0, 0), (np.zeros((3, 2)), 1.0, 2.5), (np.zeros((3, 2)), 1.0, True),
-    (np.zeros((3, 3)), 1.0, 2), (np.zeros(4), 1.0, 2), ([[0.0, np.nan]], 1.0, 2),
-    ([[0.0, np.inf]], 1.0, 2), ([["a", "b"]], 1.0, 2),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        (np.zeros((3, 2)), 0.0, 2),
+        (np.zeros((3, 2)), -1.0, 2),
+        (np.zeros((3, 2)), float("nan"), 2),
+        (np.zeros((3, 2)), float("inf"), 2),
+        (np.zeros((3, 2)), "1", 2),
+        (np.zeros((3, 2)), True, 2),
+        (np.zeros((3, 2)), 1.0, 0),
+        (np.zeros((3, 2)), 1.0, 2.5),
+        (np.zeros((3, 2)), 1.0, True),
+        (np.zeros((3, 3)), 1.0, 2),
+        (np.zeros(4), 1.0, 2),
+        ([[0.0, np.nan]], 1.0, 2),
+        ([[0.0, np.inf]], 1.0, 2),
+        ([["a", "b"]], 1.0, 2),
+    ],
+)
 def test_invalid_arguments_raise_value_error(args):
     with pytest.raises(ValueError):
         dbscan(*args)
@@ -169,8 +181,9 @@ def _chicago_metres(n, seed=0):
 
     df = pd.read_csv(path, usecols=["longitude", "latitude"]).dropna()
     df = df.sample(n=n, random_state=seed) if n else df
-    x, y = Transformer.from_crs(4326, 26916, always_xy=True).transform(df["longitude"].to_numpy(),
-                                                                       df["latitude"].to_numpy())
+    x, y = Transformer.from_crs(4326, 26916, always_xy=True).transform(
+        df["longitude"].to_numpy(), df["latitude"].to_numpy()
+    )
     return np.column_stack([x, y])
 
 

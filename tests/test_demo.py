@@ -16,8 +16,8 @@ import pytest
 from shapely.geometry import Point
 
 from pipeline import demo
-from pipeline.io.reference import municipality_boundary
 from pipeline.config import load_config
+from pipeline.io.reference import municipality_boundary
 
 ROOT = Path(__file__).resolve().parents[1]
 POLISEN = demo.POLISEN_PATHS
@@ -83,6 +83,7 @@ def _weeks(polisen, kommunen, bostad) -> Counter:
 
 # -- determinism and files ---------------------------------------------------------------------
 
+
 def test_same_seed_gives_identical_bytes(cfg, out, tmp_path):
     paths = demo.write_demo_data(cfg, seed=586, out_dir=tmp_path)
     assert len(paths) == 7
@@ -105,6 +106,7 @@ def test_committed_demo_files_match_the_generator(out):
 
 # -- encodings and columns --------------------------------------------------------------------
 
+
 def test_encodings(out):
     for rel in POLISEN:
         assert (out / rel).read_bytes().startswith(b"\xef\xbb\xbfDiarienr;")
@@ -118,22 +120,30 @@ def test_encodings(out):
 
 
 def test_headers_match_the_config_column_mapping(cfg, out):
-    files = {"polisen": (out / POLISEN[0], "utf-8-sig", ";"), "kommunen": (out / KOMMUNEN, "cp1252", ";"),
-             "bostadsbolaget": (out / BOSTAD, "utf-8", ",")}
+    files = {
+        "polisen": (out / POLISEN[0], "utf-8-sig", ";"),
+        "kommunen": (out / KOMMUNEN, "cp1252", ";"),
+        "bostadsbolaget": (out / BOSTAD, "utf-8", ","),
+    }
     for partner, (path, enc, sep) in files.items():
         header = path.read_bytes().decode(enc).splitlines()[0].split(sep)
         assert set(cfg.partners[partner].columns.values()) <= set(header), partner
 
 
 def test_every_row_has_the_header_field_count(out):
-    for rel, enc, sep in [(POLISEN[0], "utf-8-sig", ";"), (POLISEN[1], "utf-8-sig", ";"),
-                          (KOMMUNEN, "cp1252", ";"), (BOSTAD, "utf-8", ",")]:
+    for rel, enc, sep in [
+        (POLISEN[0], "utf-8-sig", ";"),
+        (POLISEN[1], "utf-8-sig", ";"),
+        (KOMMUNEN, "cp1252", ";"),
+        (BOSTAD, "utf-8", ","),
+    ]:
         records = list(csv.reader(io.StringIO((out / rel).read_bytes().decode(enc), newline=""), delimiter=sep))
         widths = Counter(len(r) for r in records)
-        assert set(widths) == {len(records[0]), 0}, rel     # 0 = the deliberate blank line
+        assert set(widths) == {len(records[0]), 0}, rel  # 0 = the deliberate blank line
 
 
 # -- time structure ---------------------------------------------------------------------------
+
 
 def test_weeks_span_w22_to_w47_with_plausible_counts(polisen, kommunen, bostad):
     weeks = _weeks(polisen, kommunen, bostad)
@@ -144,7 +154,9 @@ def test_weeks_span_w22_to_w47_with_plausible_counts(polisen, kommunen, bostad):
 
 def test_polisen_files_split_by_week(out):
     for rel, (lo, hi) in zip(POLISEN, [(22, 34), (35, 47)]):
-        weeks = {d.isocalendar().week for r in _rows(out / rel, "utf-8-sig", ";") if (d := _parse_date(r["Från datum"]))}
+        weeks = {
+            d.isocalendar().week for r in _rows(out / rel, "utf-8-sig", ";") if (d := _parse_date(r["Från datum"]))
+        }
         assert min(weeks) == lo and max(weeks) == hi
 
 
@@ -162,6 +174,7 @@ def test_dst_repeated_hour_has_an_event(polisen, kommunen):
 
 # -- places and coordinates -------------------------------------------------------------------
 
+
 def test_gazetteer_format_and_content(gazetteer):
     assert list(gazetteer.columns) == ["kind", "name", "street", "number", "town", "postcode", "x", "y", "aliases"]
     addresses = gazetteer[gazetteer["kind"] == "address"]
@@ -173,8 +186,14 @@ def test_gazetteer_format_and_content(gazetteer):
     # The same street name in two towns: matching must use the town.
     assert set(addresses.loc[addresses["street"] == "Storgatan", "town"]) == {"Mjölby", "Skänninge"}
     places = gazetteer[gazetteer["kind"] == "place"].set_index("name")
-    assert {"Stora torget", "Resecentrum", "Mantorps resecentrum", "Stora torget Skänninge",
-            "Kungshögaskolan", "Fritidsgården Ungdomens hus"} <= set(places.index)
+    assert {
+        "Stora torget",
+        "Resecentrum",
+        "Mantorps resecentrum",
+        "Stora torget Skänninge",
+        "Kungshögaskolan",
+        "Fritidsgården Ungdomens hus",
+    } <= set(places.index)
     assert "Mjölby station" in places.loc["Resecentrum", "aliases"].split("|")
 
 
@@ -207,17 +226,19 @@ def test_bostadsbolaget_lat_lon_mostly_inside(bostad, boundary):
     frame = gpd.GeoSeries([Point(p) for p in pts], crs="EPSG:4326").to_crs("EPSG:3006")
     inside = frame.within(boundary)
     assert inside.mean() > 0.97
-    assert 1 <= (~inside).sum() <= 8          # Linköping rows and the swapped lat/lon rows
+    assert 1 <= (~inside).sum() <= 8  # Linköping rows and the swapped lat/lon rows
     assert any(not r["lat"] and r["adress"] for r in bostad)
 
 
 # -- realistic structure ----------------------------------------------------------------------
 
+
 def test_resecentrum_is_a_friday_saturday_night_hotspot(gazetteer):
     res = gazetteer.set_index("name").loc["Resecentrum"]
     near = [i for i in demo.generate_demo().incidents if math.dist((i.x, i.y), (float(res.x), float(res.y))) < 80]
-    weekend_nights = [i for i in near if (i.when - timedelta(hours=6)).weekday() in (4, 5)
-                      and (i.when.hour >= 21 or i.when.hour < 3)]
+    weekend_nights = [
+        i for i in near if (i.when - timedelta(hours=6)).weekday() in (4, 5) and (i.when.hour >= 21 or i.when.hour < 3)
+    ]
     assert len(near) > 100 and len(weekend_nights) / len(near) > 0.6
 
 
@@ -228,13 +249,20 @@ def test_cross_partner_twins_are_close_in_space_and_time(cfg):
     assert len(twins) >= 20
     group = {p: {raw: cfg.taxonomy[key].group for raw, key in cfg.partners[p].categories.items()} for p in cfg.partners}
     for t in twins:
-        assert any(math.dist((t.x, t.y), (p.x, p.y)) < 50 and abs(t.when - p.when) <= timedelta(minutes=30)
-                   and group[t.partner][t.category] == group["polisen"].get(p.category) for p in police), t
+        assert any(
+            math.dist((t.x, t.y), (p.x, p.y)) < 50
+            and abs(t.when - p.when) <= timedelta(minutes=30)
+            and group[t.partner][t.category] == group["polisen"].get(p.category)
+            for p in police
+        ), t
 
 
 def test_categories_use_the_mapped_vocabulary_plus_a_few_unmapped(cfg, polisen, kommunen, bostad):
-    for partner, rows, col in [("polisen", polisen, "Brottsbenämning"), ("kommunen", kommunen, "Händelsetyp"),
-                               ("bostadsbolaget", bostad, "kategori")]:
+    for partner, rows, col in [
+        ("polisen", polisen, "Brottsbenämning"),
+        ("kommunen", kommunen, "Händelsetyp"),
+        ("bostadsbolaget", bostad, "kategori"),
+    ]:
         counts = Counter(r[col] for r in rows)
         unmapped = sum(n for c, n in counts.items() if c not in cfg.partners[partner].categories)
         assert 0 < unmapped < 0.05 * len(rows), partner
@@ -242,6 +270,7 @@ def test_categories_use_the_mapped_vocabulary_plus_a_few_unmapped(cfg, polisen, 
 
 
 # -- dirt ---------------------------------------------------------------------------------------
+
 
 def test_dirty_rows_are_present_but_rare(out, polisen, kommunen, bostad):
     dates = [r["Från datum"] for r in polisen] + [r["Datum"] for r in kommunen]
@@ -253,7 +282,7 @@ def test_dirty_rows_are_present_but_rare(out, polisen, kommunen, bostad):
     assert len(bad_dates) < 0.02 * total
     for rel, enc in [(POLISEN[0], "utf-8-sig"), (KOMMUNEN, "cp1252"), (BOSTAD, "utf-8")]:
         lines = (out / rel).read_bytes().decode(enc).splitlines()
-        assert "" in lines, rel                                     # a blank line
+        assert "" in lines, rel  # a blank line
         assert any(a == b for a, b in zip(lines, lines[1:]) if a), rel  # a row repeated verbatim
 
 
@@ -263,7 +292,7 @@ def test_kommunen_has_messy_formats_and_fake_personal_data(kommunen):
     times = {re.sub(r"\d", "9", r["Tid"]) for r in kommunen}
     assert {"99:99", "99.99", "9999"} <= times
     places = [r["Plats"] for r in kommunen]
-    assert any(re.fullmatch(r"\w+g\.? \d+\w?", p) for p in places)            # "Vasag. 12"
+    assert any(re.fullmatch(r"\w+g\.? \d+\w?", p) for p in places)  # "Vasag. 12"
     assert any(re.search(r", \d{3} \d{2} Mjölby$", p) for p in places)
     text = " ".join(r["Beskrivning"] for r in kommunen)
     assert re.search(r"07\d-\d{3} \d{2} \d{2}", text) or re.search(r"\d{8}-\d{4}", text)

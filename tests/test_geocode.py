@@ -54,25 +54,29 @@ def one(gaz, text, town=None, **kw) -> pd.Series:
 
 # -- normalisation --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, expected", [
-    ("Vasagatan 12", ("vasagatan", "12", None)),
-    ("  VASAGATAN   12 ", ("vasagatan", "12", None)),
-    ("Vasag. 12", ("vasagatan", "12", None)),
-    ("Östra Järnvägsg 3", ("östra järnvägsgatan", "3", None)),
-    ("Kungsv. 7", ("kungsvägen", "7", None)),
-    ("St. Torget", ("stora torget", None, None)),
-    ("Storgatan 12 b", ("storgatan", "12B", None)),
-    ("Storgatan 12b", ("storgatan", "12B", None)),
-    ("Vasagatan 12, 595 30 Mjölby", ("vasagatan", "12", "mjölby")),
-    ("Vasagatan 12 595 30 Mjölby", ("vasagatan", "12", "mjölby")),
-    ("Vasagatan 12, lgh 1102, Mjölby", ("vasagatan", "12", "mjölby")),
-    ("Vasagatan 12 lgh 1102", ("vasagatan", "12", None)),
-    ("Vasagatan 12-14", ("vasagatan", "12", None)),
-    ("Resecentrum, Mjölby", ("resecentrum", None, "mjölby")),
-    ("Solberg 3", ("solberg", "3", None)),            # a real "-berg" name is not "-gatan"
-    ("", ("", None, None)),
-    (None, ("", None, None)),
-])
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Vasagatan 12", ("vasagatan", "12", None)),
+        ("  VASAGATAN   12 ", ("vasagatan", "12", None)),
+        ("Vasag. 12", ("vasagatan", "12", None)),
+        ("Östra Järnvägsg 3", ("östra järnvägsgatan", "3", None)),
+        ("Kungsv. 7", ("kungsvägen", "7", None)),
+        ("St. Torget", ("stora torget", None, None)),
+        ("Storgatan 12 b", ("storgatan", "12B", None)),
+        ("Storgatan 12b", ("storgatan", "12B", None)),
+        ("Vasagatan 12, 595 30 Mjölby", ("vasagatan", "12", "mjölby")),
+        ("Vasagatan 12 595 30 Mjölby", ("vasagatan", "12", "mjölby")),
+        ("Vasagatan 12, lgh 1102, Mjölby", ("vasagatan", "12", "mjölby")),
+        ("Vasagatan 12 lgh 1102", ("vasagatan", "12", None)),
+        ("Vasagatan 12-14", ("vasagatan", "12", None)),
+        ("Resecentrum, Mjölby", ("resecentrum", None, "mjölby")),
+        ("Solberg 3", ("solberg", "3", None)),  # a real "-berg" name is not "-gatan"
+        ("", ("", None, None)),
+        (None, ("", None, None)),
+    ],
+)
 def test_normalise_address(text, expected):
     assert normalise_address(text) == expected
 
@@ -84,22 +88,26 @@ def test_number_and_town_keys():
 
 # -- matching -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, name", [
-    ("Vasagatan 12", "Vasagatan 12"),
-    ("Vasag. 12", "Vasagatan 12"),
-    ("Vasag 12", "Vasagatan 12"),
-    ("Storg 12B", "Storgatan 12B"),
-    ("Östra Järnvägsg 3", "Östra Järnvägsgatan 3"),
-    ("  VASAGATAN   12 ", "Vasagatan 12"),
-    ("vasagatan 12b", "Vasagatan 12B"),
-    ("Storgatan 12 b", "Storgatan 12B"),
-    ("Storgatan 12 B", "Storgatan 12B"),
-    ("Vasagatan 12, 595 30 Mjölby", "Vasagatan 12"),
-    ("Vasagatan 12 Mjölby", "Vasagatan 12"),
-    ("Burenskoldsvagen 4", "Burensköldsvägen 4"),   # diacritics dropped: folded key, still exact
-    ("Vasa gatan 12", "Vasagatan 12"),
-    ("vid Vasagatan 12", "Vasagatan 12"),
-])
+
+@pytest.mark.parametrize(
+    "text, name",
+    [
+        ("Vasagatan 12", "Vasagatan 12"),
+        ("Vasag. 12", "Vasagatan 12"),
+        ("Vasag 12", "Vasagatan 12"),
+        ("Storg 12B", "Storgatan 12B"),
+        ("Östra Järnvägsg 3", "Östra Järnvägsgatan 3"),
+        ("  VASAGATAN   12 ", "Vasagatan 12"),
+        ("vasagatan 12b", "Vasagatan 12B"),
+        ("Storgatan 12 b", "Storgatan 12B"),
+        ("Storgatan 12 B", "Storgatan 12B"),
+        ("Vasagatan 12, 595 30 Mjölby", "Vasagatan 12"),
+        ("Vasagatan 12 Mjölby", "Vasagatan 12"),
+        ("Burenskoldsvagen 4", "Burensköldsvägen 4"),  # diacritics dropped: folded key, still exact
+        ("Vasa gatan 12", "Vasagatan 12"),
+        ("vid Vasagatan 12", "Vasagatan 12"),
+    ],
+)
 def test_exact(gaz, text, name):
     got = one(gaz, text)
     assert (got["method"], got["score"], got["matched"]) == ("exact", 100.0, name)
@@ -107,8 +115,9 @@ def test_exact(gaz, text, name):
 
 
 def test_town_disambiguates_same_street(gaz):
-    got = gaz.match(pd.Series(["Storgatan 5", "Storgatan 5", "Storgatan 5, Skänninge"]),
-                    pd.Series(["Skänninge", "Mjölby", None]))
+    got = gaz.match(
+        pd.Series(["Storgatan 5", "Storgatan 5", "Storgatan 5, Skänninge"]), pd.Series(["Skänninge", "Mjölby", None])
+    )
     assert tuple(got.iloc[0][["x", "y"]]) == xy("Storgatan 5", "Skänninge")
     assert tuple(got.iloc[1][["x", "y"]]) == xy("Storgatan 5", "Mjölby")
     assert tuple(got.iloc[2][["x", "y"]]) == xy("Storgatan 5", "Skänninge")
@@ -121,7 +130,7 @@ def test_without_town_the_largest_town_wins_unless_told(gaz):
 
 
 def test_known_town_restricts_unknown_town_is_ignored(gaz):
-    assert pd.isna(one(gaz, "Vasagatan 12", "Skänninge")["method"])      # no Vasagatan in Skänninge
+    assert pd.isna(one(gaz, "Vasagatan 12", "Skänninge")["method"])  # no Vasagatan in Skänninge
     assert one(gaz, "Vasagatan 12", "MJÖLBY KOMMUN")["matched"] == "Vasagatan 12"
     assert one(gaz, "Vasagatan 12", "Mjölby C")["matched"] == "Vasagatan 12"
     assert one(gaz, "Vasagatan 12", "Vasaområdet")["method"] == "exact"  # unknown town: ignored
@@ -136,7 +145,7 @@ def test_fuzzy_misspelling(gaz):
 
 def test_fuzzy_threshold_is_respected(gaz):
     assert pd.isna(one(gaz, "Vasagtan 12", fuzzy_threshold=99)["method"])
-    assert pd.isna(one(gaz, "Vasgtn 12")["method"])                     # too far from anything
+    assert pd.isna(one(gaz, "Vasgtn 12")["method"])  # too far from anything
 
 
 def test_street_centroid_for_unknown_number(gaz):
@@ -145,21 +154,24 @@ def test_street_centroid_for_unknown_number(gaz):
     got = one(gaz, "Vasagatan 999")
     assert (got["method"], got["score"], got["matched"]) == ("street_centroid", 100.0, "Vasagatan")
     assert got["x"] == pytest.approx(centre[0]) and got["y"] == pytest.approx(centre[1])
-    assert one(gaz, "Vasagatan")["method"] == "street_centroid"       # no number at all
+    assert one(gaz, "Vasagatan")["method"] == "street_centroid"  # no number at all
     misspelt = one(gaz, "Vasagtan 999")
     assert misspelt["method"] == "street_centroid" and 88 <= misspelt["score"] < 100
     assert pd.isna(one(gaz, "Vasagatan 999", street_centroid=False)["method"])
 
 
-@pytest.mark.parametrize("text, town, name", [
-    ("Stora torget", None, "Stora torget"),
-    ("stora  TORGET", None, "Stora torget"),
-    ("St. torget", None, "Stora torget"),
-    ("Mjölby station", None, "Resecentrum"),
-    ("Stationen", "Mjölby", "Resecentrum"),
-    ("Resecentrum, Mjölby", None, "Resecentrum"),
-    ("Mjolby station", None, "Resecentrum"),
-])
+@pytest.mark.parametrize(
+    "text, town, name",
+    [
+        ("Stora torget", None, "Stora torget"),
+        ("stora  TORGET", None, "Stora torget"),
+        ("St. torget", None, "Stora torget"),
+        ("Mjölby station", None, "Resecentrum"),
+        ("Stationen", "Mjölby", "Resecentrum"),
+        ("Resecentrum, Mjölby", None, "Resecentrum"),
+        ("Mjolby station", None, "Resecentrum"),
+    ],
+)
 def test_place_and_alias(gaz, text, town, name):
     got = one(gaz, text, town)
     assert (got["method"], got["score"], got["matched"]) == ("place", 100.0, name)
@@ -232,6 +244,7 @@ def test_nearest_names(gaz):
 
 # -- reading and errors ---------------------------------------------------------------------------
 
+
 def write(tmp_path, text: str, encoding="utf-8", name="gazetteer.csv") -> Path:
     path = tmp_path / name
     path.write_bytes(text.encode(encoding))
@@ -248,8 +261,9 @@ def test_read_roundtrip_bom_and_semicolons(tmp_path, gaz):
         rows = [tuple(f'"{v}"' if sep == "," and "," in str(v) else v for v in r) for r in ROWS]
         g = Gazetteer.read(write(tmp_path, csv_text(rows, sep=sep), enc))
         got = g.match(pd.Series(["Vasag. 12", "Storgatan 5"]), pd.Series([None, "Skänninge"]))
-        pd.testing.assert_frame_equal(got, gaz.match(pd.Series(["Vasag. 12", "Storgatan 5"]),
-                                                     pd.Series([None, "Skänninge"])))
+        pd.testing.assert_frame_equal(
+            got, gaz.match(pd.Series(["Vasag. 12", "Storgatan 5"]), pd.Series([None, "Skänninge"]))
+        )
 
 
 def test_read_without_aliases_column(tmp_path):
@@ -265,21 +279,29 @@ def bad_rows(i: int, col: str, value) -> list[tuple]:
     return [tuple(r) for r in rows]
 
 
-@pytest.mark.parametrize("text, expect", [
-    ("", ["is empty"]),
-    ("\n\n", ["is empty"]),
-    (HEADER + "\n", ["no rows"]),
-    (csv_text(header=HEADER.replace(",x,", ",east,")), ["column 'x'", "missing column"]),
-    (csv_text(bad_rows(2, "x", "507 2OO")), ["line 4", "column 'x'", "not a number"]),
-    (csv_text(bad_rows(0, "y", "")), ["line 2", "column 'y'", "is empty"]),
-    (csv_text(bad_rows(5, "kind", "gata")), ["line 7", "column 'kind'", "address | place"]),
-    (csv_text(bad_rows(1, "x", "15.03")), ["line 3", "not in Sweden", "EPSG:3006"]),
-    (csv_text(bad_rows(1, "x", "6465210")[:1] + [("address", "Vasagatan 12", "Vasagatan", "12", "Mjölby", "",
-                                                 6465210.0, 507200.0, "")]), ["line 3", "swapped"]),
-    (csv_text(bad_rows(3, "number", "tolv")), ["line 5", "column 'number'"]),
-    (csv_text(bad_rows(10, "name", "")), ["line 12", "column 'name'"]),
-    (csv_text() + "address,Vasagatan 16,Vasagatan,16,Mjölby,595 30,507240.0\n", ["line 14", "fields"]),
-])
+@pytest.mark.parametrize(
+    "text, expect",
+    [
+        ("", ["is empty"]),
+        ("\n\n", ["is empty"]),
+        (HEADER + "\n", ["no rows"]),
+        (csv_text(header=HEADER.replace(",x,", ",east,")), ["column 'x'", "missing column"]),
+        (csv_text(bad_rows(2, "x", "507 2OO")), ["line 4", "column 'x'", "not a number"]),
+        (csv_text(bad_rows(0, "y", "")), ["line 2", "column 'y'", "is empty"]),
+        (csv_text(bad_rows(5, "kind", "gata")), ["line 7", "column 'kind'", "address | place"]),
+        (csv_text(bad_rows(1, "x", "15.03")), ["line 3", "not in Sweden", "EPSG:3006"]),
+        (
+            csv_text(
+                bad_rows(1, "x", "6465210")[:1]
+                + [("address", "Vasagatan 12", "Vasagatan", "12", "Mjölby", "", 6465210.0, 507200.0, "")]
+            ),
+            ["line 3", "swapped"],
+        ),
+        (csv_text(bad_rows(3, "number", "tolv")), ["line 5", "column 'number'"]),
+        (csv_text(bad_rows(10, "name", "")), ["line 12", "column 'name'"]),
+        (csv_text() + "address,Vasagatan 16,Vasagatan,16,Mjölby,595 30,507240.0\n", ["line 14", "fields"]),
+    ],
+)
 def test_corrupt_gazetteer(tmp_path, text, expect):
     path = write(tmp_path, text)
     with pytest.raises(InputError) as err:
@@ -331,28 +353,35 @@ def test_every_demo_gazetteer_name_matches_itself():
 
 # -- issue 9: one address, two positions ----------------------------------------------------------
 
+
 def _gaz(rows):
     cols = ["kind", "name", "street", "number", "town", "postcode", "x", "y", "aliases"]
     return pd.DataFrame(rows, columns=cols)
 
 
 def test_same_address_at_two_positions_is_an_error_naming_both_rows():
-    rows = [["address", "Storgatan 1", "Storgatan", "1", "Mjölby", "", 507000, 6465000, ""],
-            ["address", "Storgatan 2", "Storgatan", "2", "Mjölby", "", 507050, 6465000, ""],
-            ["address", "Storgatan 1", "Storgatan", "1", "Mjölby", "", 507600, 6465000, ""]]
+    rows = [
+        ["address", "Storgatan 1", "Storgatan", "1", "Mjölby", "", 507000, 6465000, ""],
+        ["address", "Storgatan 2", "Storgatan", "2", "Mjölby", "", 507050, 6465000, ""],
+        ["address", "Storgatan 1", "Storgatan", "1", "Mjölby", "", 507600, 6465000, ""],
+    ]
     with pytest.raises(InputError, match=r"line 4:.*'Storgatan 1' has two positions: line 2 .*and line 4"):
         Gazetteer.from_frame(_gaz(rows), source="gaz.csv")
 
 
 def test_same_place_name_or_alias_at_two_positions_is_an_error():
-    rows = [["place", "Torget", "", "", "Mjölby", "", 507000, 6465000, ""],
-            ["place", "Stora torget", "", "", "Mjölby", "", 507400, 6465000, "Torget"]]
+    rows = [
+        ["place", "Torget", "", "", "Mjölby", "", 507000, 6465000, ""],
+        ["place", "Stora torget", "", "", "Mjölby", "", 507400, 6465000, "Torget"],
+    ]
     with pytest.raises(InputError, match="two positions"):
         Gazetteer.from_frame(_gaz(rows), source="gaz.csv")
 
 
 def test_repeated_rows_and_other_towns_are_not_conflicts():
-    rows = [["address", "Storgatan 1", "Storgatan", "1", "Mjölby", "", 507000, 6465000, ""],
-            ["address", "Storgatan 1", "Storgatan", "1", "Mjölby", "", 507000.4, 6465000, ""],
-            ["address", "Storgatan 1", "Storgatan", "1", "Skänninge", "", 504700, 6471900, ""]]
+    rows = [
+        ["address", "Storgatan 1", "Storgatan", "1", "Mjölby", "", 507000, 6465000, ""],
+        ["address", "Storgatan 1", "Storgatan", "1", "Mjölby", "", 507000.4, 6465000, ""],
+        ["address", "Storgatan 1", "Storgatan", "1", "Skänninge", "", 504700, 6471900, ""],
+    ]
     assert len(Gazetteer.from_frame(_gaz(rows), source="gaz.csv").addresses) == 3

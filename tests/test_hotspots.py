@@ -1,4 +1,5 @@
 """Hotspot zones on known synthetic surfaces."""
+
 import math
 
 import numpy as np
@@ -91,6 +92,7 @@ def test_clip_mask_uses_cell_centres():
     m = clip_mask(G, poly)
     assert m.shape == G.shape and m.sum() == 5 * 3  # centre rows y=50,150,250 (< 260), cols x<=450
     import geopandas as gpd
+
     assert (clip_mask(G, gpd.GeoSeries([poly], crs=3006)) == m).all()
     with pytest.raises(ValueError):
         clip_mask(G, box(0, 0, 1, 1).difference(box(0, 0, 1, 1)))

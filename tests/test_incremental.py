@@ -70,10 +70,10 @@ def _police_lines(base: Path, rel: str) -> tuple[str, list[str]]:
 def _added_export(base: Path) -> str:
     """A late police export: exact copies, a revised case, cases moved, and a new week."""
     header, rows = _police_lines(base, POLICE_NEW)
-    copies = rows[-5:]                                    # exact duplicates of W47 rows
+    copies = rows[-5:]  # exact duplicates of W47 rows
     revised = rows[-10].split(";")
-    revised[4] = "23:59" if revised[4] != "23:59" else "00:01"   # same case id, new time
-    moved = rows[3].split(";")                            # a case from August moved into W48
+    revised[4] = "23:59" if revised[4] != "23:59" else "00:01"  # same case id, new time
+    moved = rows[3].split(";")  # a case from August moved into W48
     moved[3], moved[5] = "2026-11-23", ""
     new_week = []
     for i, row in enumerate(rows[-20:-12]):
@@ -154,7 +154,7 @@ def test_incremental_weekly_archive_equals_a_cold_weekly(tmp_path):
             continue
         assert name in LAYERS
         x, y = a[name], b[name]
-        if hasattr(x, "values") and hasattr(x, "grid"):          # a raster Surface
+        if hasattr(x, "values") and hasattr(x, "grid"):  # a raster Surface
             np.testing.assert_array_equal(x.values, y.values)
             continue
         if isinstance(x, gpd.GeoDataFrame):

@@ -14,11 +14,11 @@ import yaml
 
 from pipeline.config import parse_config
 from pipeline.errors import InputError
+from pipeline.schema import EVENT_COLUMNS, REASONS, REJECTED_COLUMNS
 from pipeline.sources.geocode import Gazetteer
 from pipeline.sources.normalise import HELPER_COLUMNS, normalise_partner
-from pipeline.sources.read import read_export
 from pipeline.sources.quality import format_summary, quality_summary, unmapped_categories
-from pipeline.schema import EVENT_COLUMNS, REASONS, REJECTED_COLUMNS
+from pipeline.sources.read import read_export
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = pd.Timestamp("2026-11-25 12:00", tz="Europe/Stockholm")
@@ -27,17 +27,19 @@ TZ = "Europe/Stockholm"
 # Mjölby kommun, simplified: a box around the town (EPSG:3006). Linköping (E 536 000) is outside.
 BOUNDARY = shapely.box(490_000, 6_444_000, 521_000, 6_479_000)
 
-GAZETTEER = pd.DataFrame({
-    "kind": ["address", "address", "place", "address"],
-    "name": ["Storgatan 12", "Kungsgatan 3", "Resecentrum", "Ågatan 40"],
-    "street": ["Storgatan", "Kungsgatan", "", "Ågatan"],
-    "number": ["12", "3", "", "40"],
-    "town": ["Mjölby", "Mjölby", "Mjölby", "Linköping"],
-    "postcode": ["59530", "59530", "59532", "58228"],
-    "x": ["507600", "507420", "507300", "536000"],
-    "y": ["6465100", "6465250", "6464900", "6474000"],
-    "aliases": ["", "", "Mjölby station|Stationen", ""],
-})
+GAZETTEER = pd.DataFrame(
+    {
+        "kind": ["address", "address", "place", "address"],
+        "name": ["Storgatan 12", "Kungsgatan 3", "Resecentrum", "Ågatan 40"],
+        "street": ["Storgatan", "Kungsgatan", "", "Ågatan"],
+        "number": ["12", "3", "", "40"],
+        "town": ["Mjölby", "Mjölby", "Mjölby", "Linköping"],
+        "postcode": ["59530", "59530", "59532", "58228"],
+        "x": ["507600", "507420", "507300", "536000"],
+        "y": ["6465100", "6465250", "6464900", "6474000"],
+        "aliases": ["", "", "Mjölby station|Stationen", ""],
+    }
+)
 
 POLISEN = """\
 Diarienr;Brottsbenämning;Från datum;Från kl;Till datum;Till kl;Gatuadress;Ort;X-koord;Y-koord
@@ -60,9 +62,20 @@ Diarienr;Brottsbenämning;Från datum;Från kl;Till datum;Till kl;Gatuadress;Ort
 ;;;;;;;;;
 """
 #: line -> expected reject reason (header = line 1)
-POLISEN_REJECTS = {5: "bad_date", 6: "missing_date", 7: "future_date", 8: "too_old", 9: "bad_coordinates",
-                   10: "missing_location", 11: "not_geocoded", 12: "outside_municipality",
-                   15: "outside_municipality", 16: "bad_field_count", 17: "bad_date", 18: "empty_row"}
+POLISEN_REJECTS = {
+    5: "bad_date",
+    6: "missing_date",
+    7: "future_date",
+    8: "too_old",
+    9: "bad_coordinates",
+    10: "missing_location",
+    11: "not_geocoded",
+    12: "outside_municipality",
+    15: "outside_municipality",
+    16: "bad_field_count",
+    17: "bad_date",
+    18: "empty_row",
+}
 
 KOMMUNEN = """\
 Ärendenr;Händelsetyp;Datum;Tid;Plats;Verksamhet;Beskrivning
@@ -122,6 +135,7 @@ def by_line(frame: pd.DataFrame, col: str) -> dict:
 
 # -- polisen: SWEREF x/y with decimal commas, address fallback --------------------------------
 
+
 @pytest.fixture
 def polisen(tmp_path, cfg, gaz):
     raw = export(tmp_path, "polisen_v47.csv", POLISEN, "utf-8-sig", "polisen", cfg)
@@ -150,15 +164,15 @@ def test_polisen_locations_and_categories(polisen):
     ev = events.set_index("source_line")
     assert ev.loc[2, "geocode_method"] == "coordinates" and ev.loc[2, "geocode_score"] == 100
     assert (ev.loc[2, "geometry"].x, ev.loc[2, "geometry"].y) == (507649.4, 6465001.9)
-    assert ev.loc[3, "geocode_method"] == "exact"                      # no coords -> address
+    assert ev.loc[3, "geocode_method"] == "exact"  # no coords -> address
     assert ev.loc[4, "geocode_method"] == "place"
-    assert ev.loc[13, "geocode_method"] == "exact"                     # coords outside -> address inside
+    assert ev.loc[13, "geocode_method"] == "exact"  # coords outside -> address inside
     assert ev.loc[13, "geometry"].x == pytest.approx(507600)
     assert ev.loc[3, "category"] == "vald" and ev.loc[3, "source_category"] == "misshandel"
     assert ev.loc[14, "category"] == "ovrigt" and ev.loc[14, "category_group"] == "ovrigt"
     assert ev.loc[2, "category_group"] == "skadegorelse" and not ev.loc[2, "sensitive"]
     assert ev.loc[2, "location_text"] == "Storgatan 12"
-    assert (events["description"] == "").all()                         # polisen has no free text
+    assert (events["description"] == "").all()  # polisen has no free text
     assert str(ev.loc[2, "occurred_end"]) == "2026-11-16 15:00:00+01:00"
     assert pd.isna(ev.loc[3, "occurred_end"])
 
@@ -213,15 +227,19 @@ def test_missing_configured_column_is_a_user_error(cfg, gaz):
 
 
 def test_null_markers_are_blank(cfg, gaz):
-    frame = pd.DataFrame({
-        "arende_id": ["NULL", "-", "B-9"],
-        "kategori": ["klotter", "störning", "klotter"],
-        "tidpunkt": ["2026-11-16 10:00", "2026-11-16 11:00", "2026-11-16 12:00"],
-        "adress": ["saknas", "Storgatan 12", "NaN"], "lat": ["NaN", "NA", "58.3259"],
-        "lon": ["NaN", "-", "15.1306"], "kommentar": [""] * 3,
-    })
+    frame = pd.DataFrame(
+        {
+            "arende_id": ["NULL", "-", "B-9"],
+            "kategori": ["klotter", "störning", "klotter"],
+            "tidpunkt": ["2026-11-16 10:00", "2026-11-16 11:00", "2026-11-16 12:00"],
+            "adress": ["saknas", "Storgatan 12", "NaN"],
+            "lat": ["NaN", "NA", "58.3259"],
+            "lon": ["NaN", "-", "15.1306"],
+            "kommentar": [""] * 3,
+        }
+    )
     events, rejected = run(frame, "bostadsbolaget", cfg, gaz)
-    assert rejected["reason"].tolist() == ["missing_location"]           # not bad_coordinates
+    assert rejected["reason"].tolist() == ["missing_location"]  # not bad_coordinates
     # "NULL" / "-" ids are no ids: the two rows must not collapse into one case
     assert events["source_id"].tolist() == ["", "B-9"]
     assert events["event_id"].iloc[0] != hashlib.sha1(b"bostadsbolaget|").hexdigest()[:16]
@@ -239,6 +257,7 @@ def test_field_too_long_names_the_column(tmp_path, cfg, gaz):
 
 # -- kommunen: address/place text, cp1252 ----------------------------------------------------
 
+
 def test_kommunen_cp1252_text_locations(tmp_path, cfg, gaz):
     raw = export(tmp_path, "kommunen_v47.csv", KOMMUNEN, "cp1252", "kommunen", cfg)
     events, rejected = run(raw, "kommunen", cfg, gaz)
@@ -247,9 +266,9 @@ def test_kommunen_cp1252_text_locations(tmp_path, cfg, gaz):
     assert ev.loc[2, "geocode_method"] == "place" and ev.loc[2, "location_text"] == "Mjölby station"
     assert str(ev.loc[2, "occurred_at"]) == "2026-11-16 08:15:00+01:00"
     assert ev.loc[3, "location_text"] == "Storgatan 12" and ev.loc[3, "category"] == "otrygg_plats"
-    assert ev.loc[3, "hour"] == 0                                        # blank time -> 00:00
+    assert ev.loc[3, "hour"] == 0  # blank time -> 00:00
     assert ev.loc[4, "category"] == "ovrigt" and ev.loc[4, "source_category"] == "Vattenläcka"
-    assert (events["description"] == "").all()                           # keep_free_text: false
+    assert (events["description"] == "").all()  # keep_free_text: false
     # The export's own "Övrigt" is not an unknown category; "Vattenläcka" is.
     assert ev.loc[6, "category"] == "ovrigt"
     assert unmapped_categories(events, cfg) == {"kommunen": {"Vattenläcka": 1}}
@@ -271,6 +290,7 @@ def test_free_text_kept_only_when_configured_and_redacted(tmp_path, gaz):
 
 # -- bostadsbolaget: WGS84 lat/lon, a swapped pair and a missing pair ------------------------
 
+
 def test_bostadsbolaget_wgs84(tmp_path, cfg, gaz):
     raw = export(tmp_path, "bb.csv", BOSTADSBOLAGET, "utf-8", "bostadsbolaget", cfg)
     events, rejected = run(raw, "bostadsbolaget", cfg, gaz)
@@ -279,7 +299,7 @@ def test_bostadsbolaget_wgs84(tmp_path, cfg, gaz):
     assert ev.loc[2, "geocode_method"] == ev.loc[3, "geocode_method"] == "coordinates"
     assert ev.loc[3, "geometry"].distance(ev.loc[2, "geometry"]) < 0.01  # swapped lat/lon repaired
     assert ev.loc[2, "geometry"].x == pytest.approx(507649, abs=2)
-    assert ev.loc[4, "geocode_method"] == "place"                          # missing pair -> text
+    assert ev.loc[4, "geocode_method"] == "place"  # missing pair -> text
     # No case id: the id hashes the stripped raw row, so it survives a re-export unchanged.
     row = "klotter,2026-11-18 08:00,Kungsgatan 3,,,"
     assert ev.loc[6, "event_id"] == hmac.new(KEY, f"bostadsbolaget|,{row}".encode(), hashlib.sha256).hexdigest()[:16]
@@ -288,18 +308,24 @@ def test_bostadsbolaget_wgs84(tmp_path, cfg, gaz):
 
 # -- time fields across the ISO year boundary --------------------------------------------------
 
+
 def test_iso_week_across_year_boundary(cfg, gaz):
-    frame = pd.DataFrame({
-        "arende_id": ["Y-1", "Y-2", "Y-3"],
-        "kategori": ["klotter"] * 3,
-        "tidpunkt": ["2026-12-31 23:59", "2027-01-03 12:00", "2027-01-04 00:00"],
-        "adress": ["Storgatan 12"] * 3, "lat": [""] * 3, "lon": [""] * 3, "kommentar": [""] * 3,
-    })
+    frame = pd.DataFrame(
+        {
+            "arende_id": ["Y-1", "Y-2", "Y-3"],
+            "kategori": ["klotter"] * 3,
+            "tidpunkt": ["2026-12-31 23:59", "2027-01-03 12:00", "2027-01-04 00:00"],
+            "adress": ["Storgatan 12"] * 3,
+            "lat": [""] * 3,
+            "lon": [""] * 3,
+            "kommentar": [""] * 3,
+        }
+    )
     events, rejected = run(frame, "bostadsbolaget", cfg, gaz, now=pd.Timestamp("2027-01-05", tz=TZ))
     assert rejected.empty
     assert events["iso_week"].tolist() == ["2026-W53", "2026-W53", "2027-W01"]
     assert events["weekday"].tolist() == [4, 7, 1]
-    assert events["source_file"].tolist() == ["bostadsbolaget"] * 3     # plain frame: partner name
+    assert events["source_file"].tolist() == ["bostadsbolaget"] * 3  # plain frame: partner name
 
 
 # -- a new partner, added purely by configuration --------------------------------------------
@@ -315,10 +341,20 @@ R-26-0103;Trafikolycka;2026-11-21 16:20;Kungsgatan 3;;;SOS Norrköping
 def test_new_partner_by_config_only(tmp_path, gaz):
     data = copy.deepcopy(base_dict())
     data["partners"]["raddningstjansten"] = {
-        "label": "Räddningstjänsten Östra Götaland", "files": "data/raw/raddningstjansten/*.csv",
-        "encoding": "cp1252", "delimiter": ";", "decimal": ",", "crs": "EPSG:3021",
-        "columns": {"source_id": "Insatsnr", "category": "Händelsetyp", "datetime": "Larmtid",
-                    "address": "Adress", "x": "Östkoord", "y": "Nordkoord"},
+        "label": "Räddningstjänsten Östra Götaland",
+        "files": "data/raw/raddningstjansten/*.csv",
+        "encoding": "cp1252",
+        "delimiter": ";",
+        "decimal": ",",
+        "crs": "EPSG:3021",
+        "columns": {
+            "source_id": "Insatsnr",
+            "category": "Händelsetyp",
+            "datetime": "Larmtid",
+            "address": "Adress",
+            "x": "Östkoord",
+            "y": "Nordkoord",
+        },
         "categories": {"Brand i byggnad": "brand", "Brand ej i byggnad": "brand", "Trafikolycka": "fordon"},
     }
     cfg = make_cfg(data)
@@ -327,19 +363,25 @@ def test_new_partner_by_config_only(tmp_path, gaz):
     assert by_line(rejected, "reason") == {3: "missing_location"}
     ev = events.set_index("source_line")
     assert ev.loc[2, "geocode_method"] == "coordinates"
-    assert ev.loc[2, "geometry"].x == pytest.approx(507649, abs=2)        # RT90 -> SWEREF 99 TM
+    assert ev.loc[2, "geometry"].x == pytest.approx(507649, abs=2)  # RT90 -> SWEREF 99 TM
     assert ev.loc[2, "geometry"].y == pytest.approx(6465002, abs=2)
     assert ev.loc[2, "category"] == "brand" and ev.loc[4, "category_group"] == "trafik"
     assert (events["source"] == "raddningstjansten").all()
-    q = quality_summary({("raddningstjansten", raw.display_name): raw.rows_read}, events, rejected,
-                        unmapped_categories(events, cfg), cfg=cfg,
-                        exports={("raddningstjansten", raw.display_name): raw})
+    q = quality_summary(
+        {("raddningstjansten", raw.display_name): raw.rows_read},
+        events,
+        rejected,
+        unmapped_categories(events, cfg),
+        cfg=cfg,
+        exports={("raddningstjansten", raw.display_name): raw},
+    )
     part = q["partners"]["raddningstjansten"]
     assert part["label"] == "Räddningstjänsten Östra Götaland"
     assert part["files"][0]["encoding"] == "cp1252" and part["files"][0]["delimiter"] == ";"
 
 
 # -- quality summary -----------------------------------------------------------------------------
+
 
 def test_quality_summary_counts_and_conservation(polisen, cfg):
     raw, events, rejected = polisen

@@ -26,12 +26,19 @@ NOW = pd.Timestamp("2026-11-25 12:00", tz="Europe/Stockholm")
 BOUNDARY = shapely.box(490_000, 6_444_000, 521_000, 6_479_000)
 
 # Storgatan exists in Mjölby (E 507 600) and in Skänninge (E 505 000), 7 km apart.
-TWO_TOWNS = pd.DataFrame({
-    "kind": ["address", "address"], "name": ["Storgatan 5", "Storgatan 5"],
-    "street": ["Storgatan", "Storgatan"], "number": ["5", "5"], "town": ["Mjölby", "Skänninge"],
-    "postcode": ["59530", "59630"], "x": ["507600", "505000"], "y": ["6465100", "6472600"],
-    "aliases": ["", ""],
-})
+TWO_TOWNS = pd.DataFrame(
+    {
+        "kind": ["address", "address"],
+        "name": ["Storgatan 5", "Storgatan 5"],
+        "street": ["Storgatan", "Storgatan"],
+        "number": ["5", "5"],
+        "town": ["Mjölby", "Skänninge"],
+        "postcode": ["59530", "59630"],
+        "x": ["507600", "505000"],
+        "y": ["6465100", "6472600"],
+        "aliases": ["", ""],
+    }
+)
 EXPORT = "Ärendenr;Händelsetyp;Datum;Tid;Plats;Verksamhet;Beskrivning\nK-1;Klotter;2026-11-17;10:00;Storgatan 5;Gata;\n"
 
 
@@ -61,20 +68,30 @@ def test_peak_is_the_most_common_weekday_hour_cell_not_the_marginals():
     hours = pd.Series([9, 9, 22, 9, 23])
     assert peak_time(weekdays, hours) == (1, 9)
     pts = [shapely.Point(500_000 + i, 6_460_000) for i in range(5)]
-    ev = gpd.GeoDataFrame({
-        "category": ["klotter"] * 5, "source": ["polisen"] * 5,
-        "occurred_at": pd.date_range("2026-11-16 09:00", periods=5, freq="h", tz="Europe/Stockholm"),
-        "weekday": weekdays, "hour": hours}, geometry=pts, crs="EPSG:3006")
-    poly = cluster_polygons(ev, np.zeros(5, dtype=int), buffer_m=10, taxonomy_labels={},
-                            partner_labels={}, id_prefix="x")
+    ev = gpd.GeoDataFrame(
+        {
+            "category": ["klotter"] * 5,
+            "source": ["polisen"] * 5,
+            "occurred_at": pd.date_range("2026-11-16 09:00", periods=5, freq="h", tz="Europe/Stockholm"),
+            "weekday": weekdays,
+            "hour": hours,
+        },
+        geometry=pts,
+        crs="EPSG:3006",
+    )
+    poly = cluster_polygons(
+        ev, np.zeros(5, dtype=int), buffer_m=10, taxonomy_labels={}, partner_labels={}, id_prefix="x"
+    )
     assert (poly.loc[0, "peak_weekday"], poly.loc[0, "peak_hour"]) == (1, 9)
 
 
 def test_validate_events_raises_even_under_python_O():
     with pytest.raises(SchemaError, match="canonical columns"):
         validate_events(empty_events().drop(columns="area"))
-    code = ("from pipeline.schema import empty_events, validate_events\n"
-            "try:\n validate_events(empty_events().drop(columns='area'))\nexcept ValueError:\n print('raised')")
+    code = (
+        "from pipeline.schema import empty_events, validate_events\n"
+        "try:\n validate_events(empty_events().drop(columns='area'))\nexcept ValueError:\n print('raised')"
+    )
     out = subprocess.run([sys.executable, "-O", "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.stdout.strip() == "raised", out.stderr
 

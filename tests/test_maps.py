@@ -48,8 +48,15 @@ def test_title_language_and_swedish_labels(page):
     assert "<title>Lägesbild vecka 47, 2026 – Mjölby kommun</title>" in page
     assert '<html lang="sv">' in page
     assert "<h1>Lägesbild vecka 47, 2026 – Mjölby kommun</h1>" in page
-    for label in ("Hela dygnet", "Natt 00\\u201306", "Kommungr\\u00e4ns", "Teckenförklaring",
-                  "Tätaste 0,1\u00a0% av ytan", "Kvarstående kluster", "Skadegörelse och brand"):
+    for label in (
+        "Hela dygnet",
+        "Natt 00\\u201306",
+        "Kommungr\\u00e4ns",
+        "Teckenförklaring",
+        "Tätaste 0,1\u00a0% av ytan",
+        "Kvarstående kluster",
+        "Skadegörelse och brand",
+    ):
         assert label in page, label
 
 
@@ -77,8 +84,12 @@ def test_every_cluster_drawn_with_its_id_and_count(ctx, page):
 
 
 def test_hotspot_zones_per_level_colour(ctx, page):
-    zones = [f for fc in _geojson_calls(page) for f in fc["features"]
-             if "lb-hotspot" in f["properties"]["style"].get("className", "")]
+    zones = [
+        f
+        for fc in _geojson_calls(page)
+        for f in fc["features"]
+        if "lb-hotspot" in f["properties"]["style"].get("className", "")
+    ]
     assert len(zones) == len(ctx.layers["hotspots"])
     fills = {f["properties"]["style"]["fillColor"] for f in zones}
     assert fills == {"#b10026", "#fc4e2a"}  # one fixed colour per configured level
@@ -87,8 +98,11 @@ def test_hotspot_zones_per_level_colour(ctx, page):
 def test_geometries_are_wgs84_near_mjolby(page):
     for fc in _geojson_calls(page):
         for f in fc["features"]:
-            lon, lat = f["geometry"]["coordinates"][0][0][:2] if f["geometry"]["type"] == "Polygon" \
+            lon, lat = (
+                f["geometry"]["coordinates"][0][0][:2]
+                if f["geometry"]["type"] == "Polygon"
                 else f["geometry"]["coordinates"][0][0][0][:2]
+            )
             assert 14.5 < lon < 15.8 and 58.0 < lat < 58.6
 
 
@@ -109,14 +123,18 @@ def test_area_counts_and_change(ctx, page):
     assert len(areas) == len(ctx.areas)
     popup = next(f["properties"]["popup"] for f in areas if "Mjölby centrum" in f["properties"]["popup"])
     assert f"Händelser denna vecka (hela dygnet):</b> {int(row.n_week)}<" in popup
-    assert "▲" not in popup and "ej prövad" in popup   # an untested table never marks a change
+    assert "▲" not in popup and "ej prövad" in popup  # an untested table never marks a change
     assert any("Hagalund &lt;img" in f["properties"]["tooltip"] for f in areas)
     assert {f["properties"]["style"]["className"] for f in areas} == {"lb-area lb-area-oforandrad"}
 
 
 def _area_features(page):
-    return [f for fc in _geojson_calls(page) for f in fc["features"]
-            if f["properties"]["style"].get("className", "").startswith("lb-area ")]
+    return [
+        f
+        for fc in _geojson_calls(page)
+        for f in fc["features"]
+        if f["properties"]["style"].get("className", "").startswith("lb-area ")
+    ]
 
 
 def test_areas_filled_by_tested_change(ctx):
@@ -184,8 +202,9 @@ def test_index_lists_weeks_newest_first(ctx):
 
 
 def _series(weeks_counts):
-    return pd.DataFrame({"week": [w for w, _ in weeks_counts], "area": "alla", "group": "alla",
-                         "n": [n for _, n in weeks_counts]})
+    return pd.DataFrame(
+        {"week": [w for w, _ in weeks_counts], "area": "alla", "group": "alla", "n": [n for _, n in weeks_counts]}
+    )
 
 
 def test_index_dashboard_summary_chart_and_counts(ctx):
@@ -198,7 +217,9 @@ def test_index_dashboard_summary_chart_and_counts(ctx):
     summary = re.findall(r'<li data-summary-key="([^"]+)">', html)
     assert summary == [s.key for s in week_summary(latest)]
     assert week_summary(latest)[0].text.split(",")[0] in html
-    shown = dict(re.findall(r'data-week="(\d{4}-W\d\d)">\s*<td>[^<]*</td><td>[^<]*</td><td class="num" data-n="(\d*)"', html))
+    shown = dict(
+        re.findall(r'data-week="(\d{4}-W\d\d)">\s*<td>[^<]*</td><td>[^<]*</td><td class="num" data-n="(\d*)"', html)
+    )
     assert shown == {w: str(n) for w, n in counts}
     assert html.count("<svg") == 1 and "v. 47: 156" in html and external_refs(html) == []
 
@@ -208,4 +229,4 @@ def test_index_without_series_counts_the_latest_week_only(ctx):
     kf = ctx.layers["key_figures"]
     n = int(kf[kf["dimension"] == "group"]["n_week"].sum())
     assert f'data-n="{n}"' in html and html.count('data-n=""') == len(ctx.weeks) - 1
-    assert "<svg" not in html   # one week is no trend
+    assert "<svg" not in html  # one week is no trend

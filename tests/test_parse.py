@@ -24,11 +24,23 @@ def local(s: str) -> pd.Timestamp:
     return pd.Timestamp(s).tz_localize(TZ)
 
 
-@pytest.mark.parametrize("date", [
-    "2026-11-16", "20261116", "16.11.2026", "16/11/2026", "16-11-2026", "16 nov 2026",
-    "16 november 2026", "16 Nov. 2026", "måndag 16 november 2026", "2026/11/16", " 2026-11-16 ",
-    "16.11.26",
-])
+@pytest.mark.parametrize(
+    "date",
+    [
+        "2026-11-16",
+        "20261116",
+        "16.11.2026",
+        "16/11/2026",
+        "16-11-2026",
+        "16 nov 2026",
+        "16 november 2026",
+        "16 Nov. 2026",
+        "måndag 16 november 2026",
+        "2026/11/16",
+        " 2026-11-16 ",
+        "16.11.26",
+    ],
+)
 def test_date_formats(date):
     value, reason = one(date)
     assert pd.isna(reason)
@@ -41,27 +53,33 @@ def test_day_first_never_month_first():
     assert one("11/16/2026")[1] == "bad_date"  # US month-first is not guessed
 
 
-@pytest.mark.parametrize("date, expected", [
-    ("2026-11-16 21:40", "2026-11-16 21:40"),
-    ("2026-11-16 21:40:15", "2026-11-16 21:40:15"),
-    ("2026-11-16T21:40", "2026-11-16 21:40"),
-    ("2026-11-16T21:40:15", "2026-11-16 21:40:15"),
-    ("16.11.2026 21.40", "2026-11-16 21:40"),
-    ("16 nov 2026 kl 21.40", "2026-11-16 21:40"),
-    ("2026-07-01 07:05", "2026-07-01 07:05"),
-])
+@pytest.mark.parametrize(
+    "date, expected",
+    [
+        ("2026-11-16 21:40", "2026-11-16 21:40"),
+        ("2026-11-16 21:40:15", "2026-11-16 21:40:15"),
+        ("2026-11-16T21:40", "2026-11-16 21:40"),
+        ("2026-11-16T21:40:15", "2026-11-16 21:40:15"),
+        ("16.11.2026 21.40", "2026-11-16 21:40"),
+        ("16 nov 2026 kl 21.40", "2026-11-16 21:40"),
+        ("2026-07-01 07:05", "2026-07-01 07:05"),
+    ],
+)
 def test_datetime_strings(date, expected):
     value, reason = one(date)
     assert pd.isna(reason) and value == local(expected)
 
 
-@pytest.mark.parametrize("date, expected_local", [
-    ("2026-11-16T20:40:00Z", "2026-11-16 21:40"),
-    ("2026-11-16T21:40:00+01:00", "2026-11-16 21:40"),
-    ("2026-07-01T12:00:00+00:00", "2026-07-01 14:00"),
-    ("2026-07-01T12:00:00.250-0500", "2026-07-01 19:00"),
-    ("2026-03-29T01:30:00Z", "2026-03-29 03:30"),   # just after the spring change
-])
+@pytest.mark.parametrize(
+    "date, expected_local",
+    [
+        ("2026-11-16T20:40:00Z", "2026-11-16 21:40"),
+        ("2026-11-16T21:40:00+01:00", "2026-11-16 21:40"),
+        ("2026-07-01T12:00:00+00:00", "2026-07-01 14:00"),
+        ("2026-07-01T12:00:00.250-0500", "2026-07-01 19:00"),
+        ("2026-03-29T01:30:00Z", "2026-03-29 03:30"),  # just after the spring change
+    ],
+)
 def test_offsets_are_converted_to_local(date, expected_local):
     value, reason = one(date)
     assert pd.isna(reason) and value == local(expected_local)
@@ -74,12 +92,22 @@ def test_iso_round_trip():
     assert (values == original).all()
 
 
-@pytest.mark.parametrize("time, expected", [
-    ("21:40", "2026-11-16 21:40"), ("21.40", "2026-11-16 21:40"), ("2140", "2026-11-16 21:40"),
-    ("9:05", "2026-11-16 09:05"), ("905", "2026-11-16 09:05"), ("21:40:15", "2026-11-16 21:40:15"),
-    ("kl. 21.40", "2026-11-16 21:40"), ("0", "2026-11-16 00:00"), ("", "2026-11-16 00:00"),
-    (None, "2026-11-16 00:00"), ("24:00", "2026-11-17 00:00"),
-])
+@pytest.mark.parametrize(
+    "time, expected",
+    [
+        ("21:40", "2026-11-16 21:40"),
+        ("21.40", "2026-11-16 21:40"),
+        ("2140", "2026-11-16 21:40"),
+        ("9:05", "2026-11-16 09:05"),
+        ("905", "2026-11-16 09:05"),
+        ("21:40:15", "2026-11-16 21:40:15"),
+        ("kl. 21.40", "2026-11-16 21:40"),
+        ("0", "2026-11-16 00:00"),
+        ("", "2026-11-16 00:00"),
+        (None, "2026-11-16 00:00"),
+        ("24:00", "2026-11-17 00:00"),
+    ],
+)
 def test_time_column(time, expected):
     value, reason = one("2026-11-16", time)
     assert pd.isna(reason) and value == local(expected)
@@ -90,11 +118,23 @@ def test_time_column_overrides_midnight_in_date():
     assert one("2026-11-16 08:00", "")[0] == local("2026-11-16 08:00")
 
 
-@pytest.mark.parametrize("date, time", [
-    ("2026-02-30", None), ("2026-13-01", None), ("31.04.2026", None), ("igår", None),
-    ("2026-11-16", "25:61"), ("2026-11-16", "24:30"), ("2026-11-16", "12:60"), ("2026-11-16", "kväll"),
-    ("2026-11-16 25:00", None), ("16 foo 2026", None), ("26-11-16", None), ("9999-01-01", None),
-])
+@pytest.mark.parametrize(
+    "date, time",
+    [
+        ("2026-02-30", None),
+        ("2026-13-01", None),
+        ("31.04.2026", None),
+        ("igår", None),
+        ("2026-11-16", "25:61"),
+        ("2026-11-16", "24:30"),
+        ("2026-11-16", "12:60"),
+        ("2026-11-16", "kväll"),
+        ("2026-11-16 25:00", None),
+        ("16 foo 2026", None),
+        ("26-11-16", None),
+        ("9999-01-01", None),
+    ],
+)
 def test_bad_dates(date, time):
     value, reason = one(date, time)
     assert reason == "bad_date" and pd.isna(value)
@@ -145,12 +185,25 @@ def test_check_window():
     assert check_window(values, pd.Timestamp("2026-11-20 12:00"), 730, 1).tolist() == reason.tolist()
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("6465010,5", 6465010.5), ("6465010.5", 6465010.5), ("6 465 010,5", 6465010.5),
-    ("6\u00a0465\u00a0010,5", 6465010.5), ("6\u202f465\u202f010", 6465010.0), ("507240", 507240.0),
-    ("-75,56985400000", -75.569854), ("\u221215,5", -15.5), ("1.234,5", 1234.5), ("1,234.5", 1234.5),
-    ("1.234.567", 1234567.0), ("58,32595", 58.32595), ("+15.12365", 15.12365), (",5", 0.5),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("6465010,5", 6465010.5),
+        ("6465010.5", 6465010.5),
+        ("6 465 010,5", 6465010.5),
+        ("6\u00a0465\u00a0010,5", 6465010.5),
+        ("6\u202f465\u202f010", 6465010.0),
+        ("507240", 507240.0),
+        ("-75,56985400000", -75.569854),
+        ("\u221215,5", -15.5),
+        ("1.234,5", 1234.5),
+        ("1,234.5", 1234.5),
+        ("1.234.567", 1234567.0),
+        ("58,32595", 58.32595),
+        ("+15.12365", 15.12365),
+        (",5", 0.5),
+    ],
+)
 def test_numbers(text, expected):
     numbers, bad = parse_numbers(pd.Series([text]))
     assert numbers.iloc[0] == pytest.approx(expected) and not bad.iloc[0]
@@ -192,16 +245,19 @@ def test_real_medellin_decimal_commas_and_utc_times():
 # -- issue 9: the day/month order a file proves ---------------------------------------------------
 
 
-@pytest.mark.parametrize("values, order, problem", [
-    (["16/11/2026", "5/11/2026"], "dmy", None),
-    (["11/16/2026", "11/5/2026"], "mdy", None),
-    (["05/11/2026", "06/11/2026"], "dmy", "ambiguous"),
-    (["16/11/2026", "11/17/2026"], "dmy", "conflict"),
-    (["05.11.2026", "06.11.2026"], "dmy", None),        # dots: Swedish, day first
-    (["2026-11-05", "20261105"], "dmy", None),          # year first: nothing to decide
-    (["05/05/2026"], "dmy", None),                      # the same either way
-    (["26-11-16"], "dmy", None),                        # dashed two-digit year never decides
-])
+@pytest.mark.parametrize(
+    "values, order, problem",
+    [
+        (["16/11/2026", "5/11/2026"], "dmy", None),
+        (["11/16/2026", "11/5/2026"], "mdy", None),
+        (["05/11/2026", "06/11/2026"], "dmy", "ambiguous"),
+        (["16/11/2026", "11/17/2026"], "dmy", "conflict"),
+        (["05.11.2026", "06.11.2026"], "dmy", None),  # dots: Swedish, day first
+        (["2026-11-05", "20261105"], "dmy", None),  # year first: nothing to decide
+        (["05/05/2026"], "dmy", None),  # the same either way
+        (["26-11-16"], "dmy", None),  # dashed two-digit year never decides
+    ],
+)
 def test_day_month_order(values, order, problem):
     got = day_month_order(pd.Series(values))
     assert (got.order, got.problem) == (order, problem)

@@ -18,7 +18,7 @@ import yaml
 
 from pipeline.config import load_config
 from pipeline.runner import run_ingest, run_weekly
-from tests.conftest import DEMO_WEEK, NOW, ROOT
+from tests.conftest import DEMO_WEEK, NOW
 
 
 def _records_in(path: Path, encoding: str, delimiter: str) -> int:
@@ -80,7 +80,13 @@ def test_reingest_is_idempotent_and_a_copied_export_adds_nothing(project):
     assert sorted(third.events["event_id"]) == sorted(first.events["event_id"])
     copied = third.rejected[third.rejected["source_file"].str.endswith("_kopia.csv")]
     assert len(copied) == third.quality["partners"]["bostadsbolaget"]["files"][1]["rows_read"]
-    assert set(copied["reason"]) <= {"duplicate_row", "bad_date", "missing_date", "not_geocoded", "outside_municipality"}
+    assert set(copied["reason"]) <= {
+        "duplicate_row",
+        "bad_date",
+        "missing_date",
+        "not_geocoded",
+        "outside_municipality",
+    }
 
 
 def test_new_partner_by_config_alone(project):
@@ -90,8 +96,14 @@ def test_new_partner_by_config_alone(project):
         "label": "Räddningstjänsten Östra Götaland",
         "files": "data/raw/raddningstjansten/*.csv",
         "crs": "EPSG:3021",
-        "columns": {"source_id": "Insatsnr", "category": "Händelse", "datetime": "Larmtid",
-                    "address": "Adress", "x": "Y_RT90", "y": "X_RT90"},
+        "columns": {
+            "source_id": "Insatsnr",
+            "category": "Händelse",
+            "datetime": "Larmtid",
+            "address": "Adress",
+            "x": "Y_RT90",
+            "y": "X_RT90",
+        },
         "categories": {"Brand i sophus": "brand", "Anlagd brand": "brand"},
     }
     project.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -100,12 +112,14 @@ def test_new_partner_by_config_alone(project):
     e, n = Transformer.from_crs(3006, 3021, always_xy=True).transform(507240.0, 6465010.0)
     export = project.parent / "data/raw/raddningstjansten/insatser.csv"
     export.parent.mkdir(parents=True)
-    export.write_bytes((
-        "Insatsnr;Larmtid;Händelse;Adress;Y_RT90;X_RT90\r\n"
-        f"R-1;2026-11-20 22:15;Anlagd brand;Stora torget;{e:.0f};{n:.0f}\r\n"
-        "R-2;2026-11-21 01:05;Brand i sophus;Blåklintsvägen 4;;\r\n"
-        "R-3;2026-11-21 03:00;Trafikolycka;Påhittade vägen 99;;\r\n"
-    ).encode("cp1252"))
+    export.write_bytes(
+        (
+            "Insatsnr;Larmtid;Händelse;Adress;Y_RT90;X_RT90\r\n"
+            f"R-1;2026-11-20 22:15;Anlagd brand;Stora torget;{e:.0f};{n:.0f}\r\n"
+            "R-2;2026-11-21 01:05;Brand i sophus;Blåklintsvägen 4;;\r\n"
+            "R-3;2026-11-21 03:00;Trafikolycka;Påhittade vägen 99;;\r\n"
+        ).encode("cp1252")
+    )
     result = run_ingest(load_config(project), now=NOW, echo=lambda s: None)
     mine = result.events[result.events["source"] == "raddningstjansten"].set_index("source_id")
     assert list(mine.index) == ["R-1", "R-2"]
@@ -136,10 +150,12 @@ def test_same_week_twice_gives_same_features_and_new_export_updates_old_week(pro
     assert _strip_volatile(map_before) == _strip_volatile(again.map.read_text(encoding="utf-8"))
 
     late = project.parent / "data/raw/kommunen/kommunen_efterslapande.csv"
-    late.write_bytes((
-        "Ärendenr;Datum;Tid;Verksamhet;Händelsetyp;Plats;Beskrivning\r\n"
-        "MK-LATE-1;2026-11-11;21:10;Tekniska förvaltningen;Klotter;Stora torget;Sent inrapporterat\r\n"
-    ).encode("cp1252"))
+    late.write_bytes(
+        (
+            "Ärendenr;Datum;Tid;Verksamhet;Händelsetyp;Plats;Beskrivning\r\n"
+            "MK-LATE-1;2026-11-11;21:10;Tekniska förvaltningen;Klotter;Stora torget;Sent inrapporterat\r\n"
+        ).encode("cp1252")
+    )
     old = pyogrio.read_dataframe(project.parent / "data/processed/archive/2026-W46.gpkg", layer="events")
     updated = run_weekly(cfg, week=DEMO_WEEK, now=NOW, echo=quiet)
     assert "2026-W46" in updated.rebuilt
@@ -181,11 +197,13 @@ def test_shared_outputs_keep_sensitive_events_aggregate_only(project):
     """Sensitive categories count in aggregates but are never points, and no free text or
     case id leaves data/processed."""
     extra = project.parent / "data/raw/polisen/demo_polisen_extra.csv"
-    extra.write_bytes((
-        "\ufeffDiarienr;Brottskod;Brottsbenämning;Från datum;Från kl;Till datum;Till kl;Gatuadress;Ort;X-koord;Y-koord\r\n"
-        "5000-K999001-26;0210;Våldtäkt;2026-11-19;23:10;;;Vasagatan 3;Mjölby;;\r\n"
-        "5000-K999002-26;9320;Misshandel i nära relation;2026-11-20;21:40;;;Blåklintsvägen 6;Mjölby;;\r\n"
-    ).encode("utf-8"))
+    extra.write_bytes(
+        (
+            "\ufeffDiarienr;Brottskod;Brottsbenämning;Från datum;Från kl;Till datum;Till kl;Gatuadress;Ort;X-koord;Y-koord\r\n"
+            "5000-K999001-26;0210;Våldtäkt;2026-11-19;23:10;;;Vasagatan 3;Mjölby;;\r\n"
+            "5000-K999002-26;9320;Misshandel i nära relation;2026-11-20;21:40;;;Blåklintsvägen 6;Mjölby;;\r\n"
+        ).encode("utf-8")
+    )
     cfg = load_config(project)
     result = run_weekly(cfg, week=DEMO_WEEK, now=NOW, echo=lambda s: None)
     events = gpd.read_parquet(project.parent / "data/processed/events.parquet")
@@ -209,5 +227,5 @@ def test_shared_outputs_keep_sensitive_events_aggregate_only(project):
 def test_week_map_is_small_and_self_contained(weekly_run):
     html = weekly_run["result"].map.read_text(encoding="utf-8")
     assert len(html.encode("utf-8")) < 5 * 2**20
-    assert "<script src=" not in html and "<link href=\"http" not in html
+    assert "<script src=" not in html and '<link href="http' not in html
     assert "Lägesbild vecka 47, 2026 – Mjölby kommun" in html

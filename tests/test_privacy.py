@@ -43,8 +43,10 @@ SAMPLES = [
     ("Moped med reg DEF 45G inblandad", f"Moped med reg {REG} inblandad"),
     ("Vit Volvo XYZ789 sågs lämna platsen", f"Vit Volvo {REG} sågs lämna platsen"),
     # several at once
-    ("Anmälare 850101-1234 (070-123 45 67, a.b@mjolby.se) såg bil ABC 12A",
-     f"Anmälare {PNR} ({TEL}, {MAIL}) såg bil {REG}"),
+    (
+        "Anmälare 850101-1234 (070-123 45 67, a.b@mjolby.se) såg bil ABC 12A",
+        f"Anmälare {PNR} ({TEL}, {MAIL}) såg bil {REG}",
+    ),
     # nothing personal: must come out unchanged
     ("Klotter på fasaden vid Vasagatan 12, ca 2 m²", None),
     ("Händelse 2026-11-16 kl 21:40, Storgatan 12B", None),
@@ -97,12 +99,15 @@ def test_redact_series_matches_redact_on_all_samples():
 
 # -- small counts ---------------------------------------------------------------------------------
 
+
 def area_counts() -> pd.DataFrame:
-    return pd.DataFrame({
-        "area": ["Centrum", "Centrum", "Sörby", "Sörby", "Valla"],
-        "category": ["vald_nara_relation", "klotter", "sexualbrott", "vald_nara_relation", "sexualbrott"],
-        "n_events": [2, 1, 0, 7, 3],
-    })
+    return pd.DataFrame(
+        {
+            "area": ["Centrum", "Centrum", "Sörby", "Sörby", "Valla"],
+            "category": ["vald_nara_relation", "klotter", "sexualbrott", "vald_nara_relation", "sexualbrott"],
+            "n_events": [2, 1, 0, 7, 3],
+        }
+    )
 
 
 def test_suppress_small():
@@ -111,8 +116,8 @@ def test_suppress_small():
     out = suppress_small(df, "n_events", sensitive, k=3)
     assert out["n_events"].dtype == "Int64" and out["suppressed"].dtype == bool
     assert out["suppressed"].tolist() == [True, False, False, False, False]
-    assert out["n_events"].tolist() == [pd.NA, 1, 0, 7, 3]   # 1 klotter: not sensitive; 0 and 3: not below k
-    assert df["n_events"].tolist() == [2, 1, 0, 7, 3]          # input untouched
+    assert out["n_events"].tolist() == [pd.NA, 1, 0, 7, 3]  # 1 klotter: not sensitive; 0 and 3: not below k
+    assert df["n_events"].tolist() == [2, 1, 0, 7, 3]  # input untouched
 
 
 def test_suppress_small_with_column_name_and_non_default_index():
@@ -219,7 +224,7 @@ def test_real_world_spellings_are_redacted(text, value, label):
     out = redact(text)
     assert value not in out, out
     assert label in out, out
-    assert out == text.replace(value, label), out   # nothing else in the text changes
+    assert out == text.replace(value, label), out  # nothing else in the text changes
 
 
 @pytest.mark.parametrize("text", LEAVE_ALONE)
@@ -257,8 +262,15 @@ PLANTED = [
 HEADER = "Diarienr;Brottskod;Brottsbenämning;Från datum;Från kl;Till datum;Till kl;Gatuadress;Ort;X-koord;Y-koord"
 #: run_info entries that change from run to run whatever the data, and the area table's row count
 #: (its extra rows are the suppressed cells, tested on their own).
-VOLATILE_INFO = {"run_started", "run_seconds", "run_time", "input_sha256", "events_fingerprint", "config_sha256",
-                 "rows:area_summary"}
+VOLATILE_INFO = {
+    "run_started",
+    "run_seconds",
+    "run_time",
+    "input_sha256",
+    "events_fingerprint",
+    "config_sha256",
+    "rows:area_summary",
+}
 
 
 def _background_rows() -> list[str]:
@@ -267,9 +279,16 @@ def _background_rows() -> list[str]:
     for i in range(160):
         x0, y0 = CENTRES[i % len(CENTRES)]
         day = pd.Timestamp("2026-10-26") + pd.Timedelta(days=int(rng.integers(0, 28)))
-        rows.append(pol(f"5000-K6{i:05d}-26", cat=NON_SENSITIVE[i % len(NON_SENSITIVE)], date=day.strftime("%Y-%m-%d"),
-                        time=f"{int(rng.integers(0, 24)):02d}:{int(rng.integers(0, 60)):02d}",
-                        x=f"{x0 + rng.normal(0, 90):.0f}", y=f"{y0 + rng.normal(0, 90):.0f}"))
+        rows.append(
+            pol(
+                f"5000-K6{i:05d}-26",
+                cat=NON_SENSITIVE[i % len(NON_SENSITIVE)],
+                date=day.strftime("%Y-%m-%d"),
+                time=f"{int(rng.integers(0, 24)):02d}:{int(rng.integers(0, 60)):02d}",
+                x=f"{x0 + rng.normal(0, 90):.0f}",
+                y=f"{y0 + rng.normal(0, 90):.0f}",
+            )
+        )
     return rows
 
 
@@ -284,7 +303,7 @@ def _run(base: Path, rows: list[str], secret: bytes):
     export = ("\n".join([HEADER, *rows]) + "\n").encode("utf-8-sig")
     cfg_path = make_project(base, {"polisen": {"v44-v47.csv": export}}, config=base_config(["polisen"]))
     (base / "data" / "secret").mkdir(parents=True)
-    (base / "data" / "secret" / "installation.key").write_bytes(secret)   # same ids in both projects
+    (base / "data" / "secret" / "installation.key").write_bytes(secret)  # same ids in both projects
     cfg = load_config(cfg_path)
     run_weekly(cfg, week=WEEK, now=NOW, echo=lambda s: None)
     return cfg
@@ -351,8 +370,8 @@ def test_area_table_shows_them_only_suppressed_whole_week(two_worlds):
     extra = b.merge(a[key], on=key, how="left", indicator=True)
     extra = extra[extra["_merge"] == "left_only"]
     assert set(extra["category"]) == {"vald_nara_relation", "sexualbrott", "ovrigt_kansligt"}
-    assert (extra["time_of_day"] == "alla").all()          # no per-bin breakdown to subtract
-    assert extra["suppressed"].all() and extra["n_events"].isna().all()   # every planted cell is "< 3"
+    assert (extra["time_of_day"] == "alla").all()  # no per-bin breakdown to subtract
+    assert extra["suppressed"].all() and extra["n_events"].isna().all()  # every planted cell is "< 3"
     common = b.merge(a, on=key, suffixes=("_b", "_a"))
     assert (common["n_events_b"].astype(str) == common["n_events_a"].astype(str)).all()
 
@@ -409,7 +428,9 @@ def test_map_and_index_are_the_same_with_or_without_them(two_worlds):
     a, b = two_worlds
     for rel in (f"{WEEK}/karta.html", "index.html"):
         pa, pb = (cfg.path(cfg.paths.maps) / rel for cfg in (a, b))
-        assert _without_volatile(pa.read_text(encoding="utf-8")) == _without_volatile(pb.read_text(encoding="utf-8")), rel
+        assert _without_volatile(pa.read_text(encoding="utf-8")) == _without_volatile(pb.read_text(encoding="utf-8")), (
+            rel
+        )
 
 
 def _without_sensitive_rows(html: str, categories) -> str:
@@ -425,9 +446,10 @@ def test_report_differs_only_in_the_suppressed_cells(two_worlds):
     ra, rb = ((cfg.path(cfg.paths.maps) / WEEK / "lagesbild.html").read_text(encoding="utf-8") for cfg in (a, b))
     sensitive = sorted(b.sensitive_categories())
     rows = re.findall(r'<tr data-area="[^"]*" data-category="(?:%s)">.*?</tr>' % "|".join(sensitive), rb, flags=re.S)
-    assert len(rows) >= 3 and all("&lt; 3" in r for r in rows)      # shown only as "< 3"
-    assert _without_volatile(_without_sensitive_rows(ra, sensitive)) == \
-        _without_volatile(_without_sensitive_rows(rb, sensitive))
+    assert len(rows) >= 3 and all("&lt; 3" in r for r in rows)  # shown only as "< 3"
+    assert _without_volatile(_without_sensitive_rows(ra, sensitive)) == _without_volatile(
+        _without_sensitive_rows(rb, sensitive)
+    )
 
 
 def test_published_ids_do_not_reveal_case_numbers_by_enumeration(two_worlds):

@@ -13,8 +13,8 @@ import pyogrio
 import pytest
 
 from pipeline.analysis.weekly import analyse_week
-from pipeline.products.week import week_output
 from pipeline.io.archive import read_archive, write_archive
+from pipeline.products.week import week_output
 from tests.test_weekly import WEEK, config, synthetic
 
 QGIS_PYTHON = "/usr/bin/python3"
@@ -92,16 +92,24 @@ def opened(request, tmp_path_factory):
         cfg = config()
         events, boundary, areas = synthetic(cfg)
         analysis = analyse_week(events, cfg, WEEK, boundary, areas)
-        path = write_archive(tmp_path_factory.mktemp("qgis") / f"{WEEK}.gpkg", week_output(analysis, cfg), {"run_started": "x"}, cfg)
+        path = write_archive(
+            tmp_path_factory.mktemp("qgis") / f"{WEEK}.gpkg", week_output(analysis, cfg), {"run_started": "x"}, cfg
+        )
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(tmp_path_factory.mktemp("xdg"))}
     env.pop("PYTHONPATH", None)  # the venv's packages must not shadow Debian's
-    done = subprocess.run([QGIS_PYTHON, "-c", SCRIPT, str(path), ",".join(LAYERS)],
-                          capture_output=True, text=True, env=env, timeout=300)
+    done = subprocess.run(
+        [QGIS_PYTHON, "-c", SCRIPT, str(path), ",".join(LAYERS)], capture_output=True, text=True, env=env, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     line = next(l for l in done.stdout.splitlines() if l.startswith("JSON"))
     layers = read_archive(path)
-    return {"cfg": cfg, "path": path, "clusters": len(layers["clusters"]), "grid": layers["density"].grid,
-            "qgis": json.loads(line[4:])}
+    return {
+        "cfg": cfg,
+        "path": path,
+        "clusters": len(layers["clusters"]),
+        "grid": layers["density"].grid,
+        "qgis": json.loads(line[4:]),
+    }
 
 
 def test_every_vector_layer_is_valid_with_expected_count(opened):

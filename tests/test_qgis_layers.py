@@ -44,16 +44,22 @@ def test_every_declared_layer_of_the_demo_archive_opens_in_qgis(weekly_run, tmp_
     path = weekly_run["result"].archive
     vectors = [str(n) for n, _ in pyogrio.list_layers(path) if n != "layer_styles"]
     with sqlite3.connect(path) as con:
-        rasters = [r[0] for r in con.execute(
-            "SELECT table_name FROM gpkg_contents WHERE data_type = '2d-gridded-coverage'")]
+        rasters = [
+            r[0] for r in con.execute("SELECT table_name FROM gpkg_contents WHERE data_type = '2d-gridded-coverage'")
+        ]
     declared = {layer for p in PRODUCTS for layer in p.layers}
     # the archive holds what the products declare (and run_info), no more
     assert set(vectors) | set(rasters) <= declared | {"run_info"}
     assert all(name in LAYERS for name in declared)
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_RUNTIME_DIR": str(tmp_path)}
     env.pop("PYTHONPATH", None)
-    done = subprocess.run([QGIS_PYTHON, "-c", SCRIPT, str(path), json.dumps(vectors), json.dumps(rasters)],
-                          capture_output=True, text=True, env=env, timeout=300)
+    done = subprocess.run(
+        [QGIS_PYTHON, "-c", SCRIPT, str(path), json.dumps(vectors), json.dumps(rasters)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     got = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("JSON"))[4:])
     for name in vectors:

@@ -13,8 +13,14 @@ from pipeline.sources.read import RawExport, decode_bytes, expand_files, not_rea
 
 REAL = Path("/work/shared/data/real")
 
-POLIS_COLUMNS = {"source_id": "Diarienr", "category": "Brottsbenämning", "date": "Från datum",
-                 "time": "Från kl", "address": "Gatuadress", "town": "Ort"}
+POLIS_COLUMNS = {
+    "source_id": "Diarienr",
+    "category": "Brottsbenämning",
+    "date": "Från datum",
+    "time": "Från kl",
+    "address": "Gatuadress",
+    "town": "Ort",
+}
 HEADER = "Diarienr;Brottsbenämning;Från datum;Från kl;Gatuadress;Ort"
 ROWS = [
     "5000-K1001-26;Skadegörelse;2026-11-16;21:40;Storgatan 12;Mjölby",
@@ -87,10 +93,12 @@ def test_old_mac_line_endings(tmp_path):
 def test_tab_delimiter_and_quoted_newline_and_delimiter(tmp_path):
     cols = {"category": "typ", "date": "datum", "address": "plats", "description": "text"}
     pcfg = Partner(label="Kommunen", files="*.csv", columns=cols)
-    text = ('typ\tdatum\tplats\ttext\n'
-            'Klotter\t2026-11-16\tStorgatan 1\t"två rader\nmed\ttab och ; semikolon"\n'
-            '\n'
-            'Brand\t2026-11-17\tTorget\t"citat ""så här"""\n')
+    text = (
+        "typ\tdatum\tplats\ttext\n"
+        'Klotter\t2026-11-16\tStorgatan 1\t"två rader\nmed\ttab och ; semikolon"\n'
+        "\n"
+        'Brand\t2026-11-17\tTorget\t"citat ""så här"""\n'
+    )
     raw = read_export(write(tmp_path, "k.tsv", text.encode("utf-8")), "kommunen", pcfg, "k.tsv")
     assert raw.delimiter == "\t"
     f = raw.frame
@@ -109,16 +117,18 @@ def test_semicolon_chosen_when_names_contain_commas(tmp_path):
 
 
 def test_faults_are_kept_not_dropped(tmp_path):
-    text = "\n".join([
-        HEADER,
-        ROWS[0],
-        ";;;;;",                                        # only delimiters -> empty_row
-        "5000-K1009-26;Bråk;2026-11-16;21:00;Storgatan; 4;Mjölby",  # unquoted ';' -> bad_field_count
-        ROWS[1],
-        "",
-        "   ",                                          # whitespace-only line: not a record
-        "5000-K1010-26;Klotter;2026-11-1",               # truncated last line, no newline
-    ])
+    text = "\n".join(
+        [
+            HEADER,
+            ROWS[0],
+            ";;;;;",  # only delimiters -> empty_row
+            "5000-K1009-26;Bråk;2026-11-16;21:00;Storgatan; 4;Mjölby",  # unquoted ';' -> bad_field_count
+            ROWS[1],
+            "",
+            "   ",  # whitespace-only line: not a record
+            "5000-K1010-26;Klotter;2026-11-1",  # truncated last line, no newline
+        ]
+    )
     raw = read(write(tmp_path, "broken.csv", text.encode("utf-8")))
     f = raw.frame
     assert raw.rows_read == 5
@@ -132,7 +142,7 @@ def test_faults_are_kept_not_dropped(tmp_path):
 
 def test_field_too_long(tmp_path):
     long = "x" * 10_001
-    text = f"{HEADER}\n{ROWS[0]}\n5000-K1;Klotter;2026-11-16;10:00;\"{long}\";Mjölby\n"
+    text = f'{HEADER}\n{ROWS[0]}\n5000-K1;Klotter;2026-11-16;10:00;"{long}";Mjölby\n'
     f = read(write(tmp_path, "long.csv", text.encode())).frame
     assert f["_fault"].fillna("ok").tolist() == ["ok", "field_too_long"]
 
@@ -202,6 +212,7 @@ def test_explicit_delimiter_and_encoding(tmp_path):
 
 def test_decomposed_unicode_header(tmp_path):
     import unicodedata
+
     text = unicodedata.normalize("NFD", HEADER) + "\n" + ROWS[0] + "\n"
     raw = read(write(tmp_path, "mac.csv", text.encode()))
     assert "Från datum" in raw.frame.columns
@@ -256,8 +267,12 @@ def test_utf16_and_workbook_named_csv_are_refused():
 
 
 def _partner(**kw) -> Partner:
-    return Partner(label="Kommunen", files="*.csv",
-                   columns={"source_id": "Ärendenr", "category": "Händelsetyp", "date": "Datum", "place": "Plats"}, **kw)
+    return Partner(
+        label="Kommunen",
+        files="*.csv",
+        columns={"source_id": "Ärendenr", "category": "Händelsetyp", "date": "Datum", "place": "Plats"},
+        **kw,
+    )
 
 
 def test_mojibake_in_a_mapped_column_is_refused(tmp_path):
@@ -289,7 +304,11 @@ def test_files_not_read_are_listed_with_a_reason(tmp_path):
         (folder / name).write_bytes(b"x")
     (folder / "gone.csv").symlink_to(tmp_path / "missing.csv")
     got = {d["file"]: d["reason"] for d in not_read_files("data/raw/kommunen/*.csv", tmp_path, [folder / "v47.csv"])}
-    assert set(got) == {"data/raw/kommunen/v48.xlsx", "data/raw/kommunen/v46.xls", "data/raw/kommunen/notes.txt",
-                        "data/raw/kommunen/gone.csv"}
+    assert set(got) == {
+        "data/raw/kommunen/v48.xlsx",
+        "data/raw/kommunen/v46.xls",
+        "data/raw/kommunen/notes.txt",
+        "data/raw/kommunen/gone.csv",
+    }
     assert "Excel" in got["data/raw/kommunen/v48.xlsx"] and ".xls" in got["data/raw/kommunen/v46.xls"]
     assert "trasig länk" in got["data/raw/kommunen/gone.csv"]

@@ -38,9 +38,17 @@ def test_self_contained_and_printable(page):
 def test_title_and_swedish_sections(page):
     assert "<title>Lägesbild vecka 47, 2026 – Mjölby kommun</title>" in page
     assert "<h1>Lägesbild vecka 47, 2026 – Mjölby kommun</h1>" in page
-    for heading in ("Veckans viktigaste", "Nyckeltal", "Heta tider", "Hotspot-zoner", "Kluster: händelser nära varandra",
-                    "Underlag och datakvalitet",
-                    "Körinformation", "16–22 nov 2026", "Snitt föregående 4 v."):
+    for heading in (
+        "Veckans viktigaste",
+        "Nyckeltal",
+        "Heta tider",
+        "Hotspot-zoner",
+        "Kluster: händelser nära varandra",
+        "Underlag och datakvalitet",
+        "Körinformation",
+        "16–22 nov 2026",
+        "Snitt föregående 4 v.",
+    ):
         assert heading in page, heading
 
 
@@ -98,8 +106,10 @@ def test_clusters_and_zones_equal_layers(ctx, page):
     zones = elements_with(page, "data-zone-id")
     hs = ctx.layers["hotspots"]
     broadest = hs["level"].astype(float).max()
-    shown = [(a["data-period"], a["data-time-of-day"], float(a["data-level"]), int(a["data-zone-id"]), int(a_n))
-             for (a, _), a_n in zip(zones, [z["data-n-events"] for z, _ in elements_with(page, "data-n-events")])]
+    shown = [
+        (a["data-period"], a["data-time-of-day"], float(a["data-level"]), int(a["data-zone-id"]), int(a_n))
+        for (a, _), a_n in zip(zones, [z["data-n-events"] for z, _ in elements_with(page, "data-n-events")])
+    ]
     assert shown, "the report lists the largest zones"
     by_key = {(r.period, r.time_of_day, float(r.level), int(r.zone_id)): int(r.n_events) for r in hs.itertuples()}
     for period, tod, level, zone_id, n in shown:
@@ -129,7 +139,11 @@ def test_suppressed_counts_show_as_less_than_k(ctx, page):
 def test_partner_quality_in_swedish(ctx, page):
     partners = ctx.quality["partners"]
     cells = elements_with(page, "data-measure")
-    read = {a["data-partner"]: int(a["data-n"]) for a, _ in cells if a.get("data-measure") == "rows_read" and "data-partner" in a}
+    read = {
+        a["data-partner"]: int(a["data-n"])
+        for a, _ in cells
+        if a.get("data-measure") == "rows_read" and "data-partner" in a
+    }
     assert read == {k: q["rows_read"] for k, q in partners.items()}
     for q in partners.values():
         for code in q["rejected_by_reason"]:
@@ -178,13 +192,13 @@ def test_map_images_inline(page):
 
 
 def test_stylesheet_is_not_escaped(page):
-    style = page[page.index("<style>"): page.index("</style>")]
+    style = page[page.index("<style>") : page.index("</style>")]
     assert "&#34;" not in style and "&quot;" not in style
     assert 'font-family: "Segoe UI", "DejaVu Sans"' in style
 
 
 def test_plain_words_in_main_part_technical_names_in_annex(page):
-    main, annex = _main_part(page), page[page.index('id="bilaga"'):]
+    main, annex = _main_part(page), page[page.index('id="bilaga"') :]
     assert "kernel density" not in main.lower() and "DBSCAN" not in main and "PAI" not in main
     assert "Kernel density estimation (KDE)" in annex and "DBSCAN" in annex and "PAI" in annex
     assert annex.index('id="omraden"') < annex.index('id="datakvalitet"') < annex.index('id="korning"')

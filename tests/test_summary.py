@@ -39,7 +39,7 @@ def test_total_equals_key_figures_and_length(base):
 
 def test_untested_table_never_claims_a_change(base):
     text = " ".join(s.text for s in week_summary(base))
-    assert "äkerställd" not in text          # no direction columns: nothing is called significant
+    assert "äkerställd" not in text  # no direction columns: nothing is called significant
     assert "Prognos" not in text and "Insats" not in text and "Framväxande" not in text
 
 
@@ -80,16 +80,29 @@ def test_small_new_zone_is_not_news(base):
 
 
 def test_emerging_forecast_and_interventions_when_present(base):
-    cells = gpd.GeoDataFrame({"pattern": ["intensifierande", "ny", "inget mönster"],
-                              "place_name": ["Resecentrum", "Sörby centrum", "Egeby"]},
-                             geometry=[box(0, 0, 250, 250)] * 3, crs="EPSG:3006")
-    prognos = gpd.GeoDataFrame({"place_name": ["Stora torget", "Resecentrum"]},
-                               geometry=[Point(0, 0).buffer(100)] * 2, crs="EPSG:3006")
-    iv = gpd.GeoDataFrame({"name": ["Trygghetsvandring", "Belysning"], "target": ["Sörby", "Egeby"],
-                           "start_week": ["2026-W47", "2026-W30"], "end_week": ["", "2026-W47"],
-                           "verdict": ["för få händelser för att säga något", "minskning"],
-                           "status": ["pågående", "uppföljning"]},
-                          geometry=[Point(0, 0).buffer(100)] * 2, crs="EPSG:3006")
+    cells = gpd.GeoDataFrame(
+        {
+            "pattern": ["intensifierande", "ny", "inget mönster"],
+            "place_name": ["Resecentrum", "Sörby centrum", "Egeby"],
+        },
+        geometry=[box(0, 0, 250, 250)] * 3,
+        crs="EPSG:3006",
+    )
+    prognos = gpd.GeoDataFrame(
+        {"place_name": ["Stora torget", "Resecentrum"]}, geometry=[Point(0, 0).buffer(100)] * 2, crs="EPSG:3006"
+    )
+    iv = gpd.GeoDataFrame(
+        {
+            "name": ["Trygghetsvandring", "Belysning"],
+            "target": ["Sörby", "Egeby"],
+            "start_week": ["2026-W47", "2026-W30"],
+            "end_week": ["", "2026-W47"],
+            "verdict": ["för få händelser för att säga något", "minskning"],
+            "status": ["pågående", "uppföljning"],
+        },
+        geometry=[Point(0, 0).buffer(100)] * 2,
+        crs="EPSG:3006",
+    )
     lines = _texts(week_summary(_with(base, emerging=cells, prognos_zones=prognos, interventions=iv)))
     assert "intensifierande vid Resecentrum (1 ruta)" in lines["emerging"]
     assert "inget mönster" not in lines["emerging"]

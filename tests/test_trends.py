@@ -13,7 +13,13 @@ import pytest
 from scipy import stats
 
 from pipeline.analysis.trends import (
-    ALL_KEY, TREND_COLUMNS, bh_qvalues, e_test, trend_table, weekly_series, year_window,
+    ALL_KEY,
+    TREND_COLUMNS,
+    bh_qvalues,
+    e_test,
+    trend_table,
+    weekly_series,
+    year_window,
 )
 from pipeline.analysis.weeks import previous_weeks
 from pipeline.config import load_config
@@ -48,9 +54,17 @@ def e_test_by_hand(k1, n1, k2, n2, upper=200):
     return total
 
 
-@pytest.mark.parametrize("k1, n1, k2, n2", [
-    (3, 1, 0, 4), (12, 1, 8, 4), (2, 1, 9, 4), (0, 1, 14, 4), (7, 1, 10, 5), (25, 1, 30, 4),
-])
+@pytest.mark.parametrize(
+    "k1, n1, k2, n2",
+    [
+        (3, 1, 0, 4),
+        (12, 1, 8, 4),
+        (2, 1, 9, 4),
+        (0, 1, 14, 4),
+        (7, 1, 10, 5),
+        (25, 1, 30, 4),
+    ],
+)
 def test_e_test_equals_the_double_sum(k1, n1, k2, n2):
     assert e_test(k1, n1, k2, n2) == pytest.approx(e_test_by_hand(k1, n1, k2, n2), abs=1e-9)
 
@@ -83,6 +97,7 @@ def test_bh_leaves_untested_rows_out():
 
 # -- series and trend tables on planted counts ---------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def cfg():
     return load_config(ROOT / "config.yaml")
@@ -95,35 +110,70 @@ def planted_events(counts: dict[tuple[str, str, str], int], partner="polisen", t
     """Events from {(week, area, group): n}; one protected and one duplicate event each week too."""
     rows = []
     for (week, area, group), n in counts.items():
-        rows += [dict(iso_week=week, area=area, category_group=group, source=partner, time_of_day=tod,
-                      sensitive=False, duplicate_of="")] * n
-        rows.append(dict(iso_week=week, area=area, category_group=group, source=partner, time_of_day=tod,
-                         sensitive=True, duplicate_of=""))
-        rows.append(dict(iso_week=week, area=area, category_group=group, source="kommunen", time_of_day=tod,
-                         sensitive=False, duplicate_of="abc"))
+        rows += [
+            dict(
+                iso_week=week,
+                area=area,
+                category_group=group,
+                source=partner,
+                time_of_day=tod,
+                sensitive=False,
+                duplicate_of="",
+            )
+        ] * n
+        rows.append(
+            dict(
+                iso_week=week,
+                area=area,
+                category_group=group,
+                source=partner,
+                time_of_day=tod,
+                sensitive=True,
+                duplicate_of="",
+            )
+        )
+        rows.append(
+            dict(
+                iso_week=week,
+                area=area,
+                category_group=group,
+                source="kommunen",
+                time_of_day=tod,
+                sensitive=False,
+                duplicate_of="abc",
+            )
+        )
     return pd.DataFrame(rows)
 
 
 def test_series_every_week_area_group_with_totals(cfg):
-    ev = planted_events({("2026-W44", "Centrum", "vald"): 2, ("2026-W46", "Norr", "trafik"): 3,
-                         (WEEK, OUTSIDE_AREA, "vald"): 1, ("2026-W48", "Norr", "vald"): 9})
+    ev = planted_events(
+        {
+            ("2026-W44", "Centrum", "vald"): 2,
+            ("2026-W46", "Norr", "trafik"): 3,
+            (WEEK, OUTSIDE_AREA, "vald"): 1,
+            ("2026-W48", "Norr", "vald"): 9,
+        }
+    )
     s = weekly_series(ev, cfg, WEEK, AREAS)
     assert list(s.columns) == ["week", "area", "group", "n"]
-    assert sorted(s["week"].unique()) == ["2026-W44", "2026-W45", "2026-W46", WEEK]   # later weeks never
+    assert sorted(s["week"].unique()) == ["2026-W44", "2026-W45", "2026-W46", WEEK]  # later weeks never
     n_groups, n_areas = len(cfg.groups) + 1, 3 + 1
-    assert len(s) == 4 * n_groups * n_areas                                        # zeros included
+    assert len(s) == 4 * n_groups * n_areas  # zeros included
     get = s.set_index(["week", "area", "group"])["n"]
-    assert get[("2026-W44", "Centrum", "vald")] == 2          # protected and duplicate not counted
+    assert get[("2026-W44", "Centrum", "vald")] == 2  # protected and duplicate not counted
     assert get[("2026-W45", ALL_KEY, ALL_KEY)] == 0
     assert get[("2026-W46", ALL_KEY, "trafik")] == 3 and get[("2026-W46", "Norr", ALL_KEY)] == 3
     assert get[(WEEK, OUTSIDE_AREA, "vald")] == 1
-    assert s[(s.area != ALL_KEY) & (s.group != ALL_KEY)]["n"].sum() == get.xs(ALL_KEY, level=1).xs(ALL_KEY, level=1).sum()
+    assert (
+        s[(s.area != ALL_KEY) & (s.group != ALL_KEY)]["n"].sum() == get.xs(ALL_KEY, level=1).xs(ALL_KEY, level=1).sum()
+    )
 
 
 def test_trends_mark_only_tested_changes(cfg):
     prev = previous_weeks(WEEK, 4)
-    counts = {(w, "Centrum", "vald"): 2 for w in prev}          # 2 a week, then 20: a real rise
-    counts.update({(w, "Norr", "trafik"): 2 for w in prev})     # 2 a week, then 3: noise
+    counts = {(w, "Centrum", "vald"): 2 for w in prev}  # 2 a week, then 20: a real rise
+    counts.update({(w, "Norr", "trafik"): 2 for w in prev})  # 2 a week, then 3: noise
     counts.update({(WEEK, "Centrum", "vald"): 20, (WEEK, "Norr", "trafik"): 3})
     t = trend_table(planted_events(counts), cfg, WEEK, AREAS)
     assert list(t.columns) == TREND_COLUMNS
@@ -180,10 +230,11 @@ def test_products_series_and_trends(cfg):
     trends = build_trends(inp)
     assert set(trends.layers) == {"trends"}
     assert trends.info["trends_alpha"] == "0.05" and trends.info["trends_significant"] == "0"
-    assert int(trends.info["trends_tests"]) == len(trends.layers["trends"])   # no year data
+    assert int(trends.info["trends_tests"]) == len(trends.layers["trends"])  # no year data
 
 
 # -- the report shows tested changes and recurring places -----------------------------------------
+
 
 @pytest.fixture(scope="module")
 def tested_page():
@@ -194,9 +245,19 @@ def tested_page():
     ctx = build_week_context()
     kf = ctx.layers["key_figures"].reset_index(drop=True)
     direction = [1 if i == 0 else -1 if i == 1 else 0 for i in range(len(kf))]
-    trends = kf.assign(pct_change=np.where(kf["mean_prev"] > 0, kf["change"] / kf["mean_prev"].where(kf["mean_prev"] > 0) * 100, np.nan),
-                       p_prev=0.5, q_prev=[0.01 if d else 0.6 for d in direction], direction_prev=direction,
-                       mean_year=np.nan, pct_year=np.nan, p_year=np.nan, q_year=np.nan, direction_year=0)
+    trends = kf.assign(
+        pct_change=np.where(
+            kf["mean_prev"] > 0, kf["change"] / kf["mean_prev"].where(kf["mean_prev"] > 0) * 100, np.nan
+        ),
+        p_prev=0.5,
+        q_prev=[0.01 if d else 0.6 for d in direction],
+        direction_prev=direction,
+        mean_year=np.nan,
+        pct_year=np.nan,
+        p_year=np.nan,
+        q_year=np.nan,
+        direction_year=0,
+    )
     trends.loc[2, "change"] = 0.0
     trends.loc[3, ["mean_year", "pct_year", "q_year", "direction_year"]] = [1.0, 300.0, 0.02, 1]
     hs = ctx.layers["hotspots"].reset_index(drop=True)
@@ -205,6 +266,7 @@ def tested_page():
     hs["recurrence_12"] = hs["recurrence_4"] + rng.integers(0, 9, len(hs))
     layers = {**ctx.layers, "trends": trends, "hotspots": hs}
     import dataclasses
+
     ctx = dataclasses.replace(ctx, layers=layers)
     return ctx, trends, hs, render_report(ctx)
 
@@ -244,17 +306,23 @@ def test_report_ranks_zones_by_recurrence_and_says_what_they_hold(tested_page):
 
     _, _, hs, page = tested_page
     rows = elements_with(page, "data-zone-id")
-    n_zone_rows = len(rows)       # zone tables come before the cluster table
+    n_zone_rows = len(rows)  # zone tables come before the cluster table
     rec4 = [int(a["data-recurrence-4"]) for a, _ in elements_with(page, "data-recurrence-4")[:n_zone_rows]]
     rec12 = [int(a["data-recurrence-12"]) for a, _ in elements_with(page, "data-recurrence-12")[:n_zone_rows]]
-    shown = pd.DataFrame({"p": [a["data-period"] for a, _ in rows], "t": [a["data-time-of-day"] for a, _ in rows],
-                          "r4": rec4[:n_zone_rows], "r12": rec12[:n_zone_rows]})
+    shown = pd.DataFrame(
+        {
+            "p": [a["data-period"] for a, _ in rows],
+            "t": [a["data-time-of-day"] for a, _ in rows],
+            "r4": rec4[:n_zone_rows],
+            "r12": rec12[:n_zone_rows],
+        }
+    )
     for (period, tod), part in shown.groupby(["p", "t"], sort=False):
         keys = list(zip(part["r4"], part["r12"]))
-        assert keys == sorted(keys, reverse=True)          # most recurrent first
+        assert keys == sorted(keys, reverse=True)  # most recurrent first
         broad = hs[(hs["period"] == period) & (hs["time_of_day"] == tod) & (hs["level"] == hs["level"].max())]
         best = sorted(zip(broad["recurrence_4"], broad["recurrence_12"]), reverse=True)[: len(part)]
-        assert keys == best                                # the most recurrent are the ones listed
+        assert keys == best  # the most recurrent are the ones listed
     share = elements_with(page, "data-zone-events")
     week_all = hs[(hs["period"] == "vecka") & (hs["time_of_day"] == "alla")]
     for attrs, text in share:
@@ -272,7 +340,7 @@ def test_report_trend_lines_from_the_series_table(cfg):
     from tests.fixtures_week import build_week_context, elements_with
 
     ctx = build_week_context()
-    assert section.build(ctx) is None                           # an archive without a series
+    assert section.build(ctx) is None  # an archive without a series
     counts = {(w, "Centrum", "vald"): i + 1 for i, w in enumerate(previous_weeks(WEEK, 5) + [WEEK])}
     counts[("2026-W45", "Norr", "trafik")] = 4
     series = weekly_series(planted_events(counts), cfg, WEEK, AREAS)
@@ -285,6 +353,6 @@ def test_report_trend_lines_from_the_series_table(cfg):
     whole = series[series.area == ALL_KEY].groupby("group")["n"].sum()
     totals = [int(a["data-series-total"]) for a, _ in elements_with(page, "data-series-total")]
     assert totals == [int(whole[ALL_KEY])] + [int(whole[g]) for g in cfg.groups]
-    assert int(whole["vald"]) == 21 and int(whole["trafik"]) == 4     # 1 + ... + 6, and 4
+    assert int(whole["vald"]) == 21 and int(whole["trafik"]) == 4  # 1 + ... + 6, and 4
     week_cells = [int(a["data-series-n-week"]) for a, _ in elements_with(page, "data-series-n-week")]
-    assert week_cells[0] == 6 and sum(week_cells[1:]) == 6     # total, then the groups (vald 6)
+    assert week_cells[0] == 6 and sum(week_cells[1:]) == 6  # total, then the groups (vald 6)

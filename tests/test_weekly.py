@@ -15,14 +15,14 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
-from pipeline.schema import EVENT_COLUMNS, OUTSIDE_AREA
 from pipeline.config import load_config
+from pipeline.schema import EVENT_COLUMNS, OUTSIDE_AREA
 
 ROOT = Path(__file__).resolve().parents[1]
 CRS = "EPSG:3006"
 WEEK = "2026-W47"
-A = (505000.0, 6465000.0)   # persistent hotspot (Centrum)
-B = (507000.0, 6466500.0)   # new hotspot (Norr)
+A = (505000.0, 6465000.0)  # persistent hotspot (Centrum)
+B = (507000.0, 6466500.0)  # new hotspot (Norr)
 BOUNDARY = box(502000, 6462000, 510000, 6469000)
 
 
@@ -31,9 +31,11 @@ def config():
 
 
 def areas_frame() -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame({"name": ["Centrum", "Norr"]},
-                            geometry=[box(504000, 6464000, 506000, 6466000),
-                                      box(506000, 6466000, 508000, 6467500)], crs=CRS)
+    return gpd.GeoDataFrame(
+        {"name": ["Centrum", "Norr"]},
+        geometry=[box(504000, 6464000, 506000, 6466000), box(506000, 6466000, 508000, 6467500)],
+        crs=CRS,
+    )
 
 
 def make_events(rows, cfg, areas) -> gpd.GeoDataFrame:
@@ -46,17 +48,32 @@ def make_events(rows, cfg, areas) -> gpd.GeoDataFrame:
         cat = cfg.taxonomy[r["category"]]
         pt = Point(r["x"], r["y"])
         hit = areas[areas.contains(pt)]
-        out.append({
-            "event_id": hashlib.sha1(f"{r['source']}-{i}".encode()).hexdigest()[:16],
-            "source": r["source"], "source_id": f"ID-{i}", "source_file": f"data/raw/{r['source']}/x.csv",
-            "source_line": i + 2, "category": r["category"], "category_group": cat.group,
-            "sensitive": cat.sensitive, "source_category": r["category"], "occurred_at": at,
-            "occurred_end": pd.NaT, "iso_week": f"{year}-W{week:02d}", "weekday": weekday,
-            "hour": at.hour, "time_of_day": bins[at.hour], "location_text": "Storgatan 1",
-            "geocode_method": "coordinates", "geocode_score": 100.0,
-            "area": hit["name"].iloc[0] if len(hit) else OUTSIDE_AREA,
-            "duplicate_of": r.get("duplicate_of", ""), "description": "hemlig text", "geometry": pt,
-        })
+        out.append(
+            {
+                "event_id": hashlib.sha1(f"{r['source']}-{i}".encode()).hexdigest()[:16],
+                "source": r["source"],
+                "source_id": f"ID-{i}",
+                "source_file": f"data/raw/{r['source']}/x.csv",
+                "source_line": i + 2,
+                "category": r["category"],
+                "category_group": cat.group,
+                "sensitive": cat.sensitive,
+                "source_category": r["category"],
+                "occurred_at": at,
+                "occurred_end": pd.NaT,
+                "iso_week": f"{year}-W{week:02d}",
+                "weekday": weekday,
+                "hour": at.hour,
+                "time_of_day": bins[at.hour],
+                "location_text": "Storgatan 1",
+                "geocode_method": "coordinates",
+                "geocode_score": 100.0,
+                "area": hit["name"].iloc[0] if len(hit) else OUTSIDE_AREA,
+                "duplicate_of": r.get("duplicate_of", ""),
+                "description": "hemlig text",
+                "geometry": pt,
+            }
+        )
     frame = pd.DataFrame(out)
     frame["occurred_end"] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns, Europe/Stockholm]")
     frame["occurred_at"] = frame["occurred_at"].astype("datetime64[ns, Europe/Stockholm]")
@@ -73,22 +90,42 @@ def synthetic_rows(seed: int = 7) -> list[dict]:
     rows = []
     # Hotspot A: evenings in W46 and W47 (kvall), both partners.
     for k, (x, y) in enumerate(_around(A, 6, rng)):
-        rows.append(dict(x=x, y=y, at=f"2026-11-{10 + k % 5} 2{k % 3}:15", category="skadegorelse",
-                         source="polisen" if k % 2 else "kommunen"))          # W46
+        rows.append(
+            dict(
+                x=x,
+                y=y,
+                at=f"2026-11-{10 + k % 5} 2{k % 3}:15",
+                category="skadegorelse",
+                source="polisen" if k % 2 else "kommunen",
+            )
+        )  # W46
     for k, (x, y) in enumerate(_around(A, 6, rng)):
-        rows.append(dict(x=x, y=y, at=f"2026-11-{17 + k % 5} 2{k % 3}:30", category="klotter",
-                         source="polisen" if k % 2 else "kommunen"))          # W47
+        rows.append(
+            dict(
+                x=x,
+                y=y,
+                at=f"2026-11-{17 + k % 5} 2{k % 3}:30",
+                category="klotter",
+                source="polisen" if k % 2 else "kommunen",
+            )
+        )  # W47
     # Hotspot B: mornings in W47 only.
     for k, (x, y) in enumerate(_around(B, 5, rng)):
         rows.append(dict(x=x, y=y, at=f"2026-11-{16 + k} 0{7 + k % 3}:05", category="stold", source="polisen"))
     # Background: scattered, W44–W47.
     for k, (x, y) in enumerate(rng.uniform([503000, 6463000], [509000, 6468000], size=(12, 2))):
         day = pd.Timestamp("2026-10-26") + pd.Timedelta(days=int(k * 2.3))
-        rows.append(dict(x=x, y=y, at=f"{day:%Y-%m-%d} 1{k % 10}:00", category="ordningsstorning",
-                         source="kommunen" if k % 3 else "polisen"))
+        rows.append(
+            dict(
+                x=x,
+                y=y,
+                at=f"{day:%Y-%m-%d} 1{k % 10}:00",
+                category="ordningsstorning",
+                source="kommunen" if k % 3 else "polisen",
+            )
+        )
     # One sensitive event in W47, right inside hotspot B.
-    rows.append(dict(x=B[0] + 5, y=B[1] - 5, at="2026-11-18 08:40", category="vald_nara_relation",
-                     source="polisen"))
+    rows.append(dict(x=B[0] + 5, y=B[1] - 5, at="2026-11-18 08:40", category="vald_nara_relation", source="polisen"))
     return rows
 
 
@@ -100,8 +137,13 @@ def synthetic(cfg=None, with_duplicate: bool = True):
     events = make_events(rows, cfg, areas)
     if with_duplicate:
         original = events[(events["iso_week"] == WEEK) & (events["category"] == "klotter")].iloc[0]
-        dup = dict(x=original.geometry.x + 10, y=original.geometry.y, category="klotter",
-                   at=original["occurred_at"].strftime("%Y-%m-%d %H:%M"), source="bostadsbolaget")
+        dup = dict(
+            x=original.geometry.x + 10,
+            y=original.geometry.y,
+            category="klotter",
+            at=original["occurred_at"].strftime("%Y-%m-%d %H:%M"),
+            source="bostadsbolaget",
+        )
         extra = make_events(rows + [dup], cfg, areas).iloc[[-1]].copy()
         extra["duplicate_of"] = original["event_id"]
         events = pd.concat([events, extra], ignore_index=True)
@@ -111,8 +153,8 @@ def synthetic(cfg=None, with_duplicate: bool = True):
 # -- tests -------------------------------------------------------------------------------------
 
 from pipeline.analysis.weekly import analyse_week, countable  # noqa: E402
-from pipeline.privacy import spatial_events
 from pipeline.analysis.weeks import latest_complete_week, previous_weeks, weeks_present  # noqa: E402
+from pipeline.privacy import spatial_events
 
 
 @pytest.fixture(scope="module")
@@ -156,11 +198,11 @@ def test_latest_complete_week_turns_at_sunday_midnight_stockholm(data):
 def test_week_events_include_duplicates_but_counts_do_not(wa, data):
     events = data[0]
     week_all = events[events["iso_week"] == WEEK]
-    counted = spatial_events(week_all)   # publication rule: no duplicate and no sensitive event in a total
+    counted = spatial_events(week_all)  # publication rule: no duplicate and no sensitive event in a total
     assert len(wa.events) == len(week_all) and (wa.events["duplicate_of"] != "").sum() == 1
     assert int(wa.weekday_hour.to_numpy().sum()) == len(counted) == len(week_all) - 2
     partners = wa.key_figures[wa.key_figures["dimension"] == "partner"].set_index("key")
-    assert partners.loc["bostadsbolaget", "n_week"] == 0   # its only event is a duplicate
+    assert partners.loc["bostadsbolaget", "n_week"] == 0  # its only event is a duplicate
 
 
 def test_weekday_hour_shape_and_cells(wa, data):
@@ -194,7 +236,7 @@ def test_hotspots_per_period_and_time_of_day(wa, cfg):
     assert set(hs["level"]) <= set(cfg.analysis.levels)
     combos = set(zip(hs["period"], hs["time_of_day"]))
     assert ("vecka", "alla") in combos and ("rullande", "kvall") in combos
-    assert ("vecka", "natt") not in combos   # no night events that week: skipped, not an error
+    assert ("vecka", "natt") not in combos  # no night events that week: skipped, not an error
     top = hs[(hs["period"] == "vecka") & (hs["time_of_day"] == "alla")]
     assert top.union_all().distance(Point(A)) < 100 or top.union_all().distance(Point(B)) < 100
 
@@ -206,12 +248,12 @@ def test_clusters_new_and_persistent(wa):
     near_b = week_all[week_all.distance(Point(B)) < 60]
     assert len(near_a) == 1 and near_a["status"].iloc[0] == "kvarstående"
     assert len(near_b) == 1 and near_b["status"].iloc[0] == "ny"
-    assert near_a["n_events"].iloc[0] == 6            # the duplicate is not counted
-    assert near_b["n_events"].iloc[0] == 5            # the sensitive event is not in a cluster
+    assert near_a["n_events"].iloc[0] == 6  # the duplicate is not counted
+    assert near_b["n_events"].iloc[0] == 5  # the sensitive event is not in a cluster
     assert near_a["cluster_id"].iloc[0].startswith(f"{WEEK}-vecka-alla")
     kvall = cl[(cl["period"] == "vecka") & (cl["time_of_day"] == "kvall")]
     assert list(kvall["status"]) == ["kvarstående"]
-    assert set(cl["place_name"]) == {""}              # no gazetteer passed
+    assert set(cl["place_name"]) == {""}  # no gazetteer passed
     assert cl["cluster_id"].is_unique
 
 
@@ -231,11 +273,11 @@ def test_area_summary_suppresses_small_sensitive_counts(wa, cfg):
     assert list(s.columns) == ["area", "category", "time_of_day", "n_events", "suppressed"]
     sens = s[s["category"] == "vald_nara_relation"]
     assert len(sens) == 1 and bool(sens["suppressed"].iloc[0]) and pd.isna(sens["n_events"].iloc[0])
-    assert set(sens["time_of_day"]) == {"alla"}       # no per-bin breakdown to subtract from
+    assert set(sens["time_of_day"]) == {"alla"}  # no per-bin breakdown to subtract from
     assert not s.loc[s["category"] != "vald_nara_relation", "suppressed"].any()
     assert (s["n_events"].dropna() > 0).all()
     klotter = s[(s["category"] == "klotter") & (s["area"] == "Centrum") & (s["time_of_day"] == "alla")]
-    assert int(klotter["n_events"].iloc[0]) == 6      # duplicate excluded
+    assert int(klotter["n_events"].iloc[0]) == 6  # duplicate excluded
 
 
 def test_key_figures_every_key_with_rolling_mean(wa, cfg, data):

@@ -23,21 +23,44 @@ __all__ = ["CLUSTER_POLYGON_COLUMNS", "WEEKDAY_NAMES", "cluster_polygons", "mark
 
 #: Columns of ``cluster_polygons``' result, in order (plus ``geometry``).
 CLUSTER_POLYGON_COLUMNS = [
-    "cluster_id", "n_events", "top_categories", "categories", "partners", "first_at", "last_at",
-    "peak_weekday", "peak_weekday_name", "peak_hour",
+    "cluster_id",
+    "n_events",
+    "top_categories",
+    "categories",
+    "partners",
+    "first_at",
+    "last_at",
+    "peak_weekday",
+    "peak_weekday_name",
+    "peak_hour",
 ]
-_DTYPES = {"cluster_id": "object", "n_events": "int64", "top_categories": "object",
-           "categories": "object", "partners": "object", "first_at": "object", "last_at": "object",
-           "peak_weekday": "int64", "peak_weekday_name": "object", "peak_hour": "int64"}
+_DTYPES = {
+    "cluster_id": "object",
+    "n_events": "int64",
+    "top_categories": "object",
+    "categories": "object",
+    "partners": "object",
+    "first_at": "object",
+    "last_at": "object",
+    "peak_weekday": "int64",
+    "peak_weekday_name": "object",
+    "peak_hour": "int64",
+}
 _NEEDED = ("category", "source", "occurred_at", "weekday", "hour", "geometry")
 
 NEW = STATUS_NEW
 PERSISTENT = STATUS_SEEN_BEFORE
 
 
-def cluster_polygons(events: gpd.GeoDataFrame, labels, *, buffer_m: float,
-                     taxonomy_labels: dict[str, str], partner_labels: dict[str, str],
-                     id_prefix: str) -> gpd.GeoDataFrame:
+def cluster_polygons(
+    events: gpd.GeoDataFrame,
+    labels,
+    *,
+    buffer_m: float,
+    taxonomy_labels: dict[str, str],
+    partner_labels: dict[str, str],
+    id_prefix: str,
+) -> gpd.GeoDataFrame:
     """One row per DBSCAN cluster (label >= 0) of ``events``, with a buffered hull polygon.
 
     ``labels[i]`` is the cluster of ``events.iloc[i]`` (-1 = noise). Cluster ``k`` gets
@@ -88,10 +111,9 @@ def mark_persistent(current: gpd.GeoDataFrame, previous: gpd.GeoDataFrame | None
         prev = previous
         if prev.crs is not None and out.crs is not None and prev.crs != out.crs:
             prev = prev.to_crs(out.crs)
-        cur_i, prev_i = shapely.STRtree(prev.geometry.values).query(
-            out.geometry.values, predicate="intersects")
+        cur_i, prev_i = shapely.STRtree(prev.geometry.values).query(out.geometry.values, predicate="intersects")
         if "time_of_day" in out.columns and "time_of_day" in prev.columns:
-            same = (out["time_of_day"].to_numpy()[cur_i] == prev["time_of_day"].to_numpy()[prev_i])
+            same = out["time_of_day"].to_numpy()[cur_i] == prev["time_of_day"].to_numpy()[prev_i]
             cur_i = cur_i[np.asarray(same, dtype=bool)]
         status[np.unique(cur_i)] = PERSISTENT
     out["status"] = pd.Series(status, index=out.index, dtype=object)
@@ -109,8 +131,12 @@ def _validate_polygons_args(events, labels, buffer_m, id_prefix) -> np.ndarray:
         raise ValueError(f"events lack columns {missing}")
     if len(events) and (events.crs is None or events.crs.to_epsg() != 3006):
         raise ValueError(f"events must be in {CRS}, got {events.crs}")
-    if isinstance(buffer_m, bool) or not isinstance(buffer_m, numbers.Real) or not np.isfinite(buffer_m) \
-            or buffer_m <= 0:
+    if (
+        isinstance(buffer_m, bool)
+        or not isinstance(buffer_m, numbers.Real)
+        or not np.isfinite(buffer_m)
+        or buffer_m <= 0
+    ):
         # A point or two-point hull only becomes a polygon with a positive buffer.
         raise ValueError(f"buffer_m must be a finite number > 0, got {buffer_m!r}")
     if not isinstance(id_prefix, str):
@@ -126,15 +152,23 @@ def _validate_polygons_args(events, labels, buffer_m, id_prefix) -> np.ndarray:
 def _attributes(members: pd.DataFrame, taxonomy_labels, partner_labels) -> list:
     """Attribute values of one cluster, in CLUSTER_POLYGON_COLUMNS[1:] order."""
     counts = members["category"].astype(str).value_counts()
-    named = sorted(((taxonomy_labels.get(k, k), int(v), k) for k, v in counts.items()),
-                   key=lambda t: (-t[1], t[0]))
+    named = sorted(((taxonomy_labels.get(k, k), int(v), k) for k, v in counts.items()), key=lambda t: (-t[1], t[0]))
     top = ", ".join(f"{label} ({n})" for label, n, _ in named[:3])
     categories = json.dumps({k: n for _, n, k in named}, ensure_ascii=False)
     partners = ", ".join(sorted({partner_labels.get(p, p) for p in members["source"].astype(str)}))
     times = _local_times(members["occurred_at"])
     weekday, hour = peak_time(members["weekday"], members["hour"])
-    return [len(members), top, categories, partners, _iso(times.min()), _iso(times.max()),
-            weekday, WEEKDAY_NAMES[weekday - 1], hour]
+    return [
+        len(members),
+        top,
+        categories,
+        partners,
+        _iso(times.min()),
+        _iso(times.max()),
+        weekday,
+        WEEKDAY_NAMES[weekday - 1],
+        hour,
+    ]
 
 
 def peak_time(weekdays: pd.Series, hours: pd.Series) -> tuple[int, int]:

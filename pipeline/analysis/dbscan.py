@@ -51,6 +51,7 @@ class DBSCANResult(NamedTuple):
     labels: np.ndarray
     core: np.ndarray
 
+
 # Cell offsets (dx, dy) of every cell that can hold a point within eps of a point in cell
 # (0, 0) when the side is just under eps/sqrt(2); only the "forward" half, each unordered
 # pair of cells once. Adjacent cells first: they are the likeliest to connect, and every
@@ -211,8 +212,12 @@ def _lower_bound(p, cells: _Cells, cell, radius):
     wu, wv = np.maximum(u, s - u), np.maximum(v, s - v)
     r2 = radius * radius
     lower = cells.count[cell].astype(np.int64)
-    for (dx, dy), far2 in (((1, 0), (2 * s - u) ** 2 + wv**2), ((-1, 0), (s + u) ** 2 + wv**2),
-                           ((0, 1), (2 * s - v) ** 2 + wu**2), ((0, -1), (s + v) ** 2 + wu**2)):
+    for (dx, dy), far2 in (
+        ((1, 0), (2 * s - u) ** 2 + wv**2),
+        ((-1, 0), (s + u) ** 2 + wv**2),
+        ((0, 1), (2 * s - v) ** 2 + wu**2),
+        ((0, -1), (s + v) ** 2 + wu**2),
+    ):
         covered = far2 <= r2
         lower[covered] += cells.count_at(key[covered] + dx * cells.stride + dy)
     return lower

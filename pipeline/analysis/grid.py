@@ -105,8 +105,6 @@ class Grid:
         return list(shapely.box(x, y, x + self.cell, y + self.cell))
 
 
-
-
 @dataclass(frozen=True)
 class Surface:
     """Values per cell on ``grid`` (float32 ``[ny, nx]``, row 0 south, as :func:`kde` returns).

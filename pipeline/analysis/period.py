@@ -36,20 +36,32 @@ import numpy as np
 import pandas as pd
 
 from pipeline.analysis.trends import ALL_KEY, bh_qvalues, direction, e_test
-from pipeline.analysis.weeks import iso_week_of, week_monday
+from pipeline.analysis.weeks import iso_week_of
 from pipeline.errors import LagesbildError
 from pipeline.schema import ALL_DAY, OUTSIDE_AREA, WEEK_PERIOD
 
 PERIOD_FORMAT = "YYYY-Qn for a quarter (e.g. 2026-Q3) or YYYY for a year (e.g. 2026)"
 _PERIOD = re.compile(r"^(\d{4})(?:-Q([1-4]))?$")
-MONTHS_SV = ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti",
-             "september", "oktober", "november", "december")
+MONTHS_SV = (
+    "januari",
+    "februari",
+    "mars",
+    "april",
+    "maj",
+    "juni",
+    "juli",
+    "augusti",
+    "september",
+    "oktober",
+    "november",
+    "december",
+)
 
 
 @dataclass(frozen=True)
 class Period:
     year: int
-    quarter: int | None          # None = the whole year
+    quarter: int | None  # None = the whole year
 
     @property
     def label(self) -> str:
@@ -108,6 +120,7 @@ def year_before(text: str) -> str:
 
 # -- trends --------------------------------------------------------------------------------
 
+
 def period_trends(series: pd.DataFrame, period: str, cfg, labels: dict[str, dict[str, str]]) -> pd.DataFrame:
     """Per group and area: events, weekly rate, and the tested change against the previous
     period and the same period a year earlier.
@@ -117,8 +130,11 @@ def period_trends(series: pd.DataFrame, period: str, cfg, labels: dict[str, dict
     number of the period's weeks the series covers, so a half-covered period compares fairly.
     """
     covered = set(series["week"].astype(str))
-    windows = {"now": period_weeks(period), "prev": period_weeks(previous_period(period)),
-               "year": period_weeks(year_before(period))}
+    windows = {
+        "now": period_weeks(period),
+        "prev": period_weeks(previous_period(period)),
+        "year": period_weeks(year_before(period)),
+    }
     weeks = {k: [w for w in v if w in covered] for k, v in windows.items()}
     rows = []
     for dim, col, other in (("group", "group", "area"), ("area", "area", "group")):
@@ -126,20 +142,31 @@ def period_trends(series: pd.DataFrame, period: str, cfg, labels: dict[str, dict
         for key, label in labels[dim].items():
             s = sel[sel[col] == key]
             counts = {k: int(s.loc[s["week"].isin(w), "n"].sum()) for k, w in weeks.items()}
-            rows.append({"dimension": dim, "key": key, "label": label,
-                         **{f"n_{k}": counts[k] for k in weeks}, **{f"weeks_{k}": len(w) for k, w in weeks.items()}})
+            rows.append(
+                {
+                    "dimension": dim,
+                    "key": key,
+                    "label": label,
+                    **{f"n_{k}": counts[k] for k in weeks},
+                    **{f"weeks_{k}": len(w) for k, w in weeks.items()},
+                }
+            )
     table = pd.DataFrame(rows)
     for ref in ("prev", "year"):
-        table[f"p_{ref}"] = [_test(r.n_now, r.weeks_now, getattr(r, f"n_{ref}"), getattr(r, f"weeks_{ref}"))
-                             for r in table.itertuples()]
-        table[f"pct_{ref}"] = [_pct(r.n_now, r.weeks_now, getattr(r, f"n_{ref}"), getattr(r, f"weeks_{ref}"))
-                               for r in table.itertuples()]
+        table[f"p_{ref}"] = [
+            _test(r.n_now, r.weeks_now, getattr(r, f"n_{ref}"), getattr(r, f"weeks_{ref}")) for r in table.itertuples()
+        ]
+        table[f"pct_{ref}"] = [
+            _pct(r.n_now, r.weeks_now, getattr(r, f"n_{ref}"), getattr(r, f"weeks_{ref}")) for r in table.itertuples()
+        ]
     q = bh_qvalues(np.concatenate([table["p_prev"].to_numpy(float), table["p_year"].to_numpy(float)]))
-    table["q_prev"], table["q_year"] = q[: len(table)], q[len(table):]
+    table["q_prev"], table["q_year"] = q[: len(table)], q[len(table) :]
     alpha = cfg.trends.alpha
     for ref in ("prev", "year"):
-        table[f"direction_{ref}"] = [direction(float(p) if math.isfinite(p) else 0.0, float(qv), alpha)
-                                     for p, qv in zip(table[f"pct_{ref}"], table[f"q_{ref}"])]
+        table[f"direction_{ref}"] = [
+            direction(float(p) if math.isfinite(p) else 0.0, float(qv), alpha)
+            for p, qv in zip(table[f"pct_{ref}"], table[f"q_{ref}"])
+        ]
     return table
 
 
@@ -155,6 +182,7 @@ def _pct(k1, n1, k2, n2) -> float:
 
 
 # -- recurring places ----------------------------------------------------------------------
+
 
 def recurring_places(zones_by_week: dict[str, gpd.GeoDataFrame], areas) -> pd.DataFrame:
     """Per place: in how many weeks a hotspot zone (the week's own, whole day) lay there, its
@@ -173,8 +201,14 @@ def recurring_places(zones_by_week: dict[str, gpd.GeoDataFrame], areas) -> pd.Da
             continue
         own = zones[(zones["period"].astype(str) == WEEK_PERIOD) & (zones["time_of_day"].astype(str) == ALL_DAY)]
         for row in own.itertuples():
-            rows.append({"week": week, "place": str(row.place_name or "namnlös plats"),
-                         "area": _area_of(row.geometry, areas), "n_events": int(row.n_events)})
+            rows.append(
+                {
+                    "week": week,
+                    "place": str(row.place_name or "namnlös plats"),
+                    "area": _area_of(row.geometry, areas),
+                    "n_events": int(row.n_events),
+                }
+            )
     if not rows:
         return pd.DataFrame(columns=["place", "area", "weeks", "n_events"])
     frame = pd.DataFrame(rows)
@@ -191,6 +225,7 @@ def _area_of(geometry, areas) -> str:
 
 
 # -- seasonal pattern ----------------------------------------------------------------------
+
 
 def seasonal_tables(events: pd.DataFrame, cfg) -> dict[str, pd.DataFrame]:
     """Counts per month × time of day and weekday × time of day of the period's public events.
@@ -212,6 +247,7 @@ def seasonal_tables(events: pd.DataFrame, cfg) -> dict[str, pd.DataFrame]:
 
 
 # -- priorities ----------------------------------------------------------------------------
+
 
 def priority_areas(trends: pd.DataFrame, places: pd.DataFrame, n_weeks: int, k: int = 3) -> list[dict]:
     """The ``k`` named areas to prioritise, each with its reasons in Swedish.

@@ -19,7 +19,6 @@ touch along a cell edge are neighbours, not the same place.
 
 from __future__ import annotations
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
@@ -39,12 +38,15 @@ def footprints(zones) -> dict[str, object]:
     if zones is None or len(zones) == 0:
         return {}
     broad = zones[zones["level"].astype(float) == zones["level"].astype(float).max()]
-    return {str(tod): shapely.union_all(part.geometry.to_numpy())
-            for tod, part in broad.groupby(broad["time_of_day"].astype(str), sort=False)}
+    return {
+        str(tod): shapely.union_all(part.geometry.to_numpy())
+        for tod, part in broad.groupby(broad["time_of_day"].astype(str), sort=False)
+    }
 
 
-def recurrence(targets, history: dict[str, dict[str, object]], week: str,
-               windows: tuple[int, ...] = RECURRENCE_WINDOWS) -> pd.DataFrame:
+def recurrence(
+    targets, history: dict[str, dict[str, object]], week: str, windows: tuple[int, ...] = RECURRENCE_WINDOWS
+) -> pd.DataFrame:
     """Columns ``recurrence_<n>`` (int): of the ``n`` weeks before ``week``, how many have a
     footprint of the target's time of day sharing area with it.
 
@@ -52,7 +54,7 @@ def recurrence(targets, history: dict[str, dict[str, object]], week: str,
     left out); ``targets`` has ``time_of_day`` and polygon geometries, index kept.
     """
     longest = max(windows)
-    weeks = previous_weeks(week, longest)           # oldest first
+    weeks = previous_weeks(week, longest)  # oldest first
     geoms = np.asarray(targets.geometry.to_numpy()) if len(targets) else np.empty(0, dtype=object)
     tods = targets["time_of_day"].astype(str).to_numpy() if len(targets) else np.empty(0, dtype=str)
     present = np.zeros((len(targets), longest), dtype=bool)
@@ -61,7 +63,7 @@ def recurrence(targets, history: dict[str, dict[str, object]], week: str,
             rows = np.flatnonzero(tods == tod)
             if len(rows) and footprint is not None and not footprint.is_empty:
                 present[rows, j] = _shares_area(geoms[rows], footprint)
-    out = {f"recurrence_{n}": present[:, longest - n:].sum(axis=1).astype("int64") for n in windows}
+    out = {f"recurrence_{n}": present[:, longest - n :].sum(axis=1).astype("int64") for n in windows}
     return pd.DataFrame(out, index=targets.index)
 
 

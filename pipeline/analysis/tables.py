@@ -13,9 +13,21 @@ from pipeline.privacy import publishable_points, sensitive_table, spatial_events
 from pipeline.schema import ALL_DAY, CRS, OUTSIDE_AREA
 
 #: Columns of the minimised public ``events`` layer (no source_id, location_text, description).
-EVENT_LAYER_COLUMNS = ["event_id", "source", "category", "category_label", "category_group",
-                       "occurred_at", "iso_week", "weekday", "hour", "time_of_day", "area",
-                       "geocode_method", "duplicate_of"]
+EVENT_LAYER_COLUMNS = [
+    "event_id",
+    "source",
+    "category",
+    "category_label",
+    "category_group",
+    "occurred_at",
+    "iso_week",
+    "weekday",
+    "hour",
+    "time_of_day",
+    "area",
+    "geocode_method",
+    "duplicate_of",
+]
 #: Dimensions of the key figures, in the order the report shows them.
 KEY_FIGURE_DIMENSIONS = ("group", "area", "time_of_day", "partner")
 
@@ -97,11 +109,13 @@ def weekday_hour_long(table: pd.DataFrame) -> pd.DataFrame:
     (168, 3)
     """
     long = table.reindex(index=range(1, 8), columns=range(24), fill_value=0).stack()
-    return pd.DataFrame({
-        "weekday": long.index.get_level_values(0).astype("int64"),
-        "hour": long.index.get_level_values(1).astype("int64"),
-        "n": long.to_numpy().astype("int64"),
-    })
+    return pd.DataFrame(
+        {
+            "weekday": long.index.get_level_values(0).astype("int64"),
+            "hour": long.index.get_level_values(1).astype("int64"),
+            "n": long.to_numpy().astype("int64"),
+        }
+    )
 
 
 def weekday_hour_matrix(frame: pd.DataFrame | None) -> pd.DataFrame:

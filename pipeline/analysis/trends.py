@@ -44,13 +44,26 @@ SERIES_COLUMNS = ["week", "area", "group", "n"]
 #: Weeks between a week and the centre of its comparison window one year earlier.
 YEAR_LAG_WEEKS = 52
 TREND_COLUMNS = [
-    "dimension", "key", "label", "n_week",
-    "mean_prev", "change", "pct_change", "p_prev", "q_prev", "direction_prev",
-    "mean_year", "pct_year", "p_year", "q_year", "direction_year",
+    "dimension",
+    "key",
+    "label",
+    "n_week",
+    "mean_prev",
+    "change",
+    "pct_change",
+    "p_prev",
+    "q_prev",
+    "direction_prev",
+    "mean_year",
+    "pct_year",
+    "p_year",
+    "q_year",
+    "direction_year",
 ]
 
 
 # -- the tests ---------------------------------------------------------------------------------
+
 
 def e_test(k1: int, n1: float, k2: int, n2: float) -> float:
     """Two-sided E-test p-value for H0: rate k1/n1 = rate k2/n2 (Poisson counts, exposures n).
@@ -102,6 +115,7 @@ def pct_change(now: float, mean: float) -> float:
 
 # -- the weekly series -------------------------------------------------------------------------
 
+
 def area_names(areas) -> list[str]:
     """Named areas in file order, then the catch-all 'outside every named area'."""
     names = [str(n) for n in areas["name"]] if areas is not None and len(areas) else []
@@ -121,11 +135,17 @@ def weekly_series(events, cfg, week: str, areas) -> pd.DataFrame:
     weeks = weeks_between(present[0], week) if present else [week]
     areas_all = area_names(areas) + [ALL_KEY]
     groups_all = list(cfg.groups) + [ALL_KEY]
-    frame = pd.DataFrame({"week": counted["iso_week"].astype(str).to_numpy(),
-                          "area": counted["area"].astype(str).to_numpy(),
-                          "group": counted["category_group"].astype(str).to_numpy()})
-    totals = pd.concat([frame, frame.assign(area=ALL_KEY), frame.assign(group=ALL_KEY),
-                        frame.assign(area=ALL_KEY, group=ALL_KEY)], ignore_index=True)
+    frame = pd.DataFrame(
+        {
+            "week": counted["iso_week"].astype(str).to_numpy(),
+            "area": counted["area"].astype(str).to_numpy(),
+            "group": counted["category_group"].astype(str).to_numpy(),
+        }
+    )
+    totals = pd.concat(
+        [frame, frame.assign(area=ALL_KEY), frame.assign(group=ALL_KEY), frame.assign(area=ALL_KEY, group=ALL_KEY)],
+        ignore_index=True,
+    )
     counts = totals.groupby(["week", "area", "group"]).size()
     full = pd.MultiIndex.from_product([weeks, areas_all, groups_all], names=["week", "area", "group"])
     out = counts.reindex(full, fill_value=0).rename("n").reset_index()
@@ -133,6 +153,7 @@ def weekly_series(events, cfg, week: str, areas) -> pd.DataFrame:
 
 
 # -- the trend table ---------------------------------------------------------------------------
+
 
 def trend_dimensions(cfg, areas) -> list[tuple[str, str, list[tuple[str, str]]]]:
     """(dimension, event column, [(key, label)]) in the order the report shows them."""
@@ -184,22 +205,41 @@ def trend_table(events, cfg, week: str, areas) -> pd.DataFrame:
         for key, label in dict(keys).items():
             start = first_week.get(key) if first_week is not None else data_start
             covered = start is not None and start <= year[0]
-            rows.append(_trend_row(dim, key, label, int(now.get(key, 0)), int(prev.get(key, 0)),
-                                   int(past.get(key, 0)) if covered else None, t))
+            rows.append(
+                _trend_row(
+                    dim,
+                    key,
+                    label,
+                    int(now.get(key, 0)),
+                    int(prev.get(key, 0)),
+                    int(past.get(key, 0)) if covered else None,
+                    t,
+                )
+            )
     table = pd.DataFrame(rows)
     return _adjust(table, t.alpha)[TREND_COLUMNS] if len(table) else pd.DataFrame(columns=TREND_COLUMNS)
 
 
 def _trend_row(dim, key, label, n_week: int, n_prev: int, n_year: int | None, t) -> dict:
-    mean_prev = n_prev / t.recent_weeks   # absent weeks count as 0
-    row = {"dimension": dim, "key": key, "label": label, "n_week": n_week,
-           "mean_prev": mean_prev, "change": n_week - mean_prev, "pct_change": pct_change(n_week, mean_prev),
-           "p_prev": e_test(n_week, 1, n_prev, t.recent_weeks),
-           "mean_year": math.nan, "pct_year": math.nan, "p_year": math.nan}
+    mean_prev = n_prev / t.recent_weeks  # absent weeks count as 0
+    row = {
+        "dimension": dim,
+        "key": key,
+        "label": label,
+        "n_week": n_week,
+        "mean_prev": mean_prev,
+        "change": n_week - mean_prev,
+        "pct_change": pct_change(n_week, mean_prev),
+        "p_prev": e_test(n_week, 1, n_prev, t.recent_weeks),
+        "mean_year": math.nan,
+        "pct_year": math.nan,
+        "p_year": math.nan,
+    }
     if n_year is not None:
         mean_year = n_year / t.year_weeks
-        row.update(mean_year=mean_year, pct_year=pct_change(n_week, mean_year),
-                   p_year=e_test(n_week, 1, n_year, t.year_weeks))
+        row.update(
+            mean_year=mean_year, pct_year=pct_change(n_week, mean_year), p_year=e_test(n_week, 1, n_year, t.year_weeks)
+        )
     return row
 
 
@@ -207,7 +247,7 @@ def _adjust(table: pd.DataFrame, alpha: float) -> pd.DataFrame:
     """BH over every test of the table (both comparisons pooled), then the tested directions."""
     p = np.concatenate([table["p_prev"].to_numpy(float), table["p_year"].to_numpy(float)])
     q = bh_qvalues(p)
-    out = table.assign(q_prev=q[: len(table)], q_year=q[len(table):])
+    out = table.assign(q_prev=q[: len(table)], q_year=q[len(table) :])
     out["direction_prev"] = [direction(c, q, alpha) for c, q in zip(out["change"], out["q_prev"])]
     year_change = out["n_week"] - out["mean_year"]
     out["direction_year"] = [direction(c, q, alpha) for c, q in zip(year_change, out["q_year"])]
@@ -215,6 +255,7 @@ def _adjust(table: pd.DataFrame, alpha: float) -> pd.DataFrame:
 
 
 # -- the products ------------------------------------------------------------------------------
+
 
 def build_series(inp) -> ProductOutput:
     """Product ``series``: the weekly series of every area and group, all weeks up to the week."""
@@ -228,7 +269,11 @@ def build_trends(inp) -> ProductOutput:
     table = trend_table(inp.events, cfg, inp.week, inp.reference.areas)
     tested = int(table["p_prev"].notna().sum() + table["p_year"].notna().sum())
     marked = int((table["direction_prev"] != 0).sum() + (table["direction_year"] != 0).sum())
-    info = {"trends_alpha": f"{cfg.trends.alpha:g}", "trends_recent_weeks": str(cfg.trends.recent_weeks),
-            "trends_year_weeks": str(cfg.trends.year_weeks), "trends_tests": str(tested),
-            "trends_significant": str(marked)}
+    info = {
+        "trends_alpha": f"{cfg.trends.alpha:g}",
+        "trends_recent_weeks": str(cfg.trends.recent_weeks),
+        "trends_year_weeks": str(cfg.trends.year_weeks),
+        "trends_tests": str(tested),
+        "trends_significant": str(marked),
+    }
     return ProductOutput({"trends": table}, info)

@@ -31,21 +31,59 @@ from pipeline.analysis.kde import kde, resolve_bandwidth
 from pipeline.analysis.recurrence import COLUMNS as RECURRENCE_COLUMNS
 from pipeline.analysis.recurrence import RECURRENCE_WINDOWS, footprints, recurrence
 from pipeline.analysis.tables import (
-    area_summary, events_layer, key_figures, ordered_key_figures, weekday_hour, weekday_hour_long,
+    area_summary,
+    events_layer,
+    key_figures,
+    ordered_key_figures,
+    weekday_hour,
+    weekday_hour_long,
 )
 from pipeline.analysis.weeks import previous_weeks, rolling_window, week_monday
 from pipeline.analysis.zones import hotspot_zones
 from pipeline.privacy import spatial_events
 from pipeline.schema import (
-    ALL_DAY, BEFORE_PERIOD, CRS, PERIODS, ROLLING_PERIOD, STATUS_NEW, STATUS_SEEN_BEFORE, WEEK_PERIOD,
+    ALL_DAY,
+    BEFORE_PERIOD,
+    CRS,
+    PERIODS,
+    ROLLING_PERIOD,
+    STATUS_NEW,
+    STATUS_SEEN_BEFORE,
+    WEEK_PERIOD,
 )
 
-HOTSPOT_COLUMNS = ["period", "time_of_day", "level", "zone_id", "n_events", "share_events",
-                   "area_km2", "share_area", "pai", "density_min", "status", "place_name",
-                   *RECURRENCE_COLUMNS]
-CLUSTER_COLUMNS = ["cluster_id", "period", "time_of_day", "n_events", "top_categories", "categories",
-                   "partners", "first_at", "last_at", "peak_weekday", "peak_weekday_name", "peak_hour",
-                   "status", "place_name", *RECURRENCE_COLUMNS]
+HOTSPOT_COLUMNS = [
+    "period",
+    "time_of_day",
+    "level",
+    "zone_id",
+    "n_events",
+    "share_events",
+    "area_km2",
+    "share_area",
+    "pai",
+    "density_min",
+    "status",
+    "place_name",
+    *RECURRENCE_COLUMNS,
+]
+CLUSTER_COLUMNS = [
+    "cluster_id",
+    "period",
+    "time_of_day",
+    "n_events",
+    "top_categories",
+    "categories",
+    "partners",
+    "first_at",
+    "last_at",
+    "peak_weekday",
+    "peak_weekday_name",
+    "peak_hour",
+    "status",
+    "place_name",
+    *RECURRENCE_COLUMNS,
+]
 
 
 @dataclass
@@ -80,17 +118,23 @@ class WeekAnalysis:
         """The parameters the week was analysed with, for ``run_info``."""
         a = cfg.analysis
         return {
-            "kernel": self.kernel, "bandwidth_m": f"{self.bandwidth_m:.3f}",
-            "bandwidth_config": str(a.bandwidth_m), "cell_size_m": f"{self.cell_size_m:g}",
-            "levels": json.dumps(list(a.levels)), "eps_m": f"{a.dbscan.eps_m:g}",
-            "min_samples": str(a.dbscan.min_samples), "buffer_m": f"{a.dbscan.buffer_m:g}",
-            "rolling_weeks": str(a.rolling_weeks), "privacy_min_count": str(cfg.privacy.min_count),
+            "kernel": self.kernel,
+            "bandwidth_m": f"{self.bandwidth_m:.3f}",
+            "bandwidth_config": str(a.bandwidth_m),
+            "cell_size_m": f"{self.cell_size_m:g}",
+            "levels": json.dumps(list(a.levels)),
+            "eps_m": f"{a.dbscan.eps_m:g}",
+            "min_samples": str(a.dbscan.min_samples),
+            "buffer_m": f"{a.dbscan.buffer_m:g}",
+            "rolling_weeks": str(a.rolling_weeks),
+            "privacy_min_count": str(cfg.privacy.min_count),
             "min_zone_events": str(a.min_zone_events),
             "recurrence_weeks": json.dumps(list(RECURRENCE_WINDOWS)),
         }
 
 
 # -- the week ----------------------------------------------------------------------------------
+
 
 def analyse_week(events, cfg, week: str, boundary, areas, *, gazetteer=None) -> WeekAnalysis:
     """Analyse ``week`` from the canonical events of all weeks. See the module docstring.
@@ -101,7 +145,7 @@ def analyse_week(events, cfg, week: str, boundary, areas, *, gazetteer=None) -> 
     """
     a = cfg.analysis
     week_monday(week)  # validates the week string
-    counted = spatial_events(events)   # the publication rule: no sensitive event shapes a surface or a total
+    counted = spatial_events(events)  # the publication rule: no sensitive event shapes a surface or a total
     window = rolling_window(week, a.rolling_weeks)
     grid = Grid.anchored(boundary.bounds, a.cell_size_m)
     mask = clip_mask(grid, boundary)
@@ -109,8 +153,11 @@ def analyse_week(events, cfg, week: str, boundary, areas, *, gazetteer=None) -> 
     bandwidth = float(resolve_bandwidth(_xy(wk), a.bandwidth_m, a.cell_size_m))
 
     before = previous_weeks(week, a.rolling_weeks)
-    periods = {WEEK_PERIOD: wk, ROLLING_PERIOD: counted[counted["iso_week"].isin(window)],
-               BEFORE_PERIOD: counted[counted["iso_week"].isin(before)]}
+    periods = {
+        WEEK_PERIOD: wk,
+        ROLLING_PERIOD: counted[counted["iso_week"].isin(window)],
+        BEFORE_PERIOD: counted[counted["iso_week"].isin(before)],
+    }
     zones, densities = _hotspots(periods, cfg, grid, mask, bandwidth)
     history = _zone_history(counted, cfg, week, grid, mask)
     hotspots = _with_recurrence(_zone_status(zones, gazetteer), history, week)
@@ -118,9 +165,15 @@ def analyse_week(events, cfg, week: str, boundary, areas, *, gazetteer=None) -> 
 
     week_events = events[events["iso_week"] == week].copy()
     return WeekAnalysis(
-        week=week, kernel=a.kernel, bandwidth_m=bandwidth, cell_size_m=float(a.cell_size_m),
-        events=week_events, hotspots=hotspots, clusters=clusters,
-        density=densities[WEEK_PERIOD], density_rolling=densities[ROLLING_PERIOD],
+        week=week,
+        kernel=a.kernel,
+        bandwidth_m=bandwidth,
+        cell_size_m=float(a.cell_size_m),
+        events=week_events,
+        hotspots=hotspots,
+        clusters=clusters,
+        density=densities[WEEK_PERIOD],
+        density_rolling=densities[ROLLING_PERIOD],
         area_summary=area_summary(countable(events[events["iso_week"] == week]), cfg),
         key_figures=key_figures(counted, cfg, week, areas),
         weekday_hour=weekday_hour(wk),
@@ -152,6 +205,7 @@ def _xy(frame) -> np.ndarray:
 
 # -- hotspots ----------------------------------------------------------------------------------
 
+
 def _hotspots(periods, cfg, grid, mask, bandwidth, levels=None):
     """Zones for every (period, time_of_day) with enough events to form one (at least
     ``analysis.min_zone_events``); the all-day surfaces. ``levels`` defaults to the config's.
@@ -168,8 +222,7 @@ def _hotspots(periods, cfg, grid, mask, bandwidth, levels=None):
             enough = len(pts) >= max(a.min_zone_events, 2)
             if not enough and tod != ALL_DAY:
                 continue  # too few events for a zone (and the surface is not kept)
-            values = (kde(pts, grid, bandwidth, kernel=a.kernel) if len(pts)
-                      else np.zeros((grid.ny, grid.nx)))
+            values = kde(pts, grid, bandwidth, kernel=a.kernel) if len(pts) else np.zeros((grid.ny, grid.nx))
             if tod == ALL_DAY:
                 densities[period] = Surface(np.asarray(values, dtype=np.float32), grid)
             if not enough:
@@ -208,8 +261,9 @@ def _with_recurrence(frame, history, week):
 def _concat(parts, columns):
     """Concatenate frames with ``columns`` first; an empty GeoDataFrame with them when none."""
     if not parts:
-        return gpd.GeoDataFrame({c: pd.Series(dtype=object) for c in columns},
-                                geometry=gpd.GeoSeries([], crs=CRS), crs=CRS)
+        return gpd.GeoDataFrame(
+            {c: pd.Series(dtype=object) for c in columns}, geometry=gpd.GeoSeries([], crs=CRS), crs=CRS
+        )
     out = pd.concat(parts, ignore_index=True)
     out = gpd.GeoDataFrame(out, geometry="geometry", crs=CRS)
     rest = [c for c in out.columns if c not in columns]
@@ -238,6 +292,7 @@ def _zone_status(zones, gazetteer):
 
 # -- clusters ----------------------------------------------------------------------------------
 
+
 def _week_clusters(counted, cfg, week, gazetteer):
     """Clusters of ``week``, each marked seen before when it overlaps a cluster of the same time
     of day found in the previous ``rolling_weeks`` weeks pooled (the rule of pipeline.schema)."""
@@ -251,8 +306,7 @@ def _week_clusters(counted, cfg, week, gazetteer):
                 parts.append(mark_persistent(cur, _select(before, BEFORE_PERIOD, tod)))
     out = _concat(parts, CLUSTER_COLUMNS)
     out["place_name"] = _place_names(out, gazetteer)
-    return out[[c for c in CLUSTER_COLUMNS if c in out.columns]
-               + [c for c in out.columns if c not in CLUSTER_COLUMNS]]
+    return out[[c for c in CLUSTER_COLUMNS if c in out.columns] + [c for c in out.columns if c not in CLUSTER_COLUMNS]]
 
 
 def _select(frame, period, tod):
@@ -271,8 +325,10 @@ def _clusters(counted, cfg, week, *, before: bool = False):
     if before:
         periods = {BEFORE_PERIOD: pool[pool["iso_week"].isin(previous_weeks(week, n))]}
     else:
-        periods = {WEEK_PERIOD: pool[pool["iso_week"] == week],
-                   ROLLING_PERIOD: pool[pool["iso_week"].isin(rolling_window(week, n))]}
+        periods = {
+            WEEK_PERIOD: pool[pool["iso_week"] == week],
+            ROLLING_PERIOD: pool[pool["iso_week"].isin(rolling_window(week, n))],
+        }
     labels_tax = {k: c.label for k, c in cfg.taxonomy.items()}
     labels_partner = {k: p.label for k, p in cfg.partners.items()}
     parts = []
@@ -283,9 +339,14 @@ def _clusters(counted, cfg, week, *, before: bool = False):
             labels = dbscan(_xy(subset), d.eps_m, d.min_samples).labels
             if not (np.asarray(labels) >= 0).any():
                 continue
-            polys = cluster_polygons(subset.reset_index(drop=True), labels, buffer_m=d.buffer_m,
-                                     taxonomy_labels=labels_tax, partner_labels=labels_partner,
-                                     id_prefix=f"{week}-{period}-{tod}")
+            polys = cluster_polygons(
+                subset.reset_index(drop=True),
+                labels,
+                buffer_m=d.buffer_m,
+                taxonomy_labels=labels_tax,
+                partner_labels=labels_partner,
+                id_prefix=f"{week}-{period}-{tod}",
+            )
             if len(polys):
                 parts.append(polys.assign(period=period, time_of_day=tod))
     return _concat(parts, [c for c in CLUSTER_COLUMNS if c not in ("status", "place_name")])

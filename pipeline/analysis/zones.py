@@ -24,17 +24,16 @@ import math
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from rasterio import features
 from scipy import ndimage
+from shapely.geometry import shape
 
 from pipeline.analysis.grid import Grid, as_points, check_shape
 from pipeline.schema import CRS
 
-COLUMNS = ["level", "zone_id", "n_events", "share_events", "area_km2", "share_area", "pai",
-           "density_min", "geometry"]
+COLUMNS = ["level", "zone_id", "n_events", "share_events", "area_km2", "share_area", "pai", "density_min", "geometry"]
 #: Fixed density legend in events/km² (lower edges of classes 1..len); below the first: class 0.
 DENSITY_BREAKS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0)
-
-
 
 
 def density_class(values, breaks=DENSITY_BREAKS) -> np.ndarray:
@@ -47,7 +46,6 @@ def density_class(values, breaks=DENSITY_BREAKS) -> np.ndarray:
     if b.ndim != 1 or len(b) == 0 or np.any(np.diff(b) <= 0):
         raise ValueError("breaks must be a non-empty, strictly increasing sequence of events/km²")
     return np.digitize(np.asarray(values, dtype=np.float64), b)
-
 
 
 def _select(density: np.ndarray, mask: np.ndarray, n_cells: int) -> np.ndarray:
@@ -71,8 +69,9 @@ def _zones(selected: np.ndarray, grid: Grid):
     """
     r, c = np.divmod(selected, grid.nx)
     r0, c0 = int(r.min()), int(c.min())
-    window = Grid(grid.x0 + c0 * grid.cell, grid.y0 + r0 * grid.cell, grid.cell,
-                  int(c.max()) - c0 + 1, int(r.max()) - r0 + 1)
+    window = Grid(
+        grid.x0 + c0 * grid.cell, grid.y0 + r0 * grid.cell, grid.cell, int(c.max()) - c0 + 1, int(r.max()) - r0 + 1
+    )
     raster = np.zeros(window.shape, dtype=np.int32)
     raster[r - r0, c - c0] = 1
     labels, n = ndimage.label(raster)  # default structure = 4-connectivity
@@ -81,13 +80,12 @@ def _zones(selected: np.ndarray, grid: Grid):
 
 def _polygons(labels: np.ndarray, window: Grid, keep) -> dict[int, object]:
     """Polygons (exact cell edges) of the labels in ``keep``."""
-    from rasterio import features
-    from shapely.geometry import shape
-
     kept = np.where(np.isin(labels, list(keep)), labels, 0)
     north_up = np.ascontiguousarray(window.to_north_up(kept)).astype(np.int32)
-    return {int(v): shape(geom) for geom, v in
-            features.shapes(north_up, mask=north_up > 0, connectivity=4, transform=window.transform)}
+    return {
+        int(v): shape(geom)
+        for geom, v in features.shapes(north_up, mask=north_up > 0, connectivity=4, transform=window.transform)
+    }
 
 
 def hotspot_zones(density, grid: Grid, mask, levels, points, *, min_events: int = 0) -> gpd.GeoDataFrame:
@@ -125,20 +123,36 @@ def hotspot_zones(density, grid: Grid, mask, levels, points, *, min_events: int 
         sizes = np.bincount(labels.ravel(), minlength=n_zones + 1)
         sel_labels = labels[selected // grid.nx - r0, selected % grid.nx - c0]
         firsts = np.full(n_zones + 1, np.iinfo(np.int64).max)
-        np.minimum.at(firsts, sel_labels, selected)      # first cell (flat index) of each zone
+        np.minimum.at(firsts, sel_labels, selected)  # first cell (flat index) of each zone
         kept = [z for z in range(1, n_zones + 1) if counts[z] >= min_events]
         order = sorted(kept, key=lambda z: (-counts[z], -sizes[z], firsts[z]))
         polys = _polygons(labels, window, order) if order else {}
         for zone_id, z in enumerate(order, start=1):
             share_events = counts[z] / len(pts) if len(pts) else math.nan
             share_area = sizes[z] * cell_km2 / muni_km2
-            rows.append({
-                "level": level, "zone_id": zone_id, "n_events": int(counts[z]),
-                "share_events": share_events, "area_km2": sizes[z] * cell_km2,
-                "share_area": share_area, "pai": share_events / share_area,
-                "density_min": float(dens.ravel()[selected[-1]]), "geometry": polys[z],
-            })
+            rows.append(
+                {
+                    "level": level,
+                    "zone_id": zone_id,
+                    "n_events": int(counts[z]),
+                    "share_events": share_events,
+                    "area_km2": sizes[z] * cell_km2,
+                    "share_area": share_area,
+                    "pai": share_events / share_area,
+                    "density_min": float(dens.ravel()[selected[-1]]),
+                    "geometry": polys[z],
+                }
+            )
     frame = pd.DataFrame(rows, columns=COLUMNS).astype(
-        {"level": float, "zone_id": "int64", "n_events": "int64", "share_events": float,
-         "area_km2": float, "share_area": float, "pai": float, "density_min": float})
+        {
+            "level": float,
+            "zone_id": "int64",
+            "n_events": "int64",
+            "share_events": float,
+            "area_km2": float,
+            "share_area": float,
+            "pai": float,
+            "density_min": float,
+        }
+    )
     return gpd.GeoDataFrame(frame, geometry="geometry", crs=CRS)

@@ -31,11 +31,11 @@ from pyproj import Transformer
 from pipeline.io.atomic import write_bytes
 
 SEED = 586
-FIRST_DAY = date(2026, 5, 25)          # Monday of 2026-W22
-N_DAYS = 26 * 7                        # .. Sunday 2026-11-22 (2026-W47)
+FIRST_DAY = date(2026, 5, 25)  # Monday of 2026-W22
+N_DAYS = 26 * 7  # .. Sunday 2026-11-22 (2026-W47)
 PERIOD_START = datetime(2026, 5, 25)
-PERIOD_END = datetime(2026, 11, 23)   # exclusive
-SPLIT_WEEK = 35                        # polisen: v22–v34 and v35–v47 in two files
+PERIOD_END = datetime(2026, 11, 23)  # exclusive
+SPLIT_WEEK = 35  # polisen: v22–v34 and v35–v47 in two files
 
 # Relative output paths (below the output base dir).
 GAZETTEER_PATH = "data/reference/gazetteer_demo.csv"
@@ -45,13 +45,38 @@ KOMMUNEN_PATH = "data/raw/kommunen/demo_kommunen_2026.csv"
 BOSTAD_PATH = "data/raw/bostadsbolaget/demo_bostadsbolaget_2026.csv"
 REGISTER_PATH = "data/raw/insatser/demo_insatser_2026.csv"
 
-POLISEN_COLUMNS = ["Diarienr", "Brottskod", "Brottsbenämning", "Från datum", "Från kl", "Till datum",
-                   "Till kl", "Gatuadress", "Ort", "X-koord", "Y-koord"]
+POLISEN_COLUMNS = [
+    "Diarienr",
+    "Brottskod",
+    "Brottsbenämning",
+    "Från datum",
+    "Från kl",
+    "Till datum",
+    "Till kl",
+    "Gatuadress",
+    "Ort",
+    "X-koord",
+    "Y-koord",
+]
 KOMMUNEN_COLUMNS = ["Ärendenr", "Datum", "Tid", "Verksamhet", "Händelsetyp", "Plats", "Beskrivning"]
 BOSTAD_COLUMNS = ["arende_id", "tidpunkt", "kategori", "adress", "lat", "lon", "kommentar"]
 GAZETTEER_COLUMNS = ["kind", "name", "street", "number", "town", "postcode", "x", "y", "aliases"]
-REGISTER_COLUMNS = ["Insats-id", "Insats", "Typ", "Ansvarig", "Start", "Slut", "Område", "Plats", "Radie (m)",
-                    "X", "Y", "Zon", "Problem", "Kommentar"]
+REGISTER_COLUMNS = [
+    "Insats-id",
+    "Insats",
+    "Typ",
+    "Ansvarig",
+    "Start",
+    "Slut",
+    "Område",
+    "Plats",
+    "Radie (m)",
+    "X",
+    "Y",
+    "Zon",
+    "Problem",
+    "Kommentar",
+]
 
 # -- geography (invented positions around the real town centres, SWEREF 99 TM) ---------------
 
@@ -146,66 +171,153 @@ PLACES = [
 ]
 
 #: Streets where the housing company has its blocks (its reports come from these).
-HOUSING_STREETS = {("Mjölby", s) for s in ("Blåklintsvägen", "Vallmovägen", "Sörbyvägen", "Hagalundsgatan",
-                                            "Eriksbergsgatan", "Egebyvägen", "Lärkvägen", "Tallvägen")} | {
-    ("Mantorp", "Hallebyvägen"), ("Mantorp", "Lindvägen"), ("Skänninge", "Borgmästaregatan"),
-    ("Skänninge", "Vallbyvägen")}
+HOUSING_STREETS = {
+    ("Mjölby", s)
+    for s in (
+        "Blåklintsvägen",
+        "Vallmovägen",
+        "Sörbyvägen",
+        "Hagalundsgatan",
+        "Eriksbergsgatan",
+        "Egebyvägen",
+        "Lärkvägen",
+        "Tallvägen",
+    )
+} | {
+    ("Mantorp", "Hallebyvägen"),
+    ("Mantorp", "Lindvägen"),
+    ("Skänninge", "Borgmästaregatan"),
+    ("Skänninge", "Vallbyvägen"),
+}
 
-LINKOPING = (536320, 6474626)          # a point well outside Mjölby kommun
+LINKOPING = (536320, 6474626)  # a point well outside Mjölby kommun
 
 # -- categories ----------------------------------------------------------------------------------
 
 #: raw category -> (weight in background noise, time profile, plausible brottskod)
 POLISEN_CATEGORIES = {
-    "Skadegörelse": (14, "night", "1201"), "Stöld": (11, "any", "0866"), "Stöld/inbrott": (5, "night", "0857"),
-    "Inbrott": (5, "night", "0817"), "Misshandel": (8, "night", "0375"), "Misshandel, grov": (1.5, "night", "0393"),
-    "Rån": (1, "night", "0898"), "Olaga hot": (5, "any", "0401"), "Narkotikabrott": (6, "night", "5011"),
-    "Bråk": (5, "night", "9601"), "Ordningslagen": (3, "night", "9604"), "Fylleri/LOB": (5, "night", "9701"),
-    "Brand": (3, "night", "1208"), "Olovlig körning": (4, "any", "3201"),
-    "Våld/hot mot tjänsteman": (1.5, "night", "1701"), "Ofredande/förargelse": (3, "night", "0403"),
-    "Våldtäkt": (0.5, "night", "0661"), "Misshandel i nära relation": (1.5, "night", "0390"),
-    "Bedrägeri": (2, "day", "0901"), "Olaga intrång": (1, "any", "0416"),
+    "Skadegörelse": (14, "night", "1201"),
+    "Stöld": (11, "any", "0866"),
+    "Stöld/inbrott": (5, "night", "0857"),
+    "Inbrott": (5, "night", "0817"),
+    "Misshandel": (8, "night", "0375"),
+    "Misshandel, grov": (1.5, "night", "0393"),
+    "Rån": (1, "night", "0898"),
+    "Olaga hot": (5, "any", "0401"),
+    "Narkotikabrott": (6, "night", "5011"),
+    "Bråk": (5, "night", "9601"),
+    "Ordningslagen": (3, "night", "9604"),
+    "Fylleri/LOB": (5, "night", "9701"),
+    "Brand": (3, "night", "1208"),
+    "Olovlig körning": (4, "any", "3201"),
+    "Våld/hot mot tjänsteman": (1.5, "night", "1701"),
+    "Ofredande/förargelse": (3, "night", "0403"),
+    "Våldtäkt": (0.5, "night", "0661"),
+    "Misshandel i nära relation": (1.5, "night", "0390"),
+    "Bedrägeri": (2, "day", "0901"),
+    "Olaga intrång": (1, "any", "0416"),
 }
 KOMMUNEN_CATEGORIES = {
-    "Skadegörelse": (14, "day"), "Klotter": (12, "day"), "Brand": (2, "night"), "Nedskräpning": (10, "day"),
-    "Ordningsstörning": (6, "night"), "Samling av ungdomar": (6, "night"),
-    "Misstänkt narkotikahantering": (3, "night"), "Hot mot personal": (2, "day"), "Buskörning": (4, "night"),
-    "Trasig belysning": (6, "day"), "Igenväxt vegetation": (4, "day"), "Fel på lekutrustning": (1.5, "day"),
+    "Skadegörelse": (14, "day"),
+    "Klotter": (12, "day"),
+    "Brand": (2, "night"),
+    "Nedskräpning": (10, "day"),
+    "Ordningsstörning": (6, "night"),
+    "Samling av ungdomar": (6, "night"),
+    "Misstänkt narkotikahantering": (3, "night"),
+    "Hot mot personal": (2, "day"),
+    "Buskörning": (4, "night"),
+    "Trasig belysning": (6, "day"),
+    "Igenväxt vegetation": (4, "day"),
+    "Fel på lekutrustning": (1.5, "day"),
     "Övrigt": (1, "day"),
 }
 BOSTAD_CATEGORIES = {
-    "skadegörelse": (12, "night"), "klotter": (6, "day"), "brand i soprum": (3, "night"),
-    "nedskräpning": (6, "day"), "störning": (8, "night"), "ungdomar i trapphus": (5, "night"),
-    "misstänkt narkotika": (2, "night"), "inbrott förråd": (5, "night"), "cykelstöld": (4, "any"),
-    "hot mot personal": (1, "day"), "trasig belysning": (4, "day"), "vattenskada": (1, "day"),
+    "skadegörelse": (12, "night"),
+    "klotter": (6, "day"),
+    "brand i soprum": (3, "night"),
+    "nedskräpning": (6, "day"),
+    "störning": (8, "night"),
+    "ungdomar i trapphus": (5, "night"),
+    "misstänkt narkotika": (2, "night"),
+    "inbrott förråd": (5, "night"),
+    "cykelstöld": (4, "any"),
+    "hot mot personal": (1, "day"),
+    "trasig belysning": (4, "day"),
+    "vattenskada": (1, "day"),
 }
 #: A police report of this kind may also be reported by the municipality / housing company.
-TWIN_KOMMUNEN = {"Skadegörelse": "Skadegörelse", "Bråk": "Ordningsstörning", "Brand": "Brand",
-                 "Narkotikabrott": "Misstänkt narkotikahantering", "Ordningslagen": "Ordningsstörning",
-                 "Våld/hot mot tjänsteman": "Hot mot personal", "Olovlig körning": "Buskörning"}
-TWIN_BOSTAD = {"Skadegörelse": "skadegörelse", "Brand": "brand i soprum", "Stöld/inbrott": "inbrott förråd",
-               "Inbrott": "inbrott förråd", "Stöld": "cykelstöld", "Narkotikabrott": "misstänkt narkotika"}
+TWIN_KOMMUNEN = {
+    "Skadegörelse": "Skadegörelse",
+    "Bråk": "Ordningsstörning",
+    "Brand": "Brand",
+    "Narkotikabrott": "Misstänkt narkotikahantering",
+    "Ordningslagen": "Ordningsstörning",
+    "Våld/hot mot tjänsteman": "Hot mot personal",
+    "Olovlig körning": "Buskörning",
+}
+TWIN_BOSTAD = {
+    "Skadegörelse": "skadegörelse",
+    "Brand": "brand i soprum",
+    "Stöld/inbrott": "inbrott förråd",
+    "Inbrott": "inbrott förråd",
+    "Stöld": "cykelstöld",
+    "Narkotikabrott": "misstänkt narkotika",
+}
 
 _HOURLY = {
-    "night": [3, 2.5, 2, 1.2, .6, .4, .4, .6, .8, 1, 1, 1.2, 1.4, 1.5, 1.6, 1.8, 2, 2.4, 3, 3.5, 4, 4.2, 4, 3.5],
-    "day": [.2, .1, .1, .1, .2, .5, 1.5, 3, 4, 4, 3.5, 3, 3, 3, 3, 2.5, 1.5, .8, .6, .5, .4, .3, .3, .2],
-    "any": [1, .8, .6, .4, .3, .4, .8, 1.5, 2, 2.2, 2.2, 2.2, 2.3, 2.3, 2.4, 2.5, 2.6, 2.6, 2.6, 2.5, 2.3, 2, 1.6, 1.2],
+    "night": [3, 2.5, 2, 1.2, 0.6, 0.4, 0.4, 0.6, 0.8, 1, 1, 1.2, 1.4, 1.5, 1.6, 1.8, 2, 2.4, 3, 3.5, 4, 4.2, 4, 3.5],
+    "day": [0.2, 0.1, 0.1, 0.1, 0.2, 0.5, 1.5, 3, 4, 4, 3.5, 3, 3, 3, 3, 2.5, 1.5, 0.8, 0.6, 0.5, 0.4, 0.3, 0.3, 0.2],
+    "any": [
+        1,
+        0.8,
+        0.6,
+        0.4,
+        0.3,
+        0.4,
+        0.8,
+        1.5,
+        2,
+        2.2,
+        2.2,
+        2.2,
+        2.3,
+        2.3,
+        2.4,
+        2.5,
+        2.6,
+        2.6,
+        2.6,
+        2.5,
+        2.3,
+        2,
+        1.6,
+        1.2,
+    ],
 }
-_WEEKDAY = [0.9, 0.9, 0.95, 1.0, 1.2, 1.35, 1.05]   # Monday .. Sunday
+_WEEKDAY = [0.9, 0.9, 0.95, 1.0, 1.2, 1.35, 1.05]  # Monday .. Sunday
 #: Background events per day before weekday and season factors.
 DAILY_RATE = {"polisen": 5.2, "kommunen": 3.3, "bostadsbolaget": 2.6}
 
 # -- free text -----------------------------------------------------------------------------------
 
 KOMMUNEN_TEXT = {
-    "Skadegörelse": ["Krossad ruta", "Sönderslagen papperskorg", "Bänk sönderbruten", "Skadad dörr vid entrén",
-                     "Sparkad cykelställ, böjt"],
+    "Skadegörelse": [
+        "Krossad ruta",
+        "Sönderslagen papperskorg",
+        "Bänk sönderbruten",
+        "Skadad dörr vid entrén",
+        "Sparkad cykelställ, böjt",
+    ],
     "Klotter": ["Klotter på fasad", "Taggar på elskåp", "Klotter i gångtunnel", "Klotter på skylt"],
     "Brand": ["Brand i papperskorg", "Anlagd brand i container", "Brandrester på lekplatsen"],
     "Nedskräpning": ["Mycket skräp efter helgen", "Glas och burkar på gräsytan", "Dumpade sopsäckar"],
     "Ordningsstörning": ["Högljudda personer sent på kvällen", "Bråk mellan ungdomar", "Störande musik"],
-    "Samling av ungdomar": ["Grupp ungdomar samlas varje kväll", "Ca 15 ungdomar, upplevs otryggt",
-                            "Ungdomar samlade med mopeder"],
+    "Samling av ungdomar": [
+        "Grupp ungdomar samlas varje kväll",
+        "Ca 15 ungdomar, upplevs otryggt",
+        "Ungdomar samlade med mopeder",
+    ],
     "Misstänkt narkotikahantering": ["Misstänkt langning", "Hittat sprutor", "Lukt av cannabis"],
     "Hot mot personal": ["Personal hotad vid stängning", "Verbalt hot mot vaktmästare", "Elev hotade personal"],
     "Buskörning": ["Mopedbuskörning på gång- och cykelväg", "A-traktorer kör runt i hög fart"],
@@ -230,9 +342,13 @@ BOSTAD_TEXT = {
 }
 #: Fake personal data that privacy.redact() must remove.
 PII_TEXTS = [
-    "Anmälare nås på 070-123 45 67", "Gärningsperson 19900101-1234 känd sedan tidigare",
-    "Kontakt: anna.svensson@example.se", "Bil med reg.nr ABC 123 stod parkerad", "Ring Kalle 073-987 65 43",
-    "Uppgiftslämnare 200101011234 vill vara anonym", "Mejla bovard.sorby@example.com vid frågor",
+    "Anmälare nås på 070-123 45 67",
+    "Gärningsperson 19900101-1234 känd sedan tidigare",
+    "Kontakt: anna.svensson@example.se",
+    "Bil med reg.nr ABC 123 stod parkerad",
+    "Ring Kalle 073-987 65 43",
+    "Uppgiftslämnare 200101011234 vill vara anonym",
+    "Mejla bovard.sorby@example.com vid frågor",
     "Moped med reg DEF 45G inblandad",
 ]
 
@@ -240,6 +356,7 @@ _TO_WGS84 = Transformer.from_crs("EPSG:3006", "EPSG:4326", always_xy=True)
 
 
 # -- data model ---------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Place:
@@ -283,6 +400,7 @@ class Demo:
 
 # -- public API ---------------------------------------------------------------------------------
 
+
 def write_demo_data(cfg, seed: int = SEED, out_dir: str | Path | None = None) -> list[Path]:
     """Write the demo gazetteer, areas and partner exports below ``out_dir`` (default cfg.base_dir).
 
@@ -297,7 +415,7 @@ def write_demo_data(cfg, seed: int = SEED, out_dir: str | Path | None = None) ->
     return written
 
 
-generate = write_demo_data     # the name used in docs/ARCHITECTURE.md
+generate = write_demo_data  # the name used in docs/ARCHITECTURE.md
 
 
 def render_demo_files(seed: int = SEED) -> dict[str, bytes]:
@@ -339,6 +457,7 @@ def generate_demo(seed: int = SEED) -> Demo:
 
 # -- gazetteer and areas -----------------------------------------------------------------------
 
+
 def build_gazetteer(rng: np.random.Generator) -> list[Place]:
     """Address points along every street (odd numbers left, even right) and the named places."""
     out: list[Place] = []
@@ -369,15 +488,16 @@ def _street_addresses(name, town, postcode, a, b, rng) -> list[Place]:
             for k, letter in enumerate(letters):
                 shift = 8 * k
                 num = f"{number}{letter}"
-                out.append(Place("address", f"{name} {num}", name, num, town, postcode,
-                                 x + ux * shift, y + uy * shift))
+                out.append(Place("address", f"{name} {num}", name, num, town, postcode, x + ux * shift, y + uy * shift))
     return out
 
 
 def gazetteer_csv(gazetteer: list[Place]) -> bytes:
     """The gazetteer in the documented format (UTF-8, ',')."""
-    rows = [[p.kind, p.name, p.street, p.number, p.town, p.postcode, f"{p.x:.1f}", f"{p.y:.1f}", p.aliases]
-            for p in gazetteer]
+    rows = [
+        [p.kind, p.name, p.street, p.number, p.town, p.postcode, f"{p.x:.1f}", f"{p.y:.1f}", p.aliases]
+        for p in gazetteer
+    ]
     return _csv_bytes(GAZETTEER_COLUMNS, rows, ",", "\n", "utf-8")
 
 
@@ -405,13 +525,15 @@ def areas_geojson() -> bytes:
     for name, ring in area_polygons_3006():
         lon, lat = _TO_WGS84.transform([p[0] for p in ring], [p[1] for p in ring])
         coords = [[round(a, 7), round(b, 7)] for a, b in zip(lon, lat)]
-        features.append({"type": "Feature", "properties": {"namn": name},
-                         "geometry": {"type": "Polygon", "coordinates": [coords]}})
+        features.append(
+            {"type": "Feature", "properties": {"namn": name}, "geometry": {"type": "Polygon", "coordinates": [coords]}}
+        )
     doc = {"type": "FeatureCollection", "name": "areas_demo", "features": features}
     return (json.dumps(doc, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
 
 
 # -- incident generation ------------------------------------------------------------------------
+
 
 def _days() -> list[date]:
     return [FIRST_DAY + timedelta(days=i) for i in range(N_DAYS)]
@@ -435,10 +557,10 @@ def _pick(rng, items, weights):
 def _time_on(day: date, profile: str, rng, summer: float = 1.0) -> datetime:
     hourly = np.asarray(_HOURLY[profile], dtype=float)
     if profile == "night":
-        hourly[18:] *= summer           # summer evenings are busier
+        hourly[18:] *= summer  # summer evenings are busier
     hour = int(rng.choice(24, p=hourly / hourly.sum()))
     minute = int(rng.integers(0, 60))
-    if rng.random() < 0.4:              # people round to five minutes
+    if rng.random() < 0.4:  # people round to five minutes
         minute -= minute % 5
     return datetime(day.year, day.month, day.day, hour, minute)
 
@@ -478,21 +600,31 @@ def _unit_for(partner, p: Place, rng) -> str:
         return ""
     if p.place_kind in ("skola", "fritidsgard"):
         return p.name
-    return _pick(rng, ["Tekniska förvaltningen", "Samhällsbyggnadsförvaltningen", "Kultur- och fritidsförvaltningen"],
-                 [0.6, 0.25, 0.15])
+    return _pick(
+        rng,
+        ["Tekniska förvaltningen", "Samhällsbyggnadsförvaltningen", "Kultur- och fritidsförvaltningen"],
+        [0.6, 0.25, 0.15],
+    )
 
 
 def _end_time(partner, category, start, rng):
     """Police burglaries/thefts/damage are often reported as an interval (found in the morning)."""
-    if partner == "polisen" and category in ("Inbrott", "Stöld/inbrott", "Stöld", "Skadegörelse") and rng.random() < 0.4:
+    if (
+        partner == "polisen"
+        and category in ("Inbrott", "Stöld/inbrott", "Stöld", "Skadegörelse")
+        and rng.random() < 0.4
+    ):
         return start + timedelta(hours=int(rng.integers(1, 15)), minutes=int(rng.integers(0, 4)) * 15)
     return None
 
 
 def background_incidents(gazetteer, rng) -> list[Incident]:
     """Diffuse incidents everywhere, with weekday, time-of-day and seasonal rhythm."""
-    catalogues = {"polisen": {k: v[:2] for k, v in POLISEN_CATEGORIES.items()},
-                  "kommunen": KOMMUNEN_CATEGORIES, "bostadsbolaget": BOSTAD_CATEGORIES}
+    catalogues = {
+        "polisen": {k: v[:2] for k, v in POLISEN_CATEGORIES.items()},
+        "kommunen": KOMMUNEN_CATEGORIES,
+        "bostadsbolaget": BOSTAD_CATEGORIES,
+    }
     out = []
     for day in _days():
         season = season_factor(day)
@@ -502,14 +634,23 @@ def background_incidents(gazetteer, rng) -> list[Incident]:
                 category = _pick(rng, list(cats), [w for w, _ in cats.values()])
                 when = _time_on(day, cats[category][1], rng, summer=season)
                 p = _random_location(gazetteer, partner, category, rng)
-                out.append(_incident(partner, category, p, when, rng, _end_time(partner, category, when, rng),
-                                     _unit_for(partner, p, rng)))
+                out.append(
+                    _incident(
+                        partner,
+                        category,
+                        p,
+                        when,
+                        rng,
+                        _end_time(partner, category, when, rng),
+                        _unit_for(partner, p, rng),
+                    )
+                )
     return out
 
 
 def _school_day(day: date) -> bool:
     summer_break = date(2026, 6, 12) <= day <= date(2026, 8, 18)
-    autumn_break = date(2026, 10, 26) <= day <= date(2026, 10, 30)     # höstlov, W44
+    autumn_break = date(2026, 10, 26) <= day <= date(2026, 10, 30)  # höstlov, W44
     return day.weekday() < 5 and not (summer_break or autumn_break)
 
 
@@ -539,8 +680,11 @@ def _resecentrum_night(day, p, rng):
     for _ in range(int(rng.poisson(2.4 * season_factor(day)))):
         when = _at(day, int(rng.choice([21, 22, 23, 24, 25, 26])), rng)
         if rng.random() < 0.6:
-            cat = _pick(rng, ["Bråk", "Misshandel", "Fylleri/LOB", "Ordningslagen", "Narkotikabrott", "Olaga hot"],
-                        [4, 3, 3, 2, 2, 1])
+            cat = _pick(
+                rng,
+                ["Bråk", "Misshandel", "Fylleri/LOB", "Ordningslagen", "Narkotikabrott", "Olaga hot"],
+                [4, 3, 3, 2, 2, 1],
+            )
             out.append(_incident("polisen", cat, p, when, rng))
         else:
             cat = _pick(rng, ["Ordningsstörning", "Samling av ungdomar", "Skadegörelse", "Nedskräpning"], [3, 3, 2, 1])
@@ -567,8 +711,11 @@ def _school_afternoon(day, p, rng):
     out = []
     for _ in range(int(rng.poisson(0.7))):
         when = _at(day, int(rng.integers(12, 17)), rng)
-        cat = _pick(rng, ["Skadegörelse", "Klotter", "Hot mot personal", "Samling av ungdomar",
-                          "Misstänkt narkotikahantering"], [4, 3, 1, 2, 1])
+        cat = _pick(
+            rng,
+            ["Skadegörelse", "Klotter", "Hot mot personal", "Samling av ungdomar", "Misstänkt narkotikahantering"],
+            [4, 3, 1, 2, 1],
+        )
         out.append(_incident("kommunen", cat, p, when, rng, unit=p.name))
     return out
 
@@ -578,22 +725,52 @@ def _sorby_blocks(day, blocks, rng):
     for _ in range(int(rng.poisson(0.55))):
         p = blocks[int(rng.integers(len(blocks)))]
         when = _at(day, int(rng.choice([17, 18, 19, 20, 21, 22, 23, 24, 25])), rng)
-        cat = _pick(rng, ["skadegörelse", "klotter", "brand i soprum", "ungdomar i trapphus", "nedskräpning"],
-                    [4, 2, 2, 3, 1])
+        cat = _pick(
+            rng, ["skadegörelse", "klotter", "brand i soprum", "ungdomar i trapphus", "nedskräpning"], [4, 2, 2, 3, 1]
+        )
         out.append(_incident("bostadsbolaget", cat, p, when, rng))
     return out
 
 
 #: One-off clusters: (place, first day, days spanned, count, hours, [(partner, category), ...]).
 ONEOFF = [
-    ("Mantorps resecentrum", date(2026, 7, 15), 3, 8, (19, 24),
-     [("polisen", "Skadegörelse"), ("polisen", "Bråk"), ("kommunen", "Klotter"), ("kommunen", "Samling av ungdomar")]),
-    ("Stora torget Skänninge", date(2026, 9, 19), 1, 7, (20, 26),
-     [("polisen", "Bråk"), ("polisen", "Fylleri/LOB"), ("kommunen", "Ordningsstörning")]),
-    ("Vallahallen", date(2026, 11, 2), 6, 9, (17, 23),
-     [("kommunen", "Skadegörelse"), ("kommunen", "Samling av ungdomar"), ("polisen", "Narkotikabrott")]),
-    ("Egebyskolan", date(2026, 11, 17), 5, 7, (18, 23),
-     [("kommunen", "Skadegörelse"), ("kommunen", "Brand"), ("kommunen", "Klotter"), ("polisen", "Skadegörelse")]),
+    (
+        "Mantorps resecentrum",
+        date(2026, 7, 15),
+        3,
+        8,
+        (19, 24),
+        [
+            ("polisen", "Skadegörelse"),
+            ("polisen", "Bråk"),
+            ("kommunen", "Klotter"),
+            ("kommunen", "Samling av ungdomar"),
+        ],
+    ),
+    (
+        "Stora torget Skänninge",
+        date(2026, 9, 19),
+        1,
+        7,
+        (20, 26),
+        [("polisen", "Bråk"), ("polisen", "Fylleri/LOB"), ("kommunen", "Ordningsstörning")],
+    ),
+    (
+        "Vallahallen",
+        date(2026, 11, 2),
+        6,
+        9,
+        (17, 23),
+        [("kommunen", "Skadegörelse"), ("kommunen", "Samling av ungdomar"), ("polisen", "Narkotikabrott")],
+    ),
+    (
+        "Egebyskolan",
+        date(2026, 11, 17),
+        5,
+        7,
+        (18, 23),
+        [("kommunen", "Skadegörelse"), ("kommunen", "Brand"), ("kommunen", "Klotter"), ("polisen", "Skadegörelse")],
+    ),
 ]
 
 
@@ -606,7 +783,11 @@ def oneoff_clusters(gazetteer, rng) -> list[Incident]:
         for _ in range(count):
             day = first + timedelta(days=int(rng.integers(span)))
             partner, cat = kinds[int(rng.integers(len(kinds)))]
-            unit = (p.name if p.place_kind == "skola" else "Kultur- och fritidsförvaltningen") if partner == "kommunen" else ""
+            unit = (
+                (p.name if p.place_kind == "skola" else "Kultur- och fritidsförvaltningen")
+                if partner == "kommunen"
+                else ""
+            )
             out.append(_incident(partner, cat, p, _at(day, int(rng.integers(h0, h1)), rng), rng, unit=unit))
     return out
 
@@ -615,8 +796,10 @@ def dst_incidents(gazetteer, rng) -> list[Incident]:
     """Two incidents in the repeated hour 02:00–03:00 on 2026-10-25 (end of summer time)."""
     places, _ = _index(gazetteer)
     p = places["Resecentrum"]
-    return [_incident("polisen", "Bråk", p, datetime(2026, 10, 25, 2, 20), rng),
-            _incident("kommunen", "Skadegörelse", p, datetime(2026, 10, 25, 2, 45), rng, unit="Tekniska förvaltningen")]
+    return [
+        _incident("polisen", "Bråk", p, datetime(2026, 10, 25, 2, 20), rng),
+        _incident("kommunen", "Skadegörelse", p, datetime(2026, 10, 25, 2, 45), rng, unit="Tekniska förvaltningen"),
+    ]
 
 
 def cross_partner_twins(incidents, rng, share: float = 0.07) -> list[Incident]:
@@ -635,9 +818,19 @@ def cross_partner_twins(incidents, rng, share: float = 0.07) -> list[Incident]:
             continue
         angle, dist = rng.uniform(0, 2 * math.pi), rng.uniform(0, 30)
         shift = timedelta(minutes=int(rng.integers(-30, 31)))
-        out.append(replace(inc, partner=partner, category=cat, when=inc.when + shift, end=None, unit=unit,
-                           x=round(inc.x + dist * math.cos(angle), 1), y=round(inc.y + dist * math.sin(angle), 1),
-                           twin=True))
+        out.append(
+            replace(
+                inc,
+                partner=partner,
+                category=cat,
+                when=inc.when + shift,
+                end=None,
+                unit=unit,
+                x=round(inc.x + dist * math.cos(angle), 1),
+                y=round(inc.y + dist * math.sin(angle), 1),
+                twin=True,
+            )
+        )
     return out
 
 
@@ -663,38 +856,128 @@ class Planted:
     expected: tuple[str, str] | None = None
 
 
-def _reg(iid, name, typ, resp, start, end="", area="", place="", radius="", x="", y="", zone="", problem="",
-         comment="") -> dict:
-    return dict(zip(REGISTER_COLUMNS, [iid, name, typ, resp, start, end, area, place, radius, x, y, zone,
-                                       problem, comment]))
+def _reg(
+    iid, name, typ, resp, start, end="", area="", place="", radius="", x="", y="", zone="", problem="", comment=""
+) -> dict:
+    return dict(
+        zip(REGISTER_COLUMNS, [iid, name, typ, resp, start, end, area, place, radius, x, y, zone, problem, comment])
+    )
 
 
 PLANTED = [
-    Planted(_reg("MJ-2026-01", "Ökad polisnärvaro i centrum fredag och lördag kväll", "Polisnärvaro",
-                 "Polismyndigheten", "2026-09-07", area="Mjölby centrum",
-                 comment="Två patruller fre–lör 20–02. Kontakt: gruppchef 070-123 45 67"),
-            effect="reduce", share=0.5, expected=("minskning", "")),
-    Planted(_reg("MJ-2026-02", "Trygghetsvandringar med fältassistenter", "Trygghetsvandring", "Mjölby kommun",
-                 "14 sep 2026", "2026-10-25", area="Mantorp centrum", comment="Varannan torsdag"),
-            expected=("ingen säker förändring", "")),
-    Planted(_reg("MJ-2026-03", "Väktarrondering vid Blåklintsvägens hus", "väktare", "Bostadsbolaget i Mjölby",
-                 "2026-09-14", radius="250", x=str(BLOCKS_CENTRE[0]), y=str(BLOCKS_CENTRE[1]),
-                 problem="", comment="Rondering kvällar och nätter"),
-            effect="displace", share=0.7, expected=(None, "tecken på förflyttning till närområdet")),
-    Planted(_reg("MJ-2026-04", "Ny belysning på skolgården", "Belysning", "Mjölby kommun", "2026-10-05",
-                 "2026-10-09", place="Lagmansskolan", radius="150", problem="Otrygg plats (belysning, vegetation)"),
-            expected=("för få händelser för att säga något", "")),
-    Planted(_reg("MJ-2026-05", "Klotterborttagning inom 24 timmar", "Klotterborttagning", "Mjölby kommun",
-                 "2026-06-01", "28/6/2026", area="Skänninge centrum", problem="klotter, skadegörelse")),
-    Planted(_reg("MJ-2026-06", "Röjning av buskage längs gångvägen", "Röjning av vegetation", "Mjölby kommun",
-                 "2026-12-07", place="Sörbyparken", problem="Otrygg miljö")),
+    Planted(
+        _reg(
+            "MJ-2026-01",
+            "Ökad polisnärvaro i centrum fredag och lördag kväll",
+            "Polisnärvaro",
+            "Polismyndigheten",
+            "2026-09-07",
+            area="Mjölby centrum",
+            comment="Två patruller fre–lör 20–02. Kontakt: gruppchef 070-123 45 67",
+        ),
+        effect="reduce",
+        share=0.5,
+        expected=("minskning", ""),
+    ),
+    Planted(
+        _reg(
+            "MJ-2026-02",
+            "Trygghetsvandringar med fältassistenter",
+            "Trygghetsvandring",
+            "Mjölby kommun",
+            "14 sep 2026",
+            "2026-10-25",
+            area="Mantorp centrum",
+            comment="Varannan torsdag",
+        ),
+        expected=("ingen säker förändring", ""),
+    ),
+    Planted(
+        _reg(
+            "MJ-2026-03",
+            "Väktarrondering vid Blåklintsvägens hus",
+            "väktare",
+            "Bostadsbolaget i Mjölby",
+            "2026-09-14",
+            radius="250",
+            x=str(BLOCKS_CENTRE[0]),
+            y=str(BLOCKS_CENTRE[1]),
+            problem="",
+            comment="Rondering kvällar och nätter",
+        ),
+        effect="displace",
+        share=0.7,
+        expected=(None, "tecken på förflyttning till närområdet"),
+    ),
+    Planted(
+        _reg(
+            "MJ-2026-04",
+            "Ny belysning på skolgården",
+            "Belysning",
+            "Mjölby kommun",
+            "2026-10-05",
+            "2026-10-09",
+            place="Lagmansskolan",
+            radius="150",
+            problem="Otrygg plats (belysning, vegetation)",
+        ),
+        expected=("för få händelser för att säga något", ""),
+    ),
+    Planted(
+        _reg(
+            "MJ-2026-05",
+            "Klotterborttagning inom 24 timmar",
+            "Klotterborttagning",
+            "Mjölby kommun",
+            "2026-06-01",
+            "28/6/2026",
+            area="Skänninge centrum",
+            problem="klotter, skadegörelse",
+        )
+    ),
+    Planted(
+        _reg(
+            "MJ-2026-06",
+            "Röjning av buskage längs gångvägen",
+            "Röjning av vegetation",
+            "Mjölby kommun",
+            "2026-12-07",
+            place="Sörbyparken",
+            problem="Otrygg miljö",
+        )
+    ),
     # Rows a coordinator gets wrong, which the register must reject with a reason.
-    Planted(_reg("MJ-2026-07", "Ordningsvakter vid resecentrum", "Ordningsvakter", "Mjölby kommun", "2026-10-02",
-                 place="Resecentrum")),
-    Planted(_reg("MJ-2026-08", "Kameraövervakning av torget", "Kameraövervakning", "Polismyndigheten",
-                 "2026-11-02", "2026-10-30", place="Stora torget")),
-    Planted(_reg("MJ-2026-09", "Fältassistenter kvällstid", "Fältassistenter", "Mjölby kommun", "2026-10-12",
-                 area="Kungshöga centrum")),
+    Planted(
+        _reg(
+            "MJ-2026-07",
+            "Ordningsvakter vid resecentrum",
+            "Ordningsvakter",
+            "Mjölby kommun",
+            "2026-10-02",
+            place="Resecentrum",
+        )
+    ),
+    Planted(
+        _reg(
+            "MJ-2026-08",
+            "Kameraövervakning av torget",
+            "Kameraövervakning",
+            "Polismyndigheten",
+            "2026-11-02",
+            "2026-10-30",
+            place="Stora torget",
+        )
+    ),
+    Planted(
+        _reg(
+            "MJ-2026-09",
+            "Fältassistenter kvällstid",
+            "Fältassistenter",
+            "Mjölby kommun",
+            "2026-10-12",
+            area="Kungshöga centrum",
+        )
+    ),
 ]
 
 
@@ -721,7 +1004,7 @@ def _register_date(text: str) -> datetime:
 def _planted_target(p: Planted, gazetteer):
     """(contains(x, y), centre) of a planted target, from the same sources the register names."""
     if p.row["Område"]:
-        (_, ring), = [a for a in area_polygons_3006() if a[0] == p.row["Område"]]
+        ((_, ring),) = [a for a in area_polygons_3006() if a[0] == p.row["Område"]]
         return (lambda x, y: _in_polygon(x, y, ring)), None
     if p.row["X"]:
         cx, cy = float(p.row["X"]), float(p.row["Y"])
@@ -765,11 +1048,17 @@ def planted_effects(incidents: list[Incident], gazetteer, rng) -> list[Incident]
 def _ring_addresses(gazetteer, centre) -> list[Place]:
     """Housing addresses 250–500 m from the target's centre: where the trouble moves to."""
     cx, cy, radius = centre
-    return [g for g in gazetteer if g.kind == "address" and (g.town, g.street) in HOUSING_STREETS
-            and radius + 10 <= math.hypot(g.x - cx, g.y - cy) <= radius + 240]
+    return [
+        g
+        for g in gazetteer
+        if g.kind == "address"
+        and (g.town, g.street) in HOUSING_STREETS
+        and radius + 10 <= math.hypot(g.x - cx, g.y - cy) <= radius + 240
+    ]
 
 
 # -- partner formats ------------------------------------------------------------------------------
+
 
 def _d(t: datetime) -> str:
     return t.strftime("%Y-%m-%d")
@@ -794,8 +1083,21 @@ def polisen_rows(demo: Demo, rng) -> list[list[str] | None]:
         address = inc.loc.name if mode != "xy" else ""
         x, y = (_coord(inc.x, rng), _coord(inc.y, rng)) if mode != "address" else ("", "")
         end = inc.end
-        rows.append([f"5000-K{serial}-26", POLISEN_CATEGORIES[inc.category][2], inc.category, _d(inc.when),
-                     _hm(inc.when), _d(end) if end else "", _hm(end) if end else "", address, inc.loc.town, x, y])
+        rows.append(
+            [
+                f"5000-K{serial}-26",
+                POLISEN_CATEGORIES[inc.category][2],
+                inc.category,
+                _d(inc.when),
+                _hm(inc.when),
+                _d(end) if end else "",
+                _hm(end) if end else "",
+                address,
+                inc.loc.town,
+                x,
+                y,
+            ]
+        )
     _dirty_polisen(rows, demo.dirty, rng)
     return rows
 
@@ -808,8 +1110,14 @@ def _dirty_polisen(rows, tally, rng):
     for i, bad in zip(_sample(rows, len(bad_dates), rng), bad_dates):
         rows[i][3] = bad
         tally["polisen: unparseable date"] += 1
-    unknown = ["Påhittade vägen 99", "Månskensgränd 14", "Påhittade vägen 3", "Okänd adress", "Drakstigen 77",
-               "Påhittade vägen 99"]
+    unknown = [
+        "Påhittade vägen 99",
+        "Månskensgränd 14",
+        "Påhittade vägen 3",
+        "Okänd adress",
+        "Drakstigen 77",
+        "Påhittade vägen 99",
+    ]
     for i, street in zip(_sample(rows, len(unknown), rng), unknown):
         rows[i][7:11] = [street, "Mjölby", "", ""]
         tally["polisen: unknown address, no coordinates"] += 1
@@ -855,13 +1163,17 @@ def _row_week(row) -> int:
     try:
         return date.fromisoformat(row[3]).isocalendar().week
     except ValueError:
-        return 0          # empty/bad date: stays in the file of its neighbours
+        return 0  # empty/bad date: stays in the file of its neighbours
 
 
 def _kommunen_date(t: datetime, rng) -> str:
     style = _pick(rng, ["iso", "dmy_slash", "dmy_dot", "compact"], [0.8, 0.07, 0.07, 0.06])
-    return {"iso": _d(t), "dmy_slash": f"{t.day}/{t.month}/{t.year}", "dmy_dot": t.strftime("%d.%m.%Y"),
-            "compact": t.strftime("%Y%m%d")}[style]
+    return {
+        "iso": _d(t),
+        "dmy_slash": f"{t.day}/{t.month}/{t.year}",
+        "dmy_dot": t.strftime("%d.%m.%Y"),
+        "compact": t.strftime("%Y%m%d"),
+    }[style]
 
 
 def _kommunen_time(t: datetime, rng) -> str:
@@ -901,7 +1213,7 @@ def written_address(p: Place, rng, always_town: bool = False) -> str:
 def _description(texts, category, rng) -> str:
     options = texts.get(category, ["Se ärende"])
     text = options[int(rng.integers(len(options)))]
-    if rng.random() < 0.012:           # a few carry personal data that must be redacted later
+    if rng.random() < 0.012:  # a few carry personal data that must be redacted later
         text += ". " + PII_TEXTS[int(rng.integers(len(PII_TEXTS)))]
     return text
 
@@ -910,9 +1222,17 @@ def kommunen_rows(demo: Demo, rng) -> list[list[str] | None]:
     """Municipality rows: mixed date/time formats, free-typed places, free text."""
     rows: list[list[str] | None] = []
     for serial, inc in enumerate((i for i in demo.incidents if i.partner == "kommunen"), start=1):
-        rows.append([f"MK-2026-{serial:05d}", _kommunen_date(inc.when, rng), _kommunen_time(inc.when, rng),
-                     inc.unit, inc.category, written_address(inc.loc, rng, always_town=True),
-                     _description(KOMMUNEN_TEXT, inc.category, rng)])
+        rows.append(
+            [
+                f"MK-2026-{serial:05d}",
+                _kommunen_date(inc.when, rng),
+                _kommunen_time(inc.when, rng),
+                inc.unit,
+                inc.category,
+                written_address(inc.loc, rng, always_town=True),
+                _description(KOMMUNEN_TEXT, inc.category, rng),
+            ]
+        )
     _dirty_kommunen(rows, demo.dirty, rng)
     return rows
 
@@ -928,8 +1248,15 @@ def _dirty_kommunen(rows, tally, rng):
     for i in _sample(rows, 3, rng):
         rows[i][2] = "25.70"
         tally["kommunen: unparseable time"] += 1
-    unknown = ["Påhittade vägen 99", "Månskensgränd 14", "bakom affären", "Påhittade vägen 12, Mjölby",
-               "Drakstigen 77", "vid kiosken", "Påhittade vägen 99"]
+    unknown = [
+        "Påhittade vägen 99",
+        "Månskensgränd 14",
+        "bakom affären",
+        "Påhittade vägen 12, Mjölby",
+        "Drakstigen 77",
+        "vid kiosken",
+        "Påhittade vägen 99",
+    ]
     for i, place in zip(_sample(rows, len(unknown), rng), unknown):
         rows[i][5] = place
         tally["kommunen: unknown address"] += 1
@@ -952,8 +1279,9 @@ def bostad_rows(demo: Demo, rng) -> list[list[str] | None]:
         stamp = inc.when.strftime("%Y-%m-%dT%H:%M:%S") if rng.random() < 0.85 else inc.when.strftime("%Y-%m-%d %H:%M")
         lat, lon = _latlon(inc.x, inc.y) if rng.random() < 0.88 else ("", "")
         address = f"{inc.loc.name}, {inc.loc.town}" if rng.random() < 0.3 else inc.loc.name
-        rows.append([f"BB26-{serial:05d}", stamp, inc.category, address, lat, lon,
-                     _description(BOSTAD_TEXT, inc.category, rng)])
+        rows.append(
+            [f"BB26-{serial:05d}", stamp, inc.category, address, lat, lon, _description(BOSTAD_TEXT, inc.category, rng)]
+        )
     _dirty_bostad(rows, demo.dirty, rng)
     return rows
 
@@ -993,9 +1321,10 @@ def _csv_bytes(header, rows, delimiter, newline, encoding) -> bytes:
 
 # -- CLI --------------------------------------------------------------------------------------
 
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m pipeline.demo [--config config.yaml] [--seed 586] [--out-dir DIR]``."""
-    from pipeline.config import load_config
+    from pipeline.config import load_config  # noqa: PLC0415 - config imports this package's callers
 
     parser = argparse.ArgumentParser(prog="lagesbild demo-data", description="Skriv demodata för Mjölby kommun.")
     parser.add_argument("--config", default="config.yaml")

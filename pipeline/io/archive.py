@@ -23,10 +23,9 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
-
-import geopandas as gpd
 import pyogrio
 import rasterio
 
@@ -60,6 +59,7 @@ def archive_path(cfg, week: str) -> Path:
 
 
 # -- write -------------------------------------------------------------------------------------
+
 
 def write_archive(path: Path, outputs, run_info: dict, cfg) -> Path:
     """Write the week's GeoPackage atomically (rasters first, then vector and attribute layers).
@@ -95,16 +95,6 @@ def write_archive(path: Path, outputs, run_info: dict, cfg) -> Path:
     return path
 
 
-
-
-
-
-
-
-
-
-
-
 def _sorted(name: str, frame):
     keys = [k for k in SORT_KEYS.get(name, []) if k in frame.columns]
     return frame.sort_values(keys, kind="stable").reset_index(drop=True) if keys else frame
@@ -120,8 +110,12 @@ def _plain(frame):
         if isinstance(s.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(s):
             out[col] = [t.isoformat() if pd.notna(t) else None for t in s]
         elif s.dtype == object and s.map(lambda v: isinstance(v, (list, dict, tuple))).any():
-            out[col] = [json.dumps(v, ensure_ascii=False, sort_keys=True, default=str)
-                        if isinstance(v, (list, dict, tuple)) else v for v in s]
+            out[col] = [
+                json.dumps(v, ensure_ascii=False, sort_keys=True, default=str)
+                if isinstance(v, (list, dict, tuple))
+                else v
+                for v in s
+            ]
     return out
 
 
@@ -136,6 +130,7 @@ def _write_layer(tmp: Path, name: str, frame) -> None:
 
 # -- rasters -----------------------------------------------------------------------------------
 
+
 def _write_rasters(tmp: Path, dest: Path, week: str, rasters: dict) -> str:
     """Every surface as a GPKG gridded coverage; if GDAL cannot, one GeoTIFF beside the archive
     (``<week>_density.tif``, one band per surface, its layer name in the band's ``layer`` tag)."""
@@ -143,8 +138,14 @@ def _write_rasters(tmp: Path, dest: Path, week: str, rasters: dict) -> str:
         return "gpkg"
     try:
         for i, (name, surface) in enumerate(rasters.items()):
-            _write_raster(tmp, {name: surface}, driver="GPKG", TILE_FORMAT="TIFF",
-                          RASTER_TABLE=name, **({"APPEND_SUBDATASET": "YES"} if i else {}))
+            _write_raster(
+                tmp,
+                {name: surface},
+                driver="GPKG",
+                TILE_FORMAT="TIFF",
+                RASTER_TABLE=name,
+                **({"APPEND_SUBDATASET": "YES"} if i else {}),
+            )
         _set_gpkg_nodata(tmp, list(rasters))
         return "gpkg"
     except Exception:  # noqa: BLE001 - GDAL builds without GPKG raster support
@@ -168,8 +169,10 @@ def _set_gpkg_nodata(path: Path, names: list[str]) -> None:
     con = sqlite3.connect(path)
     try:
         with con:
-            con.executemany("UPDATE gpkg_2d_gridded_coverage_ancillary SET data_null = ? WHERE tile_matrix_set_name = ?",
-                            [(DENSITY_NODATA, n) for n in names])
+            con.executemany(
+                "UPDATE gpkg_2d_gridded_coverage_ancillary SET data_null = ? WHERE tile_matrix_set_name = ?",
+                [(DENSITY_NODATA, n) for n in names],
+            )
     finally:
         con.close()
 
@@ -182,24 +185,32 @@ def _write_raster(path: Path, surfaces: dict, **options) -> None:
     grid = grids.pop()
     # Zero density is stored as nodata, so QGIS draws it transparent instead of a black
     # rectangle over the whole grid; the values read back are unchanged (0).
-    with rasterio.open(path, "w", width=grid.nx, height=grid.ny, count=len(surfaces),
-                       dtype="float32", crs=CRS, transform=grid.transform, nodata=DENSITY_NODATA,
-                       **options) as dst:
+    with rasterio.open(
+        path,
+        "w",
+        width=grid.nx,
+        height=grid.ny,
+        count=len(surfaces),
+        dtype="float32",
+        crs=CRS,
+        transform=grid.transform,
+        nodata=DENSITY_NODATA,
+        **options,
+    ) as dst:
         for band, (name, surface) in enumerate(surfaces.items(), start=1):
             dst.write(np.flipud(np.asarray(surface.values, dtype=np.float32)), band)  # rows north first
             dst.set_band_description(band, BAND_DESCRIPTIONS.get(name, name))
             dst.update_tags(band, layer=name)
 
 
-
 def _run_info_rows(run_info: dict, cfg, layers: dict, storage: str) -> pd.DataFrame:
     """key/value strings: the products' and runner's entries, code version and row counts."""
-    info = {"crs": CRS, "config_sha256": cfg.sha256, "code_version": code_version(),
-            "density_storage": storage}
+    info = {"crs": CRS, "config_sha256": cfg.sha256, "code_version": code_version(), "density_storage": storage}
     info.update({f"rows:{name}": str(len(frame)) for name, frame in layers.items()})
     for key, value in run_info.items():
-        info[str(key)] = value if isinstance(value, str) else json.dumps(
-            value, ensure_ascii=False, sort_keys=True, default=str)
+        info[str(key)] = (
+            value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+        )
     if "run_started" not in info and "run_time" not in info:
         info["run_time"] = pd.Timestamp.now(tz=cfg.timezone).isoformat(timespec="seconds")
     return pd.DataFrame({"key": list(info), "value": list(info.values())})
@@ -213,8 +224,13 @@ def code_version() -> str:
     """
     commit = ""
     with contextlib.suppress(Exception):
-        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True,
-                                text=True, timeout=5, cwd=Path(pipeline.__file__).parent).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(pipeline.__file__).parent,
+        ).stdout.strip()
     return f"{pipeline.__version__}+g{commit}" if commit else pipeline.__version__
 
 
@@ -227,19 +243,21 @@ def _write_layer_styles(tmp: Path, layers: dict, cfg) -> None:
         with con:
             con.execute(_LAYER_STYLES_SQL)
             for table, (title, qml) in styles.items():
-                geom = con.execute("SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?",
-                                   (table,)).fetchone()
+                geom = con.execute(
+                    "SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?", (table,)
+                ).fetchone()
                 con.execute(
                     "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, "
                     "f_geometry_column, styleName, styleQML, styleSLD, useAsDefault, description, "
                     "owner, ui, update_time) VALUES ('', '', ?, ?, ?, ?, '', 1, ?, '', '', ?)",
-                    (table, geom[0] if geom else "", table, qml, title, "1970-01-01T00:00:00.000Z"))
-            con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, description) "
-                        "VALUES ('layer_styles', 'attributes', 'layer_styles', 'QGIS-stilar')")
+                    (table, geom[0] if geom else "", table, qml, title, "1970-01-01T00:00:00.000Z"),
+                )
+            con.execute(
+                "INSERT INTO gpkg_contents (table_name, data_type, identifier, description) "
+                "VALUES ('layer_styles', 'attributes', 'layer_styles', 'QGIS-stilar')"
+            )
     finally:
         con.close()
-
-
 
 
 def _remove_sidecars(tmp: Path) -> None:
@@ -250,11 +268,12 @@ def _remove_sidecars(tmp: Path) -> None:
 
 # -- read --------------------------------------------------------------------------------------
 
+
 def read_archive(path: Path) -> dict:
     """Every vector/attribute layer as a (Geo)DataFrame, every raster as a Surface."""
     path = Path(path)
     out = {}
-    for name, geom_type in pyogrio.list_layers(path):
+    for name, _geometry_type in pyogrio.list_layers(path):
         frame = pyogrio.read_dataframe(path, layer=name)
         out[str(name)] = _restore_types(str(name), frame)
     out.update(_read_rasters(path, out.get("run_info")))
@@ -278,8 +297,12 @@ def _read_rasters(path: Path, run_info) -> dict:
     if storage != "gpkg":
         return read_raster_bands(path.with_name(storage))
     with sqlite3.connect(path) as con:
-        names = [r[0] for r in con.execute(
-            "SELECT table_name FROM gpkg_contents WHERE data_type = '2d-gridded-coverage' ORDER BY table_name")]
+        names = [
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM gpkg_contents WHERE data_type = '2d-gridded-coverage' ORDER BY table_name"
+            )
+        ]
     return {name: read_raster(f"GPKG:{path}:{name}") for name in names}
 
 

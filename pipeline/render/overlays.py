@@ -17,19 +17,24 @@ from pipeline.render.sections import forecast as forecast_maps
 
 @dataclass(frozen=True)
 class MapOverlay:
-    key: str                                   # CSS/JS-safe identifier
-    label: str                                 # Swedish name in the layer control
+    key: str  # CSS/JS-safe identifier
+    label: str  # Swedish name in the layer control
     build: Callable[[object], list[dict] | None]
-    pane: str = "lbZoner"                      # lbOmraden < lbZoner < lbKluster (z-order)
-    show: bool = False                         # on when the map opens
-    legend: Callable[[object], list[tuple[str, str]]] | None = None   # [(colour, Swedish label)]
+    pane: str = "lbZoner"  # lbOmraden < lbZoner < lbKluster (z-order)
+    show: bool = False  # on when the map opens
+    legend: Callable[[object], list[tuple[str, str]]] | None = None  # [(colour, Swedish label)]
 
 
 #: The overlays, in layer-control order.
 OVERLAYS: tuple[MapOverlay, ...] = (
-    MapOverlay("framvaxande", "Framväxande hot spots", build=emerging.map_features,
-               legend=emerging.map_legend),
-    MapOverlay("insatser", "Riktade insatser", build=interventions.map_features, pane="lbOmraden",
-               show=True, legend=interventions.map_legend),
+    MapOverlay("framvaxande", "Framväxande hot spots", build=emerging.map_features, legend=emerging.map_legend),
+    MapOverlay(
+        "insatser",
+        "Riktade insatser",
+        build=interventions.map_features,
+        pane="lbOmraden",
+        show=True,
+        legend=interventions.map_legend,
+    ),
     MapOverlay("prognos", "Prognos nästa vecka", build=forecast_maps.map_features, legend=forecast_maps.map_legend),
 )

@@ -33,12 +33,22 @@ DOWN = "#1b7837"
 #: -> (fill, outline), after ArcGIS Pro's renderer: reds for hot, blues for cold, the strongest
 #: trend darkest; new and consecutive spots keep a dark outline, historical ones are pale.
 EMERGING_COLORS = {
-    1: ("#fcbba1", "#67000d"), 2: ("#fb6a4a", "#67000d"), 3: ("#a50f15", "#67000d"),
-    4: ("#de2d26", "#a50f15"), 5: ("#fc9272", "#a50f15"), 6: ("#fee0d2", "#de2d26"),
-    7: ("#fdae6b", "#a63603"), 8: ("#e8d3cc", "#a58a80"),
-    -1: ("#c6dbef", "#08306b"), -2: ("#6baed6", "#08306b"), -3: ("#08519c", "#08306b"),
-    -4: ("#3182bd", "#08519c"), -5: ("#9ecae1", "#08519c"), -6: ("#deebf7", "#3182bd"),
-    -7: ("#bcbddc", "#54278f"), -8: ("#d3dbe3", "#8a96a3"),
+    1: ("#fcbba1", "#67000d"),
+    2: ("#fb6a4a", "#67000d"),
+    3: ("#a50f15", "#67000d"),
+    4: ("#de2d26", "#a50f15"),
+    5: ("#fc9272", "#a50f15"),
+    6: ("#fee0d2", "#de2d26"),
+    7: ("#fdae6b", "#a63603"),
+    8: ("#e8d3cc", "#a58a80"),
+    -1: ("#c6dbef", "#08306b"),
+    -2: ("#6baed6", "#08306b"),
+    -3: ("#08519c", "#08306b"),
+    -4: ("#3182bd", "#08519c"),
+    -5: ("#9ecae1", "#08519c"),
+    -6: ("#deebf7", "#3182bd"),
+    -7: ("#bcbddc", "#54278f"),
+    -8: ("#d3dbe3", "#8a96a3"),
     0: ("#f0f0f0", "#bdbdbd"),
 }
 
@@ -51,6 +61,7 @@ INTERVENTION_COLORS = {"pågående": "#006d2c", "uppföljning": "#41ab5d", "avsl
 
 #: Forecast (prognos) zones by level rank, the smallest share of the area darkest: map and QGIS.
 FORECAST_COLORS = ("#6a3d9a", "#b294c7")
+
 
 def zone_color(level, levels) -> str:
     """Fill of a zone of ``level`` given the configured ``levels`` (rank colour).

@@ -11,8 +11,14 @@ import math
 import pandas as pd
 
 from pipeline.analysis.period import (
-    parse_period, period_trends, period_weeks, previous_period, priority_areas, recurring_places,
-    seasonal_tables, year_before,
+    parse_period,
+    period_trends,
+    period_weeks,
+    previous_period,
+    priority_areas,
+    recurring_places,
+    seasonal_tables,
+    year_before,
 )
 from pipeline.analysis.trends import area_names
 from pipeline.render import format as fmt
@@ -20,8 +26,16 @@ from pipeline.render import web_assets as wa
 from pipeline.schema import WEEKDAY_NAMES
 
 #: Interventions layer columns shown in the period report, with their Swedish headings.
-INTERVENTION_COLUMNS = {"name": "Insats", "type": "Typ", "target": "Plats", "start": "Start", "end": "Slut",
-                        "status": "Status", "verdict": "Bedömning", "ring_note": "Närområdet"}
+INTERVENTION_COLUMNS = {
+    "name": "Insats",
+    "type": "Typ",
+    "target": "Plats",
+    "start": "Start",
+    "end": "Slut",
+    "status": "Status",
+    "verdict": "Bedömning",
+    "ring_note": "Närområdet",
+}
 
 
 def period_label(period: str) -> str:
@@ -48,10 +62,13 @@ def render_period_report(period: str, weekly_layers: dict[str, dict], cfg, areas
     seasonal = seasonal_tables(events, cfg)
     view = {
         "title": f"Lägesbild {period_label(period)} – {cfg.municipality.name}",
-        "first_week": weeks[0] if weeks else "–", "last_week": weeks[-1] if weeks else "–",
-        "n_weeks": len(weeks), "n_period_weeks": len(period_weeks(period)),
+        "first_week": weeks[0] if weeks else "–",
+        "last_week": weeks[-1] if weeks else "–",
+        "n_weeks": len(weeks),
+        "n_period_weeks": len(period_weeks(period)),
         "partner_names": ", ".join(p.label for p in cfg.partners.values()),
-        "prev_label": period_label(previous_period(period)), "year_label": period_label(year_before(period)),
+        "prev_label": period_label(previous_period(period)),
+        "year_label": period_label(year_before(period)),
         "alpha": fmt.sv_percent(cfg.trends.alpha),
         "trend_dims": _trend_dims(trends),
         "places": places.head(10).to_dict("records"),
@@ -68,10 +85,17 @@ def _trend_dims(trends) -> list[dict]:
     out = []
     for dim, title in (("group", "Kategorigrupp"), ("area", "Område")):
         part = trends[trends["dimension"] == dim].sort_values(["direction_prev", "n_now"], ascending=[False, False])
-        rows = [{"key": r.key, "label": r.label, "n": fmt.sv_number(r.n_now),
-                 "rate": fmt.sv_number(r.n_now / r.weeks_now, 1) if r.weeks_now else "–",
-                 "prev": _change(r.pct_prev, r.direction_prev, r.weeks_prev),
-                 "year": _change(r.pct_year, r.direction_year, r.weeks_year)} for r in part.itertuples()]
+        rows = [
+            {
+                "key": r.key,
+                "label": r.label,
+                "n": fmt.sv_number(r.n_now),
+                "rate": fmt.sv_number(r.n_now / r.weeks_now, 1) if r.weeks_now else "–",
+                "prev": _change(r.pct_prev, r.direction_prev, r.weeks_prev),
+                "year": _change(r.pct_year, r.direction_year, r.weeks_year),
+            }
+            for r in part.itertuples()
+        ]
         out.append({"title": title, "rows": rows})
     return out
 
@@ -91,11 +115,19 @@ def _change(pct: float, direction: int, weeks: int) -> dict:
 def _seasonal_view(tables: dict, cfg) -> list[dict]:
     columns = [b.label for b in cfg.time_of_day.values()]
     out = []
-    for key, title, names in (("month", "Per månad och tid på dygnet", None),
-                              ("weekday", "Per veckodag och tid på dygnet", WEEKDAY_NAMES)):
+    for key, title, names in (
+        ("month", "Per månad och tid på dygnet", None),
+        ("weekday", "Per veckodag och tid på dygnet", WEEKDAY_NAMES),
+    ):
         t = tables[key]
-        rows = [{"label": (names[int(i) - 1] if names else str(i)).capitalize(),
-                 "counts": [int(v) for v in t.loc[i]], "total": int(t.loc[i].sum())} for i in t.index]
+        rows = [
+            {
+                "label": (names[int(i) - 1] if names else str(i)).capitalize(),
+                "counts": [int(v) for v in t.loc[i]],
+                "total": int(t.loc[i].sum()),
+            }
+            for i in t.index
+        ]
         out.append({"title": title, "columns": columns, "rows": rows})
     return out
 

@@ -27,13 +27,17 @@ from markupsafe import Markup  # noqa: E402
 from pipeline.analysis.recurrence import RECURRENCE_WINDOWS, rank_places
 from pipeline.analysis.tables import weekday_hour_matrix
 from pipeline.render import format as fmt
+from pipeline.render import web_assets as wa  # noqa: E402
 from pipeline.render.report_map import report_maps
 from pipeline.render.sections import render_sections
 from pipeline.render.sections.catalog import SECTIONS
 from pipeline.render.summary import week_summary
-from pipeline.schema import ALL_DAY, ROLLING_PERIOD, WEEK_PERIOD
-from pipeline.render import web_assets as wa  # noqa: E402
-from pipeline.schema import REASONS  # noqa: E402
+from pipeline.schema import (
+    ALL_DAY,
+    REASONS,  # noqa: E402
+    ROLLING_PERIOD,
+    WEEK_PERIOD,
+)
 
 DIMENSIONS = ("group", "area", "time_of_day", "partner")
 METHODS = {
@@ -87,15 +91,21 @@ def render_report(ctx) -> str:
         "generated": fmt.sv_datetime(ctx.run_info.get("run_started"), weekday=False),
         "partner_names": ", ".join(p.label for p in cfg.partners.values()),
         "weeks": cfg.analysis.rolling_weeks,
-        "kf": kf, "kf_year": any(r["year"] for rows in kf.values() for r in rows),
+        "kf": kf,
+        "kf_year": any(r["year"] for rows in kf.values() for r in rows),
         "trend_note": trend_note(ctx),
         "charts": {"groups": Markup(group_chart(kf["group"], cfg)), "hours": Markup(hour_chart(ctx))},
         "heat": heat_table(ctx),
         "level_text": " / ".join(fmt.level_text(v) for v in cfg.analysis.levels),
-        "zone_blocks": zone_blocks(ctx), "top_zones": TOP_ZONES, "rolling_weeks": cfg.analysis.rolling_weeks,
-        "min_zone_events": cfg.analysis.min_zone_events, "zone_share": zone_share(ctx),
-        "zone_times": zone_times(ctx), "recurrence_weeks": RECURRENCE_WINDOWS,
-        "clusters": cluster_rows(ctx), "top_clusters": TOP_CLUSTERS,
+        "zone_blocks": zone_blocks(ctx),
+        "top_zones": TOP_ZONES,
+        "rolling_weeks": cfg.analysis.rolling_weeks,
+        "min_zone_events": cfg.analysis.min_zone_events,
+        "zone_share": zone_share(ctx),
+        "zone_times": zone_times(ctx),
+        "recurrence_weeks": RECURRENCE_WINDOWS,
+        "clusters": cluster_rows(ctx),
+        "top_clusters": TOP_CLUSTERS,
         "min_samples": cfg.analysis.dbscan.min_samples,
         "eps": fmt.sv_number(cfg.analysis.dbscan.eps_m),
         "area_table": area_table(ctx),
@@ -117,6 +127,7 @@ def render_report(ctx) -> str:
 
 # -- key figures -------------------------------------------------------------------------------
 
+
 def key_figure_rows(ctx) -> dict[str, list[dict]]:
     """Rows per dimension, formatted, with the raw values for data attributes.
 
@@ -133,15 +144,26 @@ def key_figure_rows(ctx) -> dict[str, list[dict]]:
         pct = getattr(row, "pct_change", None)
         if pct is None and not fmt.is_missing(row.mean_prev) and row.mean_prev:
             pct = (row.n_week - row.mean_prev) / row.mean_prev * 100
-        out.setdefault(str(row.dimension), []).append({
-            "dimension": str(row.dimension), "key": str(row.key), "label": str(row.label),
-            "n_week": fmt.count_text(row.n_week, ctx.cfg.privacy.min_count), "n_week_raw": _raw(row.n_week),
-            "mean_prev": fmt.sv_number(row.mean_prev, 1), "mean_prev_raw": _raw(row.mean_prev),
-            "change_raw": _raw(row.change), "arrow": arrow, "css": css, "change_text": text,
-            "pct": fmt.change_percent(pct), "pct_raw": _raw(pct),
-            "q_raw": _raw(getattr(row, "q_prev", None)), "direction_raw": _raw(direction),
-            "year": _year_cells(row) if tested else None,
-        })
+        out.setdefault(str(row.dimension), []).append(
+            {
+                "dimension": str(row.dimension),
+                "key": str(row.key),
+                "label": str(row.label),
+                "n_week": fmt.count_text(row.n_week, ctx.cfg.privacy.min_count),
+                "n_week_raw": _raw(row.n_week),
+                "mean_prev": fmt.sv_number(row.mean_prev, 1),
+                "mean_prev_raw": _raw(row.mean_prev),
+                "change_raw": _raw(row.change),
+                "arrow": arrow,
+                "css": css,
+                "change_text": text,
+                "pct": fmt.change_percent(pct),
+                "pct_raw": _raw(pct),
+                "q_raw": _raw(getattr(row, "q_prev", None)),
+                "direction_raw": _raw(direction),
+                "year": _year_cells(row) if tested else None,
+            }
+        )
     return out
 
 
@@ -150,28 +172,35 @@ def _year_cells(row) -> dict | None:
     if fmt.is_missing(row.mean_year):
         return None
     arrow, css, text = fmt.change_verdict(row.n_week - row.mean_year, row.direction_year)
-    return {"mean": fmt.sv_number(row.mean_year, 1), "mean_raw": _raw(row.mean_year),
-            "pct": fmt.change_percent(row.pct_year), "q_raw": _raw(row.q_year),
-            "direction_raw": _raw(row.direction_year), "arrow": arrow, "css": css, "text": text}
+    return {
+        "mean": fmt.sv_number(row.mean_year, 1),
+        "mean_raw": _raw(row.mean_year),
+        "pct": fmt.change_percent(row.pct_year),
+        "q_raw": _raw(row.q_year),
+        "direction_raw": _raw(row.direction_year),
+        "arrow": arrow,
+        "css": css,
+        "text": text,
+    }
 
 
 def trend_note(ctx) -> str:
     """How the changes were tested, in one paragraph (Swedish)."""
     t = ctx.cfg.trends
     if len(_layer(ctx, "trends")) == 0:
-        return ("Förändringarna i det här arkivet är inte prövade statistiskt; skillnaderna visas "
-                "utan bedömning.")
+        return "Förändringarna i det här arkivet är inte prövade statistiskt; skillnaderna visas utan bedömning."
     alpha = fmt.sv_percent(t.alpha, 0 if float(t.alpha * 100).is_integer() else 1)
-    return (f"▲/▼ visas bara för en statistiskt säker förändring: veckans antal prövas mot snittet "
-            f"för de {t.recent_weeks} föregående veckorna (och mot samma {t.year_weeks} veckor i fjol "
-            f"där data finns) med E-test för två Poisson-antal, och hela tabellen korrigeras med "
-            f"Benjamini–Hochberg så att högst {alpha} av de markerade förändringarna väntas vara "
-            f"slumpen (q < {fmt.sv_number(t.alpha, 2)}). Övriga rader är oförändrade eller visar "
-            f"ingen säker förändring. Skillnad = förändring i procent av snittet.")
+    return (
+        f"▲/▼ visas bara för en statistiskt säker förändring: veckans antal prövas mot snittet "
+        f"för de {t.recent_weeks} föregående veckorna (och mot samma {t.year_weeks} veckor i fjol "
+        f"där data finns) med E-test för två Poisson-antal, och hela tabellen korrigeras med "
+        f"Benjamini–Hochberg så att högst {alpha} av de markerade förändringarna väntas vara "
+        f"slumpen (q < {fmt.sv_number(t.alpha, 2)}). Övriga rader är oförändrade eller visar "
+        f"ingen säker förändring. Skillnad = förändring i procent av snittet."
+    )
 
 
 # -- hot times ---------------------------------------------------------------------------------
-
 
 
 def heat_table(ctx) -> dict:
@@ -207,8 +236,17 @@ def zone_blocks(ctx) -> list[dict]:
     blocks = []
     for period, title in ((WEEK_PERIOD, "Denna vecka"), (ROLLING_PERIOD, f"Rullande {weeks} veckor")):
         part = top_zones(hs, period, ALL_DAY if period == ROLLING_PERIOD else None)
-        blocks.append({"title": title, "rows": [_zone_row(r, ctx.cfg) for r in _sorted_by_time(
-            part, ctx.cfg, [*_rank_keys(part), "zone_id"], [*[False] * len(_rank_keys(part)), True])]})
+        blocks.append(
+            {
+                "title": title,
+                "rows": [
+                    _zone_row(r, ctx.cfg)
+                    for r in _sorted_by_time(
+                        part, ctx.cfg, [*_rank_keys(part), "zone_id"], [*[False] * len(_rank_keys(part)), True]
+                    )
+                ],
+            }
+        )
     return blocks
 
 
@@ -217,8 +255,10 @@ def top_zones(hotspots, period: str, time_of_day: str | None = None, n: int = TO
     recurrence (last 4, then 12 weeks), then events and PAI (pipeline.analysis.recurrence)."""
     if len(hotspots) == 0:
         return hotspots
-    part = hotspots[(hotspots["period"].astype(str) == period)
-                    & (hotspots["level"].astype(float) == hotspots["level"].astype(float).max())]
+    part = hotspots[
+        (hotspots["period"].astype(str) == period)
+        & (hotspots["level"].astype(float) == hotspots["level"].astype(float).max())
+    ]
     if time_of_day is not None:
         part = part[part["time_of_day"].astype(str) == time_of_day]
     part = rank_places(part.sort_values("zone_id", kind="stable"))
@@ -245,8 +285,16 @@ def zone_share(ctx) -> list[dict]:
         first = part.iloc[0]
         total = round(float(first["n_events"]) / float(first["share_events"])) if first["share_events"] else 0
         held = int(part["n_events"].sum())
-        out.append({"level": fmt.level_text(level), "level_raw": _raw(level), "n_zones": len(part),
-                    "held": held, "total": total, "share": fmt.sv_percent(held / total if total else None)})
+        out.append(
+            {
+                "level": fmt.level_text(level),
+                "level_raw": _raw(level),
+                "n_zones": len(part),
+                "held": held,
+                "total": total,
+                "share": fmt.sv_percent(held / total if total else None),
+            }
+        )
     return out
 
 
@@ -255,7 +303,11 @@ def zone_times(ctx) -> list[dict]:
     cfg = ctx.cfg
     hs = _layer(ctx, "hotspots")
     kf = _layer(ctx, "key_figures")
-    per_tod = {str(r.key): r.n_week for r in kf.itertuples(index=False) if str(r.dimension) == "time_of_day"} if len(kf) else {}
+    per_tod = (
+        {str(r.key): r.n_week for r in kf.itertuples(index=False) if str(r.dimension) == "time_of_day"}
+        if len(kf)
+        else {}
+    )
     week = hs[hs["period"].astype(str) == WEEK_PERIOD] if len(hs) else hs
     broad = week[week["level"].astype(float) == week["level"].astype(float).max()] if len(week) else week
     counts = broad["time_of_day"].astype(str).value_counts() if len(broad) else {}
@@ -264,22 +316,35 @@ def zone_times(ctx) -> list[dict]:
         n_zones = int(counts.get(tod, 0)) if len(broad) else 0
         n_events = per_tod.get(tod)
         too_few = n_events is not None and not fmt.is_missing(n_events) and int(n_events) < cfg.analysis.min_zone_events
-        out.append({"tod": tod, "label": fmt.time_label(tod, cfg).capitalize(), "n_zones": n_zones,
-                    "too_few": bool(too_few and not n_zones),
-                    "n_events": "" if n_events is None or fmt.is_missing(n_events) else int(n_events)})
+        out.append(
+            {
+                "tod": tod,
+                "label": fmt.time_label(tod, cfg).capitalize(),
+                "n_zones": n_zones,
+                "too_few": bool(too_few and not n_zones),
+                "n_events": "" if n_events is None or fmt.is_missing(n_events) else int(n_events),
+            }
+        )
     return out
 
 
 def _zone_row(row, cfg) -> dict:
     status = str(getattr(row, "status", "") or "")
     return {
-        "period": str(row.period), "tod": str(row.time_of_day), "tod_label": fmt.time_label(str(row.time_of_day), cfg),
-        "level_raw": _raw(row.level), "level": fmt.level_text(row.level), "zone_id": _raw(row.zone_id),
+        "period": str(row.period),
+        "tod": str(row.time_of_day),
+        "tod_label": fmt.time_label(str(row.time_of_day), cfg),
+        "level_raw": _raw(row.level),
+        "level": fmt.level_text(row.level),
+        "zone_id": _raw(row.zone_id),
         "place": fmt.text(getattr(row, "place_name", "")) or "namnlös plats",
         "status": fmt.status_text(status) if status else "–",
         "status_css": fmt.status_css(status),
-        "n_raw": _raw(row.n_events), "n": fmt.count_text(row.n_events, cfg.privacy.min_count),
-        "share": fmt.sv_percent(row.share_events), "pai": fmt.sv_number(row.pai, 0), "area": fmt.sv_number(row.area_km2, 2),
+        "n_raw": _raw(row.n_events),
+        "n": fmt.count_text(row.n_events, cfg.privacy.min_count),
+        "share": fmt.sv_percent(row.share_events),
+        "pai": fmt.sv_number(row.pai, 0),
+        "area": fmt.sv_number(row.area_km2, 2),
         **_recurrence_cells(row),
     }
 
@@ -289,8 +354,14 @@ def _recurrence_cells(row) -> dict:
     cells = []
     for n in RECURRENCE_WINDOWS:
         value = getattr(row, f"recurrence_{n}", None)
-        cells.append({"weeks": n, "raw": _raw(value), "text": fmt.recurrence_text(value, n),
-                      "count": "–" if fmt.is_missing(value) else str(int(value))})
+        cells.append(
+            {
+                "weeks": n,
+                "raw": _raw(value),
+                "text": fmt.recurrence_text(value, n),
+                "count": "–" if fmt.is_missing(value) else str(int(value)),
+            }
+        )
     return {"recurrence": cells}
 
 
@@ -301,14 +372,21 @@ def cluster_rows(ctx) -> list[dict]:
     keys = _rank_keys(part)
     rows = []
     for row in _sorted_by_time(part, ctx.cfg, keys, [False] * len(keys)):
-        rows.append({
-            "cluster_id": str(row.cluster_id), "place": fmt.text(row.place_name) or "namnlös plats",
-            "tod_label": fmt.time_label(str(row.time_of_day), ctx.cfg),
-            "n_raw": _raw(row.n_events), "n": fmt.count_text(row.n_events, ctx.cfg.privacy.min_count),
-            "top": fmt.text(row.top_categories) or "–", "partners": fmt.text(row.partners) or "–",
-            "peak": fmt.row_peak(row), "status": fmt.status_text(row.status), "status_css": fmt.status_css(row.status),
-            **_recurrence_cells(row),
-        })
+        rows.append(
+            {
+                "cluster_id": str(row.cluster_id),
+                "place": fmt.text(row.place_name) or "namnlös plats",
+                "tod_label": fmt.time_label(str(row.time_of_day), ctx.cfg),
+                "n_raw": _raw(row.n_events),
+                "n": fmt.count_text(row.n_events, ctx.cfg.privacy.min_count),
+                "top": fmt.text(row.top_categories) or "–",
+                "partners": fmt.text(row.partners) or "–",
+                "peak": fmt.row_peak(row),
+                "status": fmt.status_text(row.status),
+                "status_css": fmt.status_css(row.status),
+                **_recurrence_cells(row),
+            }
+        )
     return rows
 
 
@@ -322,6 +400,7 @@ def _sorted_by_time(frame, cfg, by: list[str], ascending: list[bool]):
 
 
 # -- areas × categories -------------------------------------------------------------------------
+
 
 def area_table(ctx) -> dict:
     """Area × category rows with one column per time of day present in ``area_summary``."""
@@ -341,8 +420,14 @@ def area_table(ctx) -> dict:
     rows = []
     for area, cat in zip(pairs["area"], pairs["category"]):
         label = cfg.taxonomy[cat].label if cat in cfg.taxonomy else cat
-        rows.append({"area": area, "category": cat, "category_label": label,
-                     "cells": [_area_cell(cells.get((area, cat, t)), t, cfg.privacy.min_count) for t in tods]})
+        rows.append(
+            {
+                "area": area,
+                "category": cat,
+                "category_label": label,
+                "cells": [_area_cell(cells.get((area, cat, t)), t, cfg.privacy.min_count) for t in tods],
+            }
+        )
     return {"columns": columns, "rows": rows}
 
 
@@ -357,6 +442,7 @@ def _area_cell(row, tod: str, k: int) -> dict:
 
 # -- data quality and run information -------------------------------------------------------------
 
+
 def partner_rows(ctx) -> list[dict]:
     """Per partner: rows read, accepted, rejected by reason (Swedish), geocoded by method."""
     quality = ctx.quality or {}
@@ -369,16 +455,25 @@ def partner_rows(ctx) -> list[dict]:
         methods = {str(m): int(n) for m, n in (q.get("geocoded_by_method") or {}).items() if int(n)}
         rejected = sum(reasons.values())
         label = q.get("label") or (ctx.cfg.partners[key].label if key in ctx.cfg.partners else key)
-        out.append({
-            "key": key, "label": label,
-            "rows_read": _int(q.get("rows_read")), "rows_read_text": fmt.sv_number(q.get("rows_read")),
-            "accepted": _int(q.get("accepted")), "accepted_text": fmt.sv_number(q.get("accepted")),
-            "rejected": rejected, "rejected_text": fmt.sv_number(rejected),
-            "reasons": [{"code": c, "text": REASONS.get(c, c), "n": n} for c, n in sorted(reasons.items(), key=lambda x: -x[1])],
-            "methods": [{"code": m, "text": METHODS.get(m, m), "n": n} for m, n in methods.items()],
-            "unmapped": [{"raw": r, "n": n} for r, n in (q.get("unmapped_categories") or {}).items()],
-            "files": [_file_name(f) for f in q.get("files") or []],
-        })
+        out.append(
+            {
+                "key": key,
+                "label": label,
+                "rows_read": _int(q.get("rows_read")),
+                "rows_read_text": fmt.sv_number(q.get("rows_read")),
+                "accepted": _int(q.get("accepted")),
+                "accepted_text": fmt.sv_number(q.get("accepted")),
+                "rejected": rejected,
+                "rejected_text": fmt.sv_number(rejected),
+                "reasons": [
+                    {"code": c, "text": REASONS.get(c, c), "n": n}
+                    for c, n in sorted(reasons.items(), key=lambda x: -x[1])
+                ],
+                "methods": [{"code": m, "text": METHODS.get(m, m), "n": n} for m, n in methods.items()],
+                "unmapped": [{"raw": r, "n": n} for r, n in (q.get("unmapped_categories") or {}).items()],
+                "files": [_file_name(f) for f in q.get("files") or []],
+            }
+        )
     return out
 
 
@@ -386,9 +481,11 @@ def quality_table(partners: list[dict]) -> dict:
     """One table, partners as columns: rows read, accepted, rejected (+ per reason), geocoding."""
     reasons = list(dict.fromkeys(r["code"] for p in partners for r in p["reasons"]))
     methods = list(dict.fromkeys(m["code"] for p in partners for m in p["methods"]))
-    measures = [("total", "rows_read", "Inlästa rader", lambda p: p["rows_read"]),
-                ("total", "accepted", "Godkända", lambda p: p["accepted"]),
-                ("total", "rejected", "Avvisade", lambda p: p["rejected"])]
+    measures = [
+        ("total", "rows_read", "Inlästa rader", lambda p: p["rows_read"]),
+        ("total", "accepted", "Godkända", lambda p: p["accepted"]),
+        ("total", "rejected", "Avvisade", lambda p: p["rejected"]),
+    ]
     measures += [("reason", f"reason:{c}", f"– {REASONS.get(c, c)}", _lookup("reasons", c)) for c in reasons]
     measures += [("method", f"method:{m}", f"Geokodning: {METHODS.get(m, m)}", _lookup("methods", m)) for m in methods]
     rows = []
@@ -414,11 +511,17 @@ def input_rows(run_info: dict) -> list[dict]:
     except json.JSONDecodeError:
         return [{"path": "indata", "sha256": str(raw)}]
     if isinstance(data, dict):
-        return [{"path": str(k), "sha256": str(v.get("sha256", "")) if isinstance(v, dict) else str(v)}
-                for k, v in sorted(data.items())]
+        return [
+            {"path": str(k), "sha256": str(v.get("sha256", "")) if isinstance(v, dict) else str(v)}
+            for k, v in sorted(data.items())
+        ]
     if isinstance(data, list):
-        return [{"path": str(d.get("path", d.get("file", ""))), "sha256": str(d.get("sha256", ""))}
-                if isinstance(d, dict) else {"path": str(d), "sha256": ""} for d in data]
+        return [
+            {"path": str(d.get("path", d.get("file", ""))), "sha256": str(d.get("sha256", ""))}
+            if isinstance(d, dict)
+            else {"path": str(d), "sha256": ""}
+            for d in data
+        ]
     return []
 
 
@@ -431,11 +534,21 @@ def param_rows(cfg) -> list[dict]:
         ("Cellstorlek (m)", fmt.sv_number(a.cell_size_m)),
         ("Zonnivåer", ", ".join(fmt.level_text(v) for v in a.levels) + " av ytan"),
         ("Rullande fönster", f"{a.rolling_weeks} veckor"),
-        ("DBSCAN", f"eps {fmt.sv_number(a.dbscan.eps_m)} m, minst {a.dbscan.min_samples} händelser, buffert {fmt.sv_number(a.dbscan.buffer_m)} m"),
-        ("Dubbletter mellan partner", f"inom {fmt.sv_number(cfg.duplicates.distance_m)} m och {fmt.sv_number(cfg.duplicates.minutes)} min"),
+        (
+            "DBSCAN",
+            f"eps {fmt.sv_number(a.dbscan.eps_m)} m, minst {a.dbscan.min_samples} händelser, "
+            f"buffert {fmt.sv_number(a.dbscan.buffer_m)} m",
+        ),
+        (
+            "Dubbletter mellan partner",
+            f"inom {fmt.sv_number(cfg.duplicates.distance_m)} m och {fmt.sv_number(cfg.duplicates.minutes)} min",
+        ),
         ("Minsta visade antal (känsliga kategorier)", str(cfg.privacy.min_count)),
-        ("Känsliga kategorier", "räknas bara i områdestabellen (hela veckan och dygnet); de ingår inte i "
-                                "nyckeltal, zoner, kluster, täthet eller kartans punkter"),
+        (
+            "Känsliga kategorier",
+            "räknas bara i områdestabellen (hela veckan och dygnet); de ingår inte i "
+            "nyckeltal, zoner, kluster, täthet eller kartans punkter",
+        ),
     ]
     return [{"label": k, "value": v} for k, v in rows]
 
@@ -458,20 +571,29 @@ def glossary_rows(cfg) -> list[dict]:
     """The technical names behind the plain words of the main part (annex)."""
     a = cfg.analysis
     return [
-        {"term": "Hotspot-zon", "technical": "Kernel density estimation (KDE), kärna "
-         f"{a.kernel}, bandbredd {a.bandwidth_m} m, celler {a.cell_size_m} m",
-         "text": "Tätheten av händelser räknas ut i ett rutnät; en zon är de tätaste rutorna som "
-                 "tillsammans täcker en viss andel av kommunens yta."},
-        {"term": "Kluster", "technical": f"DBSCAN, eps {fmt.sv_number(a.dbscan.eps_m)} m, "
-         f"minst {a.dbscan.min_samples} händelser",
-         "text": "En grupp händelser där var och en ligger nära minst några andra; ensamma händelser "
-                 "hör inte till något kluster."},
-        {"term": "Koncentration", "technical": "PAI (Predictive Accuracy Index) = andel av händelserna / "
-         "andel av ytan",
-         "text": "Hur många gånger tätare än i kommunen som helhet händelserna ligger i zonen."},
-        {"term": "Säkerställd förändring", "technical": "E-test för två Poisson-antal, "
-         "Benjamini–Hochberg över tabellen",
-         "text": "En förändring som är för stor för att vara slumpens variation mellan veckor."},
+        {
+            "term": "Hotspot-zon",
+            "technical": "Kernel density estimation (KDE), kärna "
+            f"{a.kernel}, bandbredd {a.bandwidth_m} m, celler {a.cell_size_m} m",
+            "text": "Tätheten av händelser räknas ut i ett rutnät; en zon är de tätaste rutorna som "
+            "tillsammans täcker en viss andel av kommunens yta.",
+        },
+        {
+            "term": "Kluster",
+            "technical": f"DBSCAN, eps {fmt.sv_number(a.dbscan.eps_m)} m, minst {a.dbscan.min_samples} händelser",
+            "text": "En grupp händelser där var och en ligger nära minst några andra; ensamma händelser "
+            "hör inte till något kluster.",
+        },
+        {
+            "term": "Koncentration",
+            "technical": "PAI (Predictive Accuracy Index) = andel av händelserna / andel av ytan",
+            "text": "Hur många gånger tätare än i kommunen som helhet händelserna ligger i zonen.",
+        },
+        {
+            "term": "Säkerställd förändring",
+            "technical": "E-test för två Poisson-antal, Benjamini–Hochberg över tabellen",
+            "text": "En förändring som är för stor för att vara slumpens variation mellan veckor.",
+        },
     ]
 
 
@@ -480,12 +602,12 @@ def info_rows(run_info: dict) -> list[dict]:
     for key, value in run_info.items():
         if key in INFO_SKIP or fmt.is_missing(value):
             continue
-        rows.append({"key": key, "label": info_label(key), "value": str(value),
-                     "mono": any(m in key for m in _MONO)})
+        rows.append({"key": key, "label": info_label(key), "value": str(value), "mono": any(m in key for m in _MONO)})
     return rows
 
 
 # -- charts -----------------------------------------------------------------------------------------
+
 
 def group_chart(rows: list[dict], cfg) -> str:
     """Horizontal bars: this week per group (group colour) against the earlier mean (outline)."""
@@ -499,8 +621,15 @@ def group_chart(rows: list[dict], cfg) -> str:
         fig, ax = plt.subplots(figsize=(4.2, 0.32 * len(rows) + 0.9))
         y = range(len(rows))
         ax.barh(y, now, color=colors, height=0.6, label="Denna vecka")
-        ax.barh(y, prev, fill=False, edgecolor="#222222", linewidth=1.1, height=0.8,
-                label=f"Snitt föregående {cfg.analysis.rolling_weeks} v.")
+        ax.barh(
+            y,
+            prev,
+            fill=False,
+            edgecolor="#222222",
+            linewidth=1.1,
+            height=0.8,
+            label=f"Snitt föregående {cfg.analysis.rolling_weeks} v.",
+        )
         ax.set_yticks(list(y), labels)
         ax.set_xlabel("Antal händelser")
         ax.legend(loc="lower right", fontsize=7, frameon=False)
@@ -518,8 +647,13 @@ def hour_chart(ctx) -> str:
         fig, ax = plt.subplots(figsize=(4.2, 2.6))
         for key in keys:
             hours = [h for h in range(24) if bins[h] == key]
-            ax.bar(hours, [per_hour[h] for h in hours], color=palette[keys.index(key) % len(palette)],
-                   width=0.85, label=ctx.cfg.time_of_day[key].label)
+            ax.bar(
+                hours,
+                [per_hour[h] for h in hours],
+                color=palette[keys.index(key) % len(palette)],
+                width=0.85,
+                label=ctx.cfg.time_of_day[key].label,
+            )
         ax.set_xticks(range(0, 24, 3))
         ax.set_xlabel("Timme")
         ax.set_ylabel("Antal händelser")
@@ -543,8 +677,15 @@ def chart_svg_line(series: list[tuple[str, int]], highlight: str | None = None) 
         if highlight in weeks:
             i = weeks.index(highlight)
             ax.plot([i], [values[i]], marker="o", markersize=6, color="#b2182b", zorder=5)
-            ax.annotate(f"v. {fmt.week_parts(highlight)[1]}: {values[i]}", (i, values[i]),
-                        textcoords="offset points", xytext=(-6, 8), ha="right", fontsize=7.5, color="#b2182b")
+            ax.annotate(
+                f"v. {fmt.week_parts(highlight)[1]}: {values[i]}",
+                (i, values[i]),
+                textcoords="offset points",
+                xytext=(-6, 8),
+                ha="right",
+                fontsize=7.5,
+                color="#b2182b",
+            )
         step = max(1, len(weeks) // 12)
         ticks = list(range(0, len(weeks), step))
         ax.set_xticks(ticks, [f"v. {fmt.week_parts(weeks[i])[1]}" for i in ticks], fontsize=7)
@@ -555,10 +696,16 @@ def chart_svg_line(series: list[tuple[str, int]], highlight: str | None = None) 
 
 
 def _chart_style():
-    return plt.rc_context({
-        "svg.fonttype": "none", "svg.hashsalt": "lagesbild", "text.parse_math": False,
-        "font.size": 8, "axes.spines.top": False, "axes.spines.right": False,
-    })
+    return plt.rc_context(
+        {
+            "svg.fonttype": "none",
+            "svg.hashsalt": "lagesbild",
+            "text.parse_math": False,
+            "font.size": 8,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+        }
+    )
 
 
 def _svg(fig) -> str:
@@ -568,13 +715,14 @@ def _svg(fig) -> str:
     fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     plt.close(fig)
     svg = buf.getvalue()
-    svg = svg[svg.index("<svg"):]
+    svg = svg[svg.index("<svg") :]
     svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.DOTALL)
     svg = re.sub(r'\s+xmlns(:xlink)?="[^"]*"', "", svg)
     return svg
 
 
 # -- small helpers ---------------------------------------------------------------------------------
+
 
 def _layer(ctx, name: str) -> pd.DataFrame:
     frame = ctx.layers.get(name)
@@ -597,16 +745,7 @@ def _int(value) -> int | str:
     return "" if fmt.is_missing(value) else int(value)
 
 
-
-
-
-
 def _file_name(value) -> str:
     if isinstance(value, dict):
         return str(value.get("path") or value.get("file") or value.get("name") or value)
     return str(value)
-
-
-
-
-

@@ -99,11 +99,25 @@ def scale_bar(ax, extent) -> None:
     x0, y0, x1, y1 = extent
     length = nice_length((x1 - x0) / 5)
     pad_x, pad_y = (x1 - x0) * 0.04, (y1 - y0) * 0.05
-    ax.plot([x0 + pad_x, x0 + pad_x + length], [y0 + pad_y] * 2, color=BOUNDARY_COLOR, lw=3,
-            solid_capstyle="butt", zorder=20)
+    ax.plot(
+        [x0 + pad_x, x0 + pad_x + length],
+        [y0 + pad_y] * 2,
+        color=BOUNDARY_COLOR,
+        lw=3,
+        solid_capstyle="butt",
+        zorder=20,
+    )
     text = f"{fmt.sv_number(length / 1000, 0 if length >= 1000 else 1)} km" if length >= 500 else f"{length:.0f} m"
-    ax.text(x0 + pad_x + length / 2, y0 + pad_y * 1.4, text, ha="center", va="bottom", fontsize=7, zorder=20,
-            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 0.5})
+    ax.text(
+        x0 + pad_x + length / 2,
+        y0 + pad_y * 1.4,
+        text,
+        ha="center",
+        va="bottom",
+        fontsize=7,
+        zorder=20,
+        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 0.5},
+    )
 
 
 def nice_length(target: float) -> float:
@@ -117,6 +131,7 @@ def nice_length(target: float) -> float:
 
 
 # -- drawing -----------------------------------------------------------------------------------
+
 
 def _draw(ax, ctx, simplify: float, label_size: float, events: bool, window=None) -> None:
     boundary = _geoms(ctx.boundary, simplify)
@@ -196,23 +211,41 @@ def _label_areas(ax, ctx, size: float, window) -> None:
         if any(p.distance(q) < spacing for q in placed):
             continue
         placed.append(p)
-        ax.text(p.x, p.y, str(name), fontsize=size, ha="center", va="center", color=HEAD, zorder=15,
-                fontweight="bold", bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.65, "pad": 0.6})
+        ax.text(
+            p.x,
+            p.y,
+            str(name),
+            fontsize=size,
+            ha="center",
+            va="center",
+            color=HEAD,
+            zorder=15,
+            fontweight="bold",
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.65, "pad": 0.6},
+        )
 
 
 def _legend(ax, ctx) -> None:
     levels = sorted(float(v) for v in ctx.cfg.analysis.levels)
-    handles = [mpatches.Patch(facecolor=zone_color(v, levels), edgecolor="none",
-                              label=f"Hotspot-zon, tätaste {fmt.level_text(v)} av ytan") for v in levels]
+    handles = [
+        mpatches.Patch(
+            facecolor=zone_color(v, levels), edgecolor="none", label=f"Hotspot-zon, tätaste {fmt.level_text(v)} av ytan"
+        )
+        for v in levels
+    ]
     handles.append(mpatches.Patch(facecolor="none", edgecolor=CLUSTER_COLOR, label="Kluster"))
     if _has(ctx, "prognos_zones"):
-        handles.append(mpatches.Patch(facecolor="none", edgecolor=FORECAST_COLOR, hatch="////",
-                                      label="Prognos nästa vecka"))
+        handles.append(
+            mpatches.Patch(facecolor="none", edgecolor=FORECAST_COLOR, hatch="////", label="Prognos nästa vecka")
+        )
     if _has(ctx, "interventions"):
-        handles.append(mpatches.Patch(facecolor="none", edgecolor=INTERVENTION_COLOR, hatch="\\\\",
-                                      label="Pågående insats"))
-    handles += [mpatches.Patch(facecolor="#f2f2f2", edgecolor=AREA_COLOR, linestyle="--", label="Namngivet område"),
-                Line2D([], [], color=BOUNDARY_COLOR, lw=1.4, label="Kommungräns")]
+        handles.append(
+            mpatches.Patch(facecolor="none", edgecolor=INTERVENTION_COLOR, hatch="\\\\", label="Pågående insats")
+        )
+    handles += [
+        mpatches.Patch(facecolor="#f2f2f2", edgecolor=AREA_COLOR, linestyle="--", label="Namngivet område"),
+        Line2D([], [], color=BOUNDARY_COLOR, lw=1.4, label="Kommungräns"),
+    ]
     ax.legend(handles=handles, loc="upper right", fontsize=6.5, framealpha=0.9, edgecolor="#cccccc")
 
 
@@ -229,8 +262,11 @@ def _outline(ax, geom, **kw) -> None:
 def _fill(ax, geom, face, edge, lw, zorder, ls="-", alpha=1.0, hatch=None) -> None:
     for poly in _polygons(geom):
         path = _path(poly)
-        ax.add_patch(mpatches.PathPatch(path, facecolor=face, edgecolor=edge, lw=lw, linestyle=ls,
-                                        zorder=zorder, alpha=alpha, hatch=hatch))
+        ax.add_patch(
+            mpatches.PathPatch(
+                path, facecolor=face, edgecolor=edge, lw=lw, linestyle=ls, zorder=zorder, alpha=alpha, hatch=hatch
+            )
+        )
 
 
 def _path(poly):
@@ -264,6 +300,7 @@ def _lines(geom) -> list:
 
 # -- helpers -------------------------------------------------------------------------------------
 
+
 def _axes(extent, width_in: float, max_height_in: float = 9.0):
     x0, y0, x1, y1 = extent
     ratio = (y1 - y0) / max(x1 - x0, 1.0)
@@ -280,9 +317,15 @@ def _axes(extent, width_in: float, max_height_in: float = 9.0):
     return fig, ax
 
 
-_STYLE = {"svg.fonttype": "none", "svg.hashsalt": "lagesbild-karta", "text.parse_math": False,
-          "font.size": 7, "font.family": "sans-serif",
-          "font.sans-serif": ["DejaVu Sans", "Liberation Sans", "Arial"], "hatch.linewidth": 0.6}
+_STYLE = {
+    "svg.fonttype": "none",
+    "svg.hashsalt": "lagesbild-karta",
+    "text.parse_math": False,
+    "font.size": 7,
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans", "Liberation Sans", "Arial"],
+    "hatch.linewidth": 0.6,
+}
 
 
 def _extent(ctx) -> tuple[float, float, float, float]:
@@ -334,6 +377,6 @@ def _svg(fig) -> str:
         fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     plt.close(fig)
     svg = buf.getvalue()
-    svg = svg[svg.index("<svg"):]
+    svg = svg[svg.index("<svg") :]
     svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.DOTALL)
     return re.sub(r'\s+xmlns(:xlink)?="[^"]*"', "", svg)

@@ -36,7 +36,7 @@ DIMENSION_WORDS = {"group": "", "area": "i ", "time_of_day": "", "partner": "hos
 
 @dataclass(frozen=True)
 class Sentence:
-    key: str      # what the sentence is about: total, change, zones, recurring, emerging, ...
+    key: str  # what the sentence is about: total, change, zones, recurring, emerging, ...
     text: str
 
 
@@ -45,17 +45,30 @@ def week_summary(ctx) -> list[Sentence]:
     kf = _figures(ctx)
     if _total(kf) is None:
         return [Sentence("quiet", f"Inga händelser registrerades {_week_words(ctx.week)}.")]
-    news = [s for s in (
-        changes_sentence(ctx, kf, "prev"), changes_sentence(ctx, kf, "year"),
-        new_zones_sentence(ctx), recurring_sentence(ctx), emerging_sentence(ctx),
-        forecast_sentence(ctx), *intervention_sentences(ctx),
-    ) if s is not None]
+    news = [
+        s
+        for s in (
+            changes_sentence(ctx, kf, "prev"),
+            changes_sentence(ctx, kf, "year"),
+            new_zones_sentence(ctx),
+            recurring_sentence(ctx),
+            emerging_sentence(ctx),
+            forecast_sentence(ctx),
+            *intervention_sentences(ctx),
+        )
+        if s is not None
+    ]
     out = [total_sentence(ctx, kf)]
     if not any(s.key in ("change", "zones", "emerging") for s in news):
         out.append(quiet_sentence(kf))
     elif "direction_prev" in kf and not any(s.key == "change" for s in news):
-        out.append(Sentence("no_change", f"Ingen säkerställd förändring mot de {fmt.sv_small(_recent_weeks(ctx))} "
-                                         "föregående veckorna: skillnaderna ligger inom den vanliga variationen."))
+        out.append(
+            Sentence(
+                "no_change",
+                f"Ingen säkerställd förändring mot de {fmt.sv_small(_recent_weeks(ctx))} "
+                "föregående veckorna: skillnaderna ligger inom den vanliga variationen.",
+            )
+        )
     out += news
     out += [s for s in (top_area_sentence(ctx, kf), peak_time_sentence(ctx)) if s is not None]
     return out[:MAX_SENTENCES] if len(out) > 3 else out
@@ -63,12 +76,15 @@ def week_summary(ctx) -> list[Sentence]:
 
 # -- sentences ----------------------------------------------------------------------------------
 
+
 def total_sentence(ctx, kf) -> Sentence:
     """The week's count against the weekly mean of the earlier weeks."""
     n, mean = _total(kf)
     weeks = _recent_weeks(ctx)
-    text = (f"{_week_words(ctx.week).capitalize()} registrerades {fmt.sv_number(n)} händelser i kommunen, "
-            f"mot i snitt {fmt.sv_number(mean, 1)} per vecka de {fmt.sv_small(weeks)} föregående veckorna")
+    text = (
+        f"{_week_words(ctx.week).capitalize()} registrerades {fmt.sv_number(n)} händelser i kommunen, "
+        f"mot i snitt {fmt.sv_number(mean, 1)} per vecka de {fmt.sv_small(weeks)} föregående veckorna"
+    )
     pct = _pct(n, mean)
     if pct is not None:
         text += f" ({_signed_percent(pct)})"
@@ -85,8 +101,9 @@ def quiet_sentence(kf) -> Sentence:
 
 def changes_sentence(ctx, kf, against: str) -> Sentence | None:
     """Tested rises and falls (q below the trend test's alpha), strongest evidence first."""
-    col, qcol, mean_col = (("direction_prev", "q_prev", "mean_prev") if against == "prev"
-                           else ("direction_year", "q_year", "mean_year"))
+    col, qcol, mean_col = (
+        ("direction_prev", "q_prev", "mean_prev") if against == "prev" else ("direction_year", "q_year", "mean_year")
+    )
     if col not in kf or len(kf) == 0:
         return None
     hits = kf[pd.to_numeric(kf[col], errors="coerce").fillna(0) != 0]
@@ -101,12 +118,12 @@ def changes_sentence(ctx, kf, against: str) -> Sentence | None:
         if str(row.dimension) == "time_of_day":
             subject = f"{str(row.label).lower()}"
         parts.append(f"{word} {subject}: {fmt.sv_number(row.n_week)} händelser mot {fmt.sv_number(mean, 1)}")
-    when = (f"de {fmt.sv_small(_recent_weeks(ctx))} föregående veckorna" if against == "prev"
-            else "samma veckor förra året")
+    when = (
+        f"de {fmt.sv_small(_recent_weeks(ctx))} föregående veckorna" if against == "prev" else "samma veckor förra året"
+    )
     lead = "Säkerställd" if len(parts) == 1 else "Säkerställda förändringar"
     sep = " " if len(parts) == 1 else ": "
-    return Sentence("change" if against == "prev" else "change_year",
-                    f"{lead}{sep}{_join(parts)} i snitt {when}.")
+    return Sentence("change" if against == "prev" else "change_year", f"{lead}{sep}{_join(parts)} i snitt {when}.")
 
 
 def new_zones_sentence(ctx) -> Sentence | None:
@@ -129,11 +146,16 @@ def recurring_sentence(ctx) -> Sentence | None:
     zones = _week_zones(ctx, STATUS_SEEN_BEFORE)
     if len(zones) == 0:
         return None
-    names = [f"{_place(r)} ({fmt.count_text(r.n_events, ctx.cfg.privacy.min_count)})"
-             for r in zones.head(MAX_PLACES).itertuples(index=False)]
+    names = [
+        f"{_place(r)} ({fmt.count_text(r.n_events, ctx.cfg.privacy.min_count)})"
+        for r in zones.head(MAX_PLACES).itertuples(index=False)
+    ]
     weeks = ctx.cfg.analysis.rolling_weeks
-    return Sentence("recurring", f"Återkommande platser, som var hotspot-zoner även de {fmt.sv_small(weeks)} "
-                                 f"föregående veckorna: {_join(names)}.")
+    return Sentence(
+        "recurring",
+        f"Återkommande platser, som var hotspot-zoner även de {fmt.sv_small(weeks)} "
+        f"föregående veckorna: {_join(names)}.",
+    )
 
 
 def emerging_sentence(ctx) -> Sentence | None:
@@ -163,7 +185,7 @@ def forecast_sentence(ctx) -> Sentence | None:
     zones = _layer(ctx, "prognos_zones")
     if len(zones) == 0:
         return None
-    if "level" in zones:   # the densest forecast level: where it points most sharply
+    if "level" in zones:  # the densest forecast level: where it points most sharply
         zones = zones[zones["level"].astype(float) == zones["level"].astype(float).min()]
     if "n_expected" in zones:
         zones = zones.sort_values("n_expected", ascending=False, kind="stable")
@@ -195,8 +217,9 @@ def intervention_sentences(ctx) -> list[Sentence]:
         bits = ([f"startade {_join(started)}"] if started else []) + ([f"avslutades {_join(ended)}"] if ended else [])
         out.append(Sentence("interventions", f"Insatser denna vecka: {'; '.join(bits)}."))
     if effect:
-        out.append(Sentence("intervention_effect",
-                            f"Uppföljning jämfört med jämförelseområdet: {_join(effect[:MAX_PLACES])}."))
+        out.append(
+            Sentence("intervention_effect", f"Uppföljning jämfört med jämförelseområdet: {_join(effect[:MAX_PLACES])}.")
+        )
     return out
 
 
@@ -208,8 +231,9 @@ def top_area_sentence(ctx, kf) -> Sentence | None:
         return None
     top = areas.sort_values("n_week", ascending=False, kind="stable").iloc[0]
     total, _ = _total(kf)
-    return Sentence("top_area", f"Flest händelser i {top['label']}: {fmt.sv_number(top['n_week'])} av "
-                                f"{fmt.sv_number(total)}.")
+    return Sentence(
+        "top_area", f"Flest händelser i {top['label']}: {fmt.sv_number(top['n_week'])} av {fmt.sv_number(total)}."
+    )
 
 
 def peak_time_sentence(ctx) -> Sentence | None:
@@ -220,8 +244,9 @@ def peak_time_sentence(ctx) -> Sentence | None:
         return None
     top = tod.sort_values("n_week", ascending=False, kind="stable").iloc[0]
     total, _ = _total(kf)
-    text = (f"Flest händelser under {str(top['label']).lower()}: {fmt.sv_number(top['n_week'])} av "
-            f"{fmt.sv_number(total)}")
+    text = (
+        f"Flest händelser under {str(top['label']).lower()}: {fmt.sv_number(top['n_week'])} av {fmt.sv_number(total)}"
+    )
     day = _busiest_weekday(ctx, str(top["key"]))
     if day:
         text += f", främst på {day}"
@@ -258,6 +283,7 @@ def busiest_time(ctx, geom) -> str:
 
 
 # -- helpers -------------------------------------------------------------------------------------
+
 
 def _layer(ctx, name: str):
     frame = ctx.layers.get(name)
@@ -362,7 +388,6 @@ def _next_week(week: str) -> str:
     return f"{y}-W{w:02d}"
 
 
-
 def headline(ctx) -> str:
     """The terminal's one line about the week: count against the earlier weeks, new zones,
     tested changes.
@@ -377,8 +402,10 @@ def headline(ctx) -> str:
     if total is None:
         return f"Vecka {num}, {year}: inga händelser."
     n, mean = total
-    parts = [f"{fmt.sv_number(n)} händelser (snitt {fmt.sv_number(mean, 1)} de {fmt.sv_small(_recent_weeks(ctx))} "
-             f"föregående veckorna)"]
+    parts = [
+        f"{fmt.sv_number(n)} händelser (snitt {fmt.sv_number(mean, 1)} de {fmt.sv_small(_recent_weeks(ctx))} "
+        f"föregående veckorna)"
+    ]
     new = _week_zones(ctx, STATUS_NEW)
     new = new[pd.to_numeric(new["n_events"], errors="coerce").fillna(0) >= _min_zone_events(ctx)] if len(new) else new
     parts.append(f"{len(new)} {'ny hotspot-zon' if len(new) == 1 else 'nya hotspot-zoner'}")

@@ -16,14 +16,11 @@ True
 from __future__ import annotations
 
 import base64
-import datetime as dt
-import math
 import functools
 import re
 from pathlib import Path
 
 import jinja2
-import pandas as pd
 import xstatic.pkg.leaflet as _leaflet
 import xstatic.pkg.leaflet_markercluster as _markercluster
 
@@ -84,7 +81,9 @@ def markercluster_js() -> str:
 @functools.lru_cache(maxsize=None)
 def markercluster_css() -> str:
     """MarkerCluster.css followed by MarkerCluster.Default.css."""
-    return _read(MARKERCLUSTER_DIR / "MarkerCluster.css") + "\n" + _read(MARKERCLUSTER_DIR / "MarkerCluster.Default.css")
+    return (
+        _read(MARKERCLUSTER_DIR / "MarkerCluster.css") + "\n" + _read(MARKERCLUSTER_DIR / "MarkerCluster.Default.css")
+    )
 
 
 @functools.lru_cache(maxsize=None)
@@ -100,11 +99,16 @@ def head_html() -> str:
 
 # -- templates ---------------------------------------------------------------------------------
 
+
 @functools.lru_cache(maxsize=1)
 def _env() -> jinja2.Environment:
     # Autoescape everything: data from partners' exports may contain markup.
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)), autoescape=True,
-                              undefined=jinja2.StrictUndefined, trim_blocks=False)
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=False,
+    )
 
 
 def render_template(name: str, **values) -> str:
@@ -119,5 +123,3 @@ def render_template(name: str, **values) -> str:
 def template_text(name: str) -> str:
     """Raw text of a static template file (CSS/JS) in ``pipeline/render/templates``."""
     return (TEMPLATE_DIR / name).read_text(encoding="utf-8")
-
-

@@ -32,8 +32,9 @@ _HELPERS = ("_content", "_raw")
 _NS_PER_MINUTE = 60_000_000_000
 
 
-def finalise(events: gpd.GeoDataFrame, rejected: pd.DataFrame, cfg, areas: gpd.GeoDataFrame
-             ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+def finalise(
+    events: gpd.GeoDataFrame, rejected: pd.DataFrame, cfg, areas: gpd.GeoDataFrame
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Deduplicate, assign areas and cross-partner duplicates; return canonical (events, rejected)."""
     events = gpd.GeoDataFrame(events, geometry="geometry", crs=events.crs or "EPSG:3006").reset_index(drop=True)
     keep, dup_rejected = split_duplicates(events)
@@ -49,6 +50,7 @@ def finalise(events: gpd.GeoDataFrame, rejected: pd.DataFrame, cfg, areas: gpd.G
 
 # -- same-case duplicates -----------------------------------------------------------------------
 
+
 def split_duplicates(events: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     """(keep mask, rejected rows) for rows sharing an event_id; see the module docstring.
 
@@ -61,8 +63,7 @@ def split_duplicates(events: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
         return np.ones(n, dtype=bool), empty_rejected()
     content = _content(events)
     order = np.lexsort((events["source_line"].to_numpy(), _natural_rank(events["source_file"])))
-    ordered = pd.DataFrame({"id": events["event_id"].to_numpy()[order], "content": content[order],
-                            "pos": order})
+    ordered = pd.DataFrame({"id": events["event_id"].to_numpy()[order], "content": content[order], "pos": order})
     latest = ordered.groupby("id", sort=False)["content"].transform("last").to_numpy()
     current = ordered["content"].to_numpy() == latest
     first_pos = ordered.groupby(["id", "content"], sort=False)["pos"].transform("first").to_numpy()
@@ -109,14 +110,16 @@ def _rejected_rows(events: pd.DataFrame, rows: list[tuple[int, str, str]]) -> pd
         return empty_rejected()
     pos = np.array([r[0] for r in rows], dtype="int64")
     raw = events["_raw"].to_numpy()[pos] if "_raw" in events else events["source_id"].to_numpy()[pos]
-    out = pd.DataFrame({
-        "source": events["source"].to_numpy()[pos],
-        "source_file": events["source_file"].to_numpy()[pos],
-        "source_line": events["source_line"].to_numpy()[pos],
-        "reason": [r[1] for r in rows],
-        "message": [r[2] for r in rows],
-        "raw": raw,
-    })
+    out = pd.DataFrame(
+        {
+            "source": events["source"].to_numpy()[pos],
+            "source_file": events["source_file"].to_numpy()[pos],
+            "source_line": events["source_line"].to_numpy()[pos],
+            "reason": [r[1] for r in rows],
+            "message": [r[2] for r in rows],
+            "raw": raw,
+        }
+    )
     return out.astype({c: "string" for c in REJECTED_COLUMNS if c != "source_line"} | {"source_line": "int64"})
 
 
@@ -130,6 +133,7 @@ def _combine_rejected(rejected: pd.DataFrame, extra: pd.DataFrame) -> pd.DataFra
 
 
 # -- areas --------------------------------------------------------------------------------------
+
 
 def assign_areas(points: gpd.GeoSeries, areas: gpd.GeoDataFrame) -> pd.Series:
     """Name of the first area containing each point, else ``OUTSIDE_AREA``.
@@ -148,6 +152,7 @@ def assign_areas(points: gpd.GeoSeries, areas: gpd.GeoDataFrame) -> pd.Series:
 
 
 # -- cross-partner duplicates -------------------------------------------------------------------
+
 
 def cross_partner_duplicates(events: pd.DataFrame, distance_m: float, minutes: float) -> pd.Series:
     """event_id of the earliest matching event from another partner, or '' (see module doc).
@@ -172,9 +177,11 @@ def cross_partner_duplicates(events: pd.DataFrame, distance_m: float, minutes: f
             continue
         a, b = pos[pairs[:, 0]], pos[pairs[:, 1]]
         early, late = np.minimum(a, b), np.maximum(a, b)
-        ok = ((events["source"].to_numpy()[early] != events["source"].to_numpy()[late])
-              & (np.hypot(x[early] - x[late], y[early] - y[late]) <= distance_m)
-              & (np.abs(t[early] - t[late]) <= minutes * _NS_PER_MINUTE))
+        ok = (
+            (events["source"].to_numpy()[early] != events["source"].to_numpy()[late])
+            & (np.hypot(x[early] - x[late], y[early] - y[late]) <= distance_m)
+            & (np.abs(t[early] - t[late]) <= minutes * _NS_PER_MINUTE)
+        )
         np.minimum.at(best, late[ok], early[ok])
     has = best < n
     result[has] = events["event_id"].to_numpy()[best[has]]

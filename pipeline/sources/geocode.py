@@ -63,16 +63,58 @@ _Y_RANGE = (6_050_000.0, 7_750_000.0)
 # -- normalisation ------------------------------------------------------------------------------
 
 #: First word of a multi-word street: Swedish abbreviations (only with the dot: "st" alone is ambiguous).
-_FIRST_WORD = {"st.": "stora", "l.": "lilla", "ö.": "östra", "v.": "västra", "n.": "norra",
-               "s.": "södra", "g.": "gamla"}
+_FIRST_WORD = {
+    "st.": "stora",
+    "l.": "lilla",
+    "ö.": "östra",
+    "v.": "västra",
+    "n.": "norra",
+    "s.": "södra",
+    "g.": "gamla",
+}
 #: Endings of real words that end in "g" and are not an abbreviated "-gatan" ("Solberg", "Kungsväg").
-_NOT_GATAN = ("berg", "borg", "burg", "ing", "ang", "ång", "äng", "eng", "ong", "ung", "väg", "vag",
-              "stig", "hög", "hog", "dag", "lag")
+_NOT_GATAN = (
+    "berg",
+    "borg",
+    "burg",
+    "ing",
+    "ang",
+    "ång",
+    "äng",
+    "eng",
+    "ong",
+    "ung",
+    "väg",
+    "vag",
+    "stig",
+    "hög",
+    "hog",
+    "dag",
+    "lag",
+)
 #: Leading words people put before an address ("vid Vasagatan 12", "utanför Resecentrum").
 _FILLER = frozenset({"vid", "utanför", "utanf", "på", "i", "mot", "nära", "bakom", "framför", "invid", "ca", "cirka"})
 #: Words after a house number that start apartment / entrance details, not a town.
-_APARTMENT = frozenset({"lgh", "lägenhet", "tr", "trappor", "nb", "bv", "uppg", "uppgång", "vån", "våning",
-                        "port", "nr", "entré", "entre", "källare", "vind"})
+_APARTMENT = frozenset(
+    {
+        "lgh",
+        "lägenhet",
+        "tr",
+        "trappor",
+        "nb",
+        "bv",
+        "uppg",
+        "uppgång",
+        "vån",
+        "våning",
+        "port",
+        "nr",
+        "entré",
+        "entre",
+        "källare",
+        "vind",
+    }
+)
 _NUMBER = re.compile(r"^(\d+)([a-zåäö]?)\.?$")
 _POSTCODE_5 = re.compile(r"^\d{5}$")
 _POSTCODE_IN = re.compile(r"(?<!\d)\d{3} ?\d{2}(?!\d)")
@@ -159,7 +201,7 @@ def _parse_head(tokens: list[str]) -> tuple[list[str], str | None, str | None]:
     at = next((i for i, tok in enumerate(tokens) if _NUMBER.match(tok)), None)
     if at is None:
         return tokens, None, None
-    street, rest = tokens[:at], tokens[at + 1:]
+    street, rest = tokens[:at], tokens[at + 1 :]
     m = _NUMBER.match(tokens[at])
     letter = m.group(2)
     if not letter and rest and re.fullmatch(r"[a-zåäö]", rest[0]):  # "12 b"
@@ -228,6 +270,7 @@ def _blank(value) -> bool:
 
 # -- the gazetteer ------------------------------------------------------------------------------
 
+
 @dataclass
 class _Hit:
     x: float
@@ -287,9 +330,11 @@ class Gazetteer:
     def _build(cls, rows: pd.DataFrame) -> "Gazetteer":
         addresses = rows[rows["kind"] == "address"].reset_index(drop=True)
         places = rows[rows["kind"] == "place"].reset_index(drop=True)
-        streets = (addresses.groupby(["skey", "town_key"], sort=False, dropna=False)
-                   .agg(street=("street", "first"), x=("x", "mean"), y=("y", "mean"), n=("x", "size"))
-                   .reset_index())
+        streets = (
+            addresses.groupby(["skey", "town_key"], sort=False, dropna=False)
+            .agg(street=("street", "first"), x=("x", "mean"), y=("y", "mean"), n=("x", "size"))
+            .reset_index()
+        )
         counts = addresses["town_key"].dropna().value_counts()
         gaz = cls(addresses, places, streets, counts.index[0] if len(counts) else None)
         gaz._index()
@@ -298,8 +343,10 @@ class Gazetteer:
     def _index(self) -> None:
         a = self.addresses
         # Plain lists of town keys (None for blank): pandas would turn None into NaN.
-        self._towns = {name: [t if isinstance(t, str) else None for t in frame["town_key"]]
-                       for name, frame in (("addresses", a), ("places", self.places), ("streets", self.streets))}
+        self._towns = {
+            name: [t if isinstance(t, str) else None for t in frame["town_key"]]
+            for name, frame in (("addresses", a), ("places", self.places), ("streets", self.streets))
+        }
         for i, (key, fkey, num) in enumerate(zip(a["exact_key"], a["skey"], a["number_key"])):
             if num:
                 self._addr_exact.setdefault((key, num), []).append(i)
@@ -317,8 +364,15 @@ class Gazetteer:
 
     # -- matching --------------------------------------------------------------------------
 
-    def match(self, texts: pd.Series, towns: pd.Series | None = None, *, fuzzy_threshold: float = 88,
-              street_centroid: bool = True, default_town: str | None = None) -> pd.DataFrame:
+    def match(
+        self,
+        texts: pd.Series,
+        towns: pd.Series | None = None,
+        *,
+        fuzzy_threshold: float = 88,
+        street_centroid: bool = True,
+        default_town: str | None = None,
+    ) -> pd.DataFrame:
         """Geocode ``texts`` (town per row optional); one row out per row in, same index.
 
         Columns: ``x``, ``y`` (float, NaN on a miss), ``method`` (string: exact | fuzzy |
@@ -372,8 +426,7 @@ class Gazetteer:
             return []
         choices, is_place, choice_towns = self._choices()
         queries = sorted({p[1] for p in pending})
-        scores = process.cdist(queries, choices, scorer=fuzz.ratio, score_cutoff=threshold,
-                               dtype=np.float32, workers=1)
+        scores = process.cdist(queries, choices, scorer=fuzz.ratio, score_cutoff=threshold, dtype=np.float32, workers=1)
         row_of = {q: i for i, q in enumerate(queries)}
         out = []
         for pos, fkey, number, town in pending:
@@ -382,8 +435,11 @@ class Gazetteer:
             if best is None:
                 continue
             score = round(float(row[best]), 1)
-            hit = (self._place_fuzzy(choices[best], town, default, score) if is_place[best]
-                   else self._street_fuzzy(choices[best], number, town, default, score, centroid))
+            hit = (
+                self._place_fuzzy(choices[best], town, default, score)
+                if is_place[best]
+                else self._street_fuzzy(choices[best], number, town, default, score, centroid)
+            )
             if hit is not None:
                 out.append((pos, hit))
         return out
@@ -518,25 +574,30 @@ def _hits_frame(hits: list[_Hit | None], codes: np.ndarray, index: pd.Index) -> 
     for i, h in enumerate(hits):
         if h is not None:
             x[i], y[i], score[i], method[i], matched[i] = h.x, h.y, h.score, h.method, h.matched
-    return pd.DataFrame({
-        "x": x[codes] if n else np.full(len(index), np.nan),
-        "y": y[codes] if n else np.full(len(index), np.nan),
-        "method": pd.array(method[codes] if n else [None] * len(index), dtype="string"),
-        "score": score[codes] if n else np.full(len(index), np.nan),
-        "matched": pd.array(matched[codes] if n else [None] * len(index), dtype="string"),
-    }, index=index)
+    return pd.DataFrame(
+        {
+            "x": x[codes] if n else np.full(len(index), np.nan),
+            "y": y[codes] if n else np.full(len(index), np.nan),
+            "method": pd.array(method[codes] if n else [None] * len(index), dtype="string"),
+            "score": score[codes] if n else np.full(len(index), np.nan),
+            "matched": pd.array(matched[codes] if n else [None] * len(index), dtype="string"),
+        },
+        index=index,
+    )
 
 
 # -- reading and validation ---------------------------------------------------------------------
+
 
 def _read_rows(data: bytes, source: str) -> pd.DataFrame:
     """Decode and split a gazetteer CSV into string columns plus ``_line``."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        line = data[:err.start].count(b"\n") + 1
-        raise InputError("not UTF-8; save the gazetteer as UTF-8 (CSV UTF-8 in Excel)",
-                         file=source, line=line) from None
+        line = data[: err.start].count(b"\n") + 1
+        raise InputError(
+            "not UTF-8; save the gazetteer as UTF-8 (CSV UTF-8 in Excel)", file=source, line=line
+        ) from None
     if not text.strip():
         raise InputError("the gazetteer is empty; it needs a header line and address/place rows", file=source)
     first = text.split("\n", 1)[0]
@@ -547,8 +608,11 @@ def _read_rows(data: bytes, source: str) -> pd.DataFrame:
     for fields in reader:
         if any(f.strip() for f in fields):
             if len(fields) != len(header):
-                raise InputError(f"{len(fields)} fields but the header has {len(header)}; "
-                                 "quote fields that contain the delimiter", file=source, line=start)
+                raise InputError(
+                    f"{len(fields)} fields but the header has {len(header)}; quote fields that contain the delimiter",
+                    file=source,
+                    line=start,
+                )
             records.append(fields)
             lines.append(start)
         start = reader.line_num + 1
@@ -562,14 +626,18 @@ def _validate(df: pd.DataFrame, source: str | None) -> pd.DataFrame:
     cols = {str(c).strip(): c for c in df.columns}
     for col in GAZETTEER_COLUMNS:
         if col not in cols:
-            raise InputError(f"missing column; the gazetteer needs {', '.join(GAZETTEER_COLUMNS)} (+ optional aliases)",
-                             file=source, column=col)
+            raise InputError(
+                f"missing column; the gazetteer needs {', '.join(GAZETTEER_COLUMNS)} (+ optional aliases)",
+                file=source,
+                column=col,
+            )
     if len(df) == 0:
         raise InputError("no rows below the header; add address points and places", file=source)
-    lines = (df["_line"].astype(int).tolist() if "_line" in df else list(range(2, len(df) + 2)))
+    lines = df["_line"].astype(int).tolist() if "_line" in df else list(range(2, len(df) + 2))
     text = {c: df[cols[c]].map(lambda v: "" if _blank(v) else str(v).strip()).tolist() for c in GAZETTEER_COLUMNS}
-    aliases = (df[cols["aliases"]].map(lambda v: "" if _blank(v) else str(v)).tolist()
-               if "aliases" in cols else [""] * len(df))
+    aliases = (
+        df[cols["aliases"]].map(lambda v: "" if _blank(v) else str(v)).tolist() if "aliases" in cols else [""] * len(df)
+    )
     kind = [k.lower() for k in text["kind"]]
     for k, line in zip(kind, lines):
         if k not in KINDS:
@@ -577,8 +645,9 @@ def _validate(df: pd.DataFrame, source: str | None) -> pd.DataFrame:
     x = _coordinate(text["x"], lines, "x", source)
     y = _coordinate(text["y"], lines, "y", source)
     _check_extent(x, y, lines, source)
-    rows = [_row(kind[i], {c: text[c][i] for c in GAZETTEER_COLUMNS}, aliases[i], lines[i], source)
-            for i in range(len(df))]
+    rows = [
+        _row(kind[i], {c: text[c][i] for c in GAZETTEER_COLUMNS}, aliases[i], lines[i], source) for i in range(len(df))
+    ]
     out = pd.DataFrame(rows)
     out["x"], out["y"] = x, y
     _check_conflicts(out, lines, source)
@@ -606,7 +675,10 @@ def _check_conflicts(rows: pd.DataFrame, lines: list[int], source) -> None:
                 raise InputError(
                     f"{r['name']!r} has two positions: line {lines[j]} (E {a['x']:.0f} N {a['y']:.0f}) and line "
                     f"{lines[i]} (E {r['x']:.0f} N {r['y']:.0f}); keep the right row, or tell them apart by town "
-                    "or name", file=source, line=lines[i])
+                    "or name",
+                    file=source,
+                    line=lines[i],
+                )
 
 
 def _row(kind: str, v: dict, aliases: str, line: int, source) -> dict:
@@ -616,28 +688,45 @@ def _row(kind: str, v: dict, aliases: str, line: int, source) -> dict:
             raise InputError("a place needs a name", file=source, line=line, column="name")
         names = [v["name"], *(a.strip() for a in aliases.split("|") if a.strip())]
         keys = list(dict.fromkeys(compact_key(*normalise_address(n)[:2]) for n in names))
-        return {"kind": kind, "name": v["name"], "street": "", "number_key": None, "exact_key": None,
-                "skey": None, "town_key": town_key(v["town"]), "keys": [k for k in keys if k]}
+        return {
+            "kind": kind,
+            "name": v["name"],
+            "street": "",
+            "number_key": None,
+            "exact_key": None,
+            "skey": None,
+            "town_key": town_key(v["town"]),
+            "keys": [k for k in keys if k],
+        }
     street, number = v["street"], normalise_number(v["number"])
     if not street:  # an OSM-style extract may only have the full name
         parsed, number2, _ = normalise_address(v["name"])
         street, number = parsed, number or number2
     if not street:
-        raise InputError("an address needs a street (or a name like 'Storgatan 12')", file=source, line=line,
-                         column="street")
+        raise InputError(
+            "an address needs a street (or a name like 'Storgatan 12')", file=source, line=line, column="street"
+        )
     if v["number"] and number is None:
         raise InputError(f"house number {v['number']!r} is not like 12 or 12B", file=source, line=line, column="number")
     skey = normalise_address(street)[0]
     name = v["name"] or f"{v['street']} {v['number']}".strip()
-    return {"kind": kind, "name": name, "street": v["street"] or street, "number_key": number,
-            "exact_key": skey.replace(" ", ""), "skey": compact_key(skey), "town_key": town_key(v["town"]),
-            "keys": []}
+    return {
+        "kind": kind,
+        "name": name,
+        "street": v["street"] or street,
+        "number_key": number,
+        "exact_key": skey.replace(" ", ""),
+        "skey": compact_key(skey),
+        "town_key": town_key(v["town"]),
+        "keys": [],
+    }
 
 
 def _coordinate(values: list[str], lines: list[int], col: str, source) -> np.ndarray:
     """Parse metres (a decimal comma is accepted); the first bad value names its line."""
-    out = pd.to_numeric(pd.Series([v.replace(" ", "").replace(",", ".") for v in values], dtype="object"),
-                        errors="coerce").to_numpy("float64")
+    out = pd.to_numeric(
+        pd.Series([v.replace(" ", "").replace(",", ".") for v in values], dtype="object"), errors="coerce"
+    ).to_numpy("float64")
     bad = np.flatnonzero(~np.isfinite(out))
     if len(bad):
         i = bad[0]
@@ -653,6 +742,9 @@ def _check_extent(x: np.ndarray, y: np.ndarray, lines, source) -> None:
         return
     i = int(np.flatnonzero(~ok)[0])
     swapped = _Y_RANGE[0] <= x[i] <= _Y_RANGE[1] and _X_RANGE[0] <= y[i] <= _X_RANGE[1]
-    hint = ("x and y look swapped (x is easting ~500 000, y northing ~6 400 000)" if swapped else
-            f"x={x[i]:g}, y={y[i]:g} is not in Sweden in SWEREF 99 TM; convert the gazetteer to EPSG:3006 metres")
+    hint = (
+        "x and y look swapped (x is easting ~500 000, y northing ~6 400 000)"
+        if swapped
+        else f"x={x[i]:g}, y={y[i]:g} is not in Sweden in SWEREF 99 TM; convert the gazetteer to EPSG:3006 metres"
+    )
     raise InputError(hint, file=source, line=lines[i], column="y" if swapped else "x")

@@ -42,8 +42,9 @@ USABLE_STATUS = ("ok", "swapped", "rt90")
 NULLABLE_FIELDS = ("source_id", "address", "place", "town", "x", "y", "lat", "lon")
 
 
-def normalise_partner(raw, partner: str, cfg: Config, gazetteer, boundary,
-                      now: pd.Timestamp, *, id_key: bytes | None = None) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+def normalise_partner(
+    raw, partner: str, cfg: Config, gazetteer, boundary, now: pd.Timestamp, *, id_key: bytes | None = None
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Turn one export's raw rows into (events, rejected); see the module docstring.
 
     ``raw`` is a :class:`pipeline.sources.read.RawExport` or its ``frame`` (then the file name is
@@ -58,15 +59,28 @@ def normalise_partner(raw, partner: str, cfg: Config, gazetteer, boundary,
     rej.add(frame["_fault"].notna().to_numpy(), frame["_fault"], _fault_messages(frame, cols))
 
     occurred, occurred_end = _dates(text, cols, pcfg, cfg, now, rej, {"partner": partner, "file": source_file})
-    category = _categories(text["category"], category_mapping(cfg, partner),
-                           sensitive=(cfg.sensitive_names(), cfg.privacy.sensitive_words))
+    category = _categories(
+        text["category"], category_mapping(cfg, partner), sensitive=(cfg.sensitive_names(), cfg.privacy.sensitive_words)
+    )
     place, place_col = _place_text(text, cols)
     loc = _locate(text, place, place_col, cols, partner, cfg, gazetteer, boundary, rej)
 
     ok = rej.reason.isna().to_numpy()
     key = id_key if id_key is not None else installation_key(cfg.path(cfg.paths.secret))
-    events = _build_events(frame[ok], text, partner, source_file, cfg, category[ok], occurred[ok],
-                           occurred_end[ok], place[ok], loc[ok], keep_text=cfg.keeps_free_text(partner), key=key)
+    events = _build_events(
+        frame[ok],
+        text,
+        partner,
+        source_file,
+        cfg,
+        category[ok],
+        occurred[ok],
+        occurred_end[ok],
+        place[ok],
+        loc[ok],
+        keep_text=cfg.keeps_free_text(partner),
+        key=key,
+    )
     rejected = _build_rejected(frame[~ok], rej, partner, source_file)
     return events, rejected
 
@@ -88,6 +102,7 @@ def unmapped_mask(events: pd.DataFrame, cfg: Config) -> pd.Series:
 
 
 # -- input --------------------------------------------------------------------------------------
+
 
 def _unpack(raw, partner: str) -> tuple[pd.DataFrame, str]:
     if isinstance(raw, pd.DataFrame):
@@ -119,8 +134,13 @@ def _resolve_columns(frame: pd.DataFrame, mapping: dict[str, str], partner: str,
     for field, col in mapping.items():
         if _norm_name(col) not in by_norm:
             found = [c for c in frame.columns if not str(c).startswith("_")]
-            raise InputError(f"configured column for '{field}' is not in the export; columns found: {found}. "
-                             f"Fix partners.{partner}.columns in config.yaml", partner=partner, file=file, column=col)
+            raise InputError(
+                f"configured column for '{field}' is not in the export; columns found: {found}. "
+                f"Fix partners.{partner}.columns in config.yaml",
+                partner=partner,
+                file=file,
+                column=col,
+            )
         out[field] = by_norm[_norm_name(col)]
     return out
 
@@ -161,7 +181,7 @@ class _Rejections:
 FAULT_MESSAGES = {
     "empty_row": "the row has no values",
     "bad_field_count": "wrong number of fields (broken or truncated row, or an unbalanced quote); "
-                       "fix the row in the export",
+    "fix the row in the export",
     "field_too_long": "a field is implausibly long (usually an unbalanced quote); fix the row in the export",
 }
 
@@ -186,12 +206,15 @@ def _too_long_messages(rows: pd.DataFrame) -> list[str]:
         if not over:
             out.append(FAULT_MESSAGES["field_too_long"])
             continue
-        out.append(f"column '{over[0]}' has {int(lengths.at[i, over[0]])} characters (more than "
-                   f"{MAX_FIELD_CHARS}; usually an unbalanced quote); fix the row in the export")
+        out.append(
+            f"column '{over[0]}' has {int(lengths.at[i, over[0]])} characters (more than "
+            f"{MAX_FIELD_CHARS}; usually an unbalanced quote); fix the row in the export"
+        )
     return out
 
 
 # -- dates --------------------------------------------------------------------------------------
+
 
 def _dates(text, cols, pcfg, cfg, now, rej: _Rejections, where: dict) -> tuple[pd.Series, pd.Series]:
     """Start (rejecting bad rows) and end (NaT when absent or unreadable) timestamps."""
@@ -206,8 +229,17 @@ def _dates(text, cols, pcfg, cfg, now, rej: _Rejections, where: dict) -> tuple[p
     reason = reason.fillna(window)
     bad = reason.notna().to_numpy() & rej.open()
     if bad.any():
-        msgs = _date_messages(reason[bad], dates[bad], None if times is None else times[bad],
-                              date_col, time_col, pcfg.date_formats, cfg, now, order)
+        msgs = _date_messages(
+            reason[bad],
+            dates[bad],
+            None if times is None else times[bad],
+            date_col,
+            time_col,
+            pcfg.date_formats,
+            cfg,
+            now,
+            order,
+        )
         rej.add(bad, reason, msgs.reindex(reason.index, fill_value=""))
     return values, _end_dates(text, cols, pcfg, tz, values, order)
 
@@ -221,12 +253,20 @@ def _file_date_order(text, dates, date_col, pcfg, where) -> str:
     ends = [text[f] for f in ("end_datetime", "end_date") if f in text]
     found = day_month_order(pd.concat([dates, *ends], ignore_index=True))
     if found.problem == "conflict":
-        raise InputError(f"the dates mix day first ({found.example!r}) and month first ({found.other!r}); "
-                         "export the file again with one date format", column=date_col, **where)
+        raise InputError(
+            f"the dates mix day first ({found.example!r}) and month first ({found.other!r}); "
+            "export the file again with one date format",
+            column=date_col,
+            **where,
+        )
     if found.problem == "ambiguous":
-        raise InputError(f"dates such as {found.example!r} can be day/month or month/day and no date in the "
-                         f"file tells which; set partners.{where['partner']}.date_formats in config.yaml "
-                         "(e.g. ['%d/%m/%Y'] or ['%m/%d/%Y'])", column=date_col, **where)
+        raise InputError(
+            f"dates such as {found.example!r} can be day/month or month/day and no date in the "
+            f"file tells which; set partners.{where['partner']}.date_formats in config.yaml "
+            "(e.g. ['%d/%m/%Y'] or ['%m/%d/%Y'])",
+            column=date_col,
+            **where,
+        )
     return found.order
 
 
@@ -247,8 +287,10 @@ def _date_messages(reason, dates, times, date_col, time_col, formats, cfg, now, 
         elif code == "future_date":
             out.append(f"column '{date_col}': '{shown}' is in the future (later than {limit})")
         else:
-            out.append(f"column '{date_col}': '{shown}' is more than {cfg.date_window.max_age_days} days "
-                       "old (date_window.max_age_days)")
+            out.append(
+                f"column '{date_col}': '{shown}' is more than {cfg.date_window.max_age_days} days "
+                "old (date_window.max_age_days)"
+            )
     return pd.Series(out, index=reason.index, dtype="string")
 
 
@@ -275,6 +317,7 @@ def _end_dates(text, cols, pcfg, tz, start: pd.Series, order: str = "dmy") -> pd
 
 
 # -- categories ---------------------------------------------------------------------------------
+
 
 def category_mapping(cfg: Config, partner: str) -> dict[str, str]:
     """The partner's raw -> taxonomy mapping, plus 'ovrigt' and its label mapped to 'ovrigt'.
@@ -316,14 +359,16 @@ def _categories(raw: pd.Series, mapping: dict[str, str], sensitive: tuple | None
 
 # -- location -----------------------------------------------------------------------------------
 
+
 def _locate(text, place, place_col, cols, partner, cfg, gazetteer, boundary, rej: _Rejections) -> pd.DataFrame:
     """x, y (EPSG:3006), method, score per row; rows with no usable place go to ``rej``.
 
     Coordinates inside the municipality win; otherwise the address/place text is geocoded.
     """
     idx = rej.reason.index
-    out = pd.DataFrame({"x": np.nan, "y": np.nan, "method": pd.Series(pd.NA, index=idx, dtype="string"),
-                        "score": np.nan}, index=idx)
+    out = pd.DataFrame(
+        {"x": np.nan, "y": np.nan, "method": pd.Series(pd.NA, index=idx, dtype="string"), "score": np.nan}, index=idx
+    )
     pcfg = cfg.partners[partner]
     coords = _coordinates(text, cols, pcfg)
     inside = coords["usable"] & _inside(boundary, coords["x"], coords["y"])
@@ -353,8 +398,10 @@ def _coordinates(text, cols, pcfg) -> pd.DataFrame:
         a, b = text["lon"], text["lat"]  # to_sweref wants x = longitude, y = latitude
     else:
         empty = pd.Series("", index=idx, dtype="string")
-        return pd.DataFrame({"x": np.nan, "y": np.nan, "usable": False, "bad": False,
-                             "a": empty, "b": empty, "status": "missing"}, index=idx)
+        return pd.DataFrame(
+            {"x": np.nan, "y": np.nan, "usable": False, "bad": False, "a": empty, "b": empty, "status": "missing"},
+            index=idx,
+        )
     xa, bad_a = parse_numbers(a, pcfg.decimal)
     yb, bad_b = parse_numbers(b, pcfg.decimal)
     e, n, status = to_sweref(xa.to_numpy(), yb.to_numpy(), pcfg.crs)
@@ -376,17 +423,29 @@ def _place_text(text, cols) -> tuple[pd.Series, str | None]:
 
 
 def _geocode(gazetteer, texts: pd.Series, towns: pd.Series | None, cfg) -> pd.DataFrame:
-    empty = pd.DataFrame({"x": np.nan, "y": np.nan, "method": pd.Series(pd.NA, index=texts.index, dtype="string"),
-                          "score": np.nan}, index=texts.index)
+    empty = pd.DataFrame(
+        {"x": np.nan, "y": np.nan, "method": pd.Series(pd.NA, index=texts.index, dtype="string"), "score": np.nan},
+        index=texts.index,
+    )
     if gazetteer is None or texts.empty:
         return empty
-    got = gazetteer.match(texts, towns, fuzzy_threshold=cfg.geocoding.fuzzy_threshold,
-                          street_centroid=cfg.geocoding.street_centroid,
-                          default_town=cfg.geocoding.default_town)
+    got = gazetteer.match(
+        texts,
+        towns,
+        fuzzy_threshold=cfg.geocoding.fuzzy_threshold,
+        street_centroid=cfg.geocoding.street_centroid,
+        default_town=cfg.geocoding.default_town,
+    )
     got = got.reindex(texts.index)
-    return pd.DataFrame({"x": got["x"].astype("float64"), "y": got["y"].astype("float64"),
-                         "method": got["method"].astype("string"), "score": got["score"].astype("float64")},
-                        index=texts.index)
+    return pd.DataFrame(
+        {
+            "x": got["x"].astype("float64"),
+            "y": got["y"].astype("float64"),
+            "method": got["method"].astype("string"),
+            "score": got["score"].astype("float64"),
+        },
+        index=texts.index,
+    )
 
 
 def _inside(boundary, x: pd.Series, y: pd.Series) -> pd.Series:
@@ -394,8 +453,9 @@ def _inside(boundary, x: pd.Series, y: pd.Series) -> pd.Series:
         return x.notna() & y.notna()
     shapely.prepare(boundary)
     with np.errstate(invalid="ignore"):
-        hit = shapely.contains_xy(boundary, x.to_numpy("float64", na_value=np.nan),
-                                  y.to_numpy("float64", na_value=np.nan))
+        hit = shapely.contains_xy(
+            boundary, x.to_numpy("float64", na_value=np.nan), y.to_numpy("float64", na_value=np.nan)
+        )
     return pd.Series(hit, index=x.index)
 
 
@@ -403,20 +463,36 @@ def _location_failures(failed, coords, place, place_col, geo, cols, partner, cfg
     """Reason and message for rows without a usable point (only the failed rows are looped)."""
     idx = coords.index[failed]
     geo = geo.reindex(idx)
-    rows = zip(coords.loc[idx, "usable"], coords.loc[idx, "bad"], coords.loc[idx, "a"], coords.loc[idx, "b"],
-               coords.loc[idx, "x"], coords.loc[idx, "y"], place[idx], geo["x"], geo["y"])
+    rows = zip(
+        coords.loc[idx, "usable"],
+        coords.loc[idx, "bad"],
+        coords.loc[idx, "a"],
+        coords.loc[idx, "b"],
+        coords.loc[idx, "x"],
+        coords.loc[idx, "y"],
+        place[idx],
+        geo["x"],
+        geo["y"],
+    )
     say = _FailureText(cols, place_col, partner, cfg)
     out = [say(*row) for row in rows]
-    return (pd.Series([r for r, _ in out], index=idx, dtype="string").reindex(coords.index),
-            pd.Series([m for _, m in out], index=idx, dtype="string").reindex(coords.index))
+    return (
+        pd.Series([r for r, _ in out], index=idx, dtype="string").reindex(coords.index),
+        pd.Series([m for _, m in out], index=idx, dtype="string").reindex(coords.index),
+    )
 
 
 class _FailureText:
     """(reason, message) for one row that got no point; the message names columns and values."""
 
     def __init__(self, cols, place_col, partner, cfg):
-        self.xy = (f"'{cols['x']}'/'{cols['y']}'" if "x" in cols else
-                   f"'{cols['lon']}'/'{cols['lat']}'" if "lon" in cols else "")
+        self.xy = (
+            f"'{cols['x']}'/'{cols['y']}'"
+            if "x" in cols
+            else f"'{cols['lon']}'/'{cols['lat']}'"
+            if "lon" in cols
+            else ""
+        )
         self.place_col, self.partner = place_col, partner
         self.crs, self.where = cfg.partners[partner].crs, cfg.municipality.name
         named = [f"'{cols[f]}'" for f in ("x", "y", "lat", "lon", "address", "place") if f in cols]
@@ -425,26 +501,36 @@ class _FailureText:
     def __call__(self, usable, bad, a, b, x, y, place, gx, gy) -> tuple[str, str]:
         if usable:
             also = f"; '{place}' gave no place inside either" if place else ""
-            return "outside_municipality", (f"columns {self.xy}: '{a}'/'{b}' ({self.crs}) is at E {x:.0f} "
-                                            f"N {y:.0f} (SWEREF 99 TM), outside {self.where}{also}")
+            return "outside_municipality", (
+                f"columns {self.xy}: '{a}'/'{b}' ({self.crs}) is at E {x:.0f} "
+                f"N {y:.0f} (SWEREF 99 TM), outside {self.where}{also}"
+            )
         if pd.notna(gx):
-            return "outside_municipality", (f"column '{self.place_col}': '{place}' was found at E {gx:.0f} "
-                                            f"N {gy:.0f} (SWEREF 99 TM), outside {self.where}")
+            return "outside_municipality", (
+                f"column '{self.place_col}': '{place}' was found at E {gx:.0f} "
+                f"N {gy:.0f} (SWEREF 99 TM), outside {self.where}"
+            )
         if place:
             also = f"; coordinates '{a}'/'{b}' unreadable" if bad else ""
-            return "not_geocoded", (f"column '{self.place_col}': '{place}' was not found in the gazetteer; "
-                                    "check the spelling or add the address to the gazetteer file "
-                                    f"(geocoding.gazetteer){also}")
+            return "not_geocoded", (
+                f"column '{self.place_col}': '{place}' was not found in the gazetteer; "
+                "check the spelling or add the address to the gazetteer file "
+                f"(geocoding.gazetteer){also}"
+            )
         if bad:
-            return "bad_coordinates", (f"columns {self.xy}: '{a}'/'{b}' is not a position in Sweden in "
-                                       f"{self.crs}; check the numbers or partners.{self.partner}.crs in config.yaml")
+            return "bad_coordinates", (
+                f"columns {self.xy}: '{a}'/'{b}' is not a position in Sweden in "
+                f"{self.crs}; check the numbers or partners.{self.partner}.crs in config.yaml"
+            )
         return "missing_location", f"no coordinates and no address/place ({self.named} empty)"
 
 
 # -- output -------------------------------------------------------------------------------------
 
-def _build_events(frame, text, partner, source_file, cfg, category, occurred, occurred_end,
-                  place, loc, keep_text, key: bytes) -> gpd.GeoDataFrame:
+
+def _build_events(
+    frame, text, partner, source_file, cfg, category, occurred, occurred_end, place, loc, keep_text, key: bytes
+) -> gpd.GeoDataFrame:
     idx = frame.index
     taxonomy = cfg.taxonomy
     source_id = text["source_id"][idx] if "source_id" in text else pd.Series("", index=idx, dtype="string")
@@ -466,8 +552,9 @@ def _build_events(frame, text, partner, source_file, cfg, category, occurred, oc
         "iso_week": iso["year"].astype("string") + "-W" + iso["week"].astype("string").str.zfill(2),
         "weekday": iso["day"].astype("int64"),
         "hour": hour,
-        "time_of_day": pd.Series(bins[hour.to_numpy()], index=idx, dtype="string") if len(idx) else
-        pd.Series(dtype="string"),
+        "time_of_day": pd.Series(bins[hour.to_numpy()], index=idx, dtype="string")
+        if len(idx)
+        else pd.Series(dtype="string"),
         "location_text": place,
         "geocode_method": loc["method"],
         "geocode_score": loc["score"].astype("float64"),
@@ -526,12 +613,15 @@ def _descriptions(text, idx, keep: bool) -> pd.Series:
 
 def _build_rejected(frame: pd.DataFrame, rej: _Rejections, partner: str, source_file: str) -> pd.DataFrame:
     idx = frame.index
-    out = pd.DataFrame({
-        "source": pd.Series(partner, index=idx, dtype="string"),
-        "source_file": pd.Series(source_file, index=idx, dtype="string"),
-        "source_line": frame["_line"].astype("int64"),
-        "reason": rej.reason[idx].astype("string"),
-        "message": rej.message[idx].astype("string"),
-        "raw": frame["_raw"].astype("string").fillna(""),
-    }, index=idx)
+    out = pd.DataFrame(
+        {
+            "source": pd.Series(partner, index=idx, dtype="string"),
+            "source_file": pd.Series(source_file, index=idx, dtype="string"),
+            "source_line": frame["_line"].astype("int64"),
+            "reason": rej.reason[idx].astype("string"),
+            "message": rej.message[idx].astype("string"),
+            "raw": frame["_raw"].astype("string").fillna(""),
+        },
+        index=idx,
+    )
     return out[list(REJECTED_COLUMNS)].reset_index(drop=True)

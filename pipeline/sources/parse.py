@@ -23,10 +23,32 @@ import pandas as pd
 
 #: Swedish month names and abbreviations (plus the English spellings that differ).
 MONTHS = {
-    "januari": 1, "jan": 1, "februari": 2, "feb": 2, "mars": 3, "mar": 3, "april": 4, "apr": 4,
-    "maj": 5, "may": 5, "juni": 6, "jun": 6, "juli": 7, "jul": 7, "augusti": 8, "aug": 8,
-    "september": 9, "sept": 9, "sep": 9, "oktober": 10, "okt": 10, "oct": 10,
-    "november": 11, "nov": 11, "december": 12, "dec": 12,
+    "januari": 1,
+    "jan": 1,
+    "februari": 2,
+    "feb": 2,
+    "mars": 3,
+    "mar": 3,
+    "april": 4,
+    "apr": 4,
+    "maj": 5,
+    "may": 5,
+    "juni": 6,
+    "jun": 6,
+    "juli": 7,
+    "jul": 7,
+    "augusti": 8,
+    "aug": 8,
+    "september": 9,
+    "sept": 9,
+    "sep": 9,
+    "oktober": 10,
+    "okt": 10,
+    "oct": 10,
+    "november": 11,
+    "nov": 11,
+    "december": 12,
+    "dec": 12,
 }
 _WEEKDAYS = r"(?:måndag|tisdag|onsdag|torsdag|fredag|lördag|söndag|mån|tis|ons|tor|tors|fre|lör|sön)\.?,?\s+"
 
@@ -48,9 +70,9 @@ _DATE_PATTERNS = [
 ]
 _TIME_PATTERNS = [
     re.compile(r"(?P<h>\d{1,2})[:.](?P<m>\d{2})(?:[:.](?P<s>\d{2})(?:[.,]\d+)?)?"),  # 14:30, 14.30, 9:05:00
-    re.compile(r"(?P<h>\d{1,2})(?P<m>\d{2})"),                                      # 1430, 930
-    re.compile(r"(?P<h>\d{2})(?P<m>\d{2})(?P<s>\d{2})"),                            # 143000
-    re.compile(r"(?P<h>\d{1,2})"),                                                     # 14 (hour only)
+    re.compile(r"(?P<h>\d{1,2})(?P<m>\d{2})"),  # 1430, 930
+    re.compile(r"(?P<h>\d{2})(?P<m>\d{2})(?P<s>\d{2})"),  # 143000
+    re.compile(r"(?P<h>\d{1,2})"),  # 14 (hour only)
 ]
 #: Cell texts that mean "no value" in exports (compared lower-case): missing, not malformed.
 NULL_TOKENS = ("na", "n/a", "nan", "null", "none", "-", "--", "\u2013", "\u2014", "saknas", "uppgift saknas")
@@ -61,8 +83,13 @@ _NO_TIME = -1
 _BAD = -2
 
 
-def parse_datetimes(dates: pd.Series, times: pd.Series | None = None, formats: list[str] | None = None,
-                    tz: str = "Europe/Stockholm", order: str = "dmy") -> tuple[pd.Series, pd.Series]:
+def parse_datetimes(
+    dates: pd.Series,
+    times: pd.Series | None = None,
+    formats: list[str] | None = None,
+    tz: str = "Europe/Stockholm",
+    order: str = "dmy",
+) -> tuple[pd.Series, pd.Series]:
     """Parse date (+ optional time) strings to tz-aware timestamps in ``tz``.
 
     Returns ``(values, reason)``: ``values`` is ``datetime64[ns, tz]`` (NaT where not parsed);
@@ -199,8 +226,10 @@ def parse_numbers(values: pd.Series, decimal: str = "auto") -> tuple[pd.Series, 
     parsed = [_parse_number(s, decimal) for s in uniq]
     nums = np.array(parsed + [np.nan], dtype="float64")[codes]
     blank = codes == -1  # _as_text turned blanks into NA
-    return (pd.Series(nums, index=values.index, dtype="float64"),
-            pd.Series(np.isnan(nums) & ~blank, index=values.index, dtype="bool"))
+    return (
+        pd.Series(nums, index=values.index, dtype="float64"),
+        pd.Series(np.isnan(nums) & ~blank, index=values.index, dtype="bool"),
+    )
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -300,7 +329,8 @@ def _localise(wall: np.ndarray, off_min: np.ndarray, ok: np.ndarray, tz: str) ->
     has_off = ok & (off_min != _NAT)
     local = np.where(ok & ~has_off, wall, _NAT).view("datetime64[ns]")
     out = pd.DatetimeIndex(local).tz_localize(
-        tz, ambiguous=np.ones(len(local), dtype=bool), nonexistent=pd.Timedelta(hours=1))
+        tz, ambiguous=np.ones(len(local), dtype=bool), nonexistent=pd.Timedelta(hours=1)
+    )
     if has_off.any():
         utc = np.where(has_off, wall - off_min * 60 * 1_000_000_000, _NAT).view("datetime64[ns]")
         from_off = pd.DatetimeIndex(utc).tz_localize("UTC").tz_convert(tz)

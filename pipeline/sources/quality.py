@@ -38,8 +38,15 @@ def unmapped_categories(events: pd.DataFrame, cfg) -> dict[str, Counter]:
     return out
 
 
-def quality_summary(rows_read: dict, events: pd.DataFrame, rejected: pd.DataFrame,
-                    unmapped: dict[str, Counter] | None = None, *, cfg=None, exports: dict | None = None) -> dict:
+def quality_summary(
+    rows_read: dict,
+    events: pd.DataFrame,
+    rejected: pd.DataFrame,
+    unmapped: dict[str, Counter] | None = None,
+    *,
+    cfg=None,
+    exports: dict | None = None,
+) -> dict:
     """Summary per partner and in total; raises AssertionError if a file's rows do not add up.
 
     ``rows_read`` maps (partner, file) -> rows read. ``exports`` (optional) maps the same keys
@@ -48,10 +55,15 @@ def quality_summary(rows_read: dict, events: pd.DataFrame, rejected: pd.DataFram
     accepted = _counts(events)
     rejected_n = _counts(rejected)
     _check_conservation(rows_read, accepted, rejected_n)
-    partners = sorted({p for p, _ in rows_read} | set(_partners(events)) | set(_partners(rejected)),
-                      key=_partner_order(cfg))
-    out = {p: _partner_summary(p, rows_read, accepted, rejected_n, events, rejected,
-                               (unmapped or {}).get(p, Counter()), cfg, exports or {}) for p in partners}
+    partners = sorted(
+        {p for p, _ in rows_read} | set(_partners(events)) | set(_partners(rejected)), key=_partner_order(cfg)
+    )
+    out = {
+        p: _partner_summary(
+            p, rows_read, accepted, rejected_n, events, rejected, (unmapped or {}).get(p, Counter()), cfg, exports or {}
+        )
+        for p in partners
+    }
     return {"partners": out, "totals": _totals(out)}
 
 
@@ -70,14 +82,20 @@ def format_summary(summary: dict) -> str:
     def line(r):
         return "  ".join(c.ljust(width[0]) if i == 0 else c.rjust(width[i]) for i, c in enumerate(r))
 
-    lines = [line(head), "  ".join("-" * w for w in width), *map(line, rows[:-1]),
-             "  ".join("-" * w for w in width), line(rows[-1])]
+    lines = [
+        line(head),
+        "  ".join("-" * w for w in width),
+        *map(line, rows[:-1]),
+        "  ".join("-" * w for w in width),
+        line(rows[-1]),
+    ]
     for p in summary["partners"].values():
         lines.extend(_details(p))
     return "\n".join(lines)
 
 
 # -- counting -----------------------------------------------------------------------------------
+
 
 def _counts(frame: pd.DataFrame) -> Counter:
     if frame is None or not len(frame):
@@ -99,8 +117,10 @@ def _check_conservation(rows_read: dict, accepted: Counter, rejected: Counter) -
     for key in set(rows_read) | set(accepted) | set(rejected):
         read, acc, rej = _rows(rows_read.get(key, 0)), accepted.get(key, 0), rejected.get(key, 0)
         if read != acc + rej:
-            raise AssertionError(f"row conservation violated for partner {key[0]}, file {key[1]}: "
-                                 f"{read} rows read but {acc} accepted + {rej} rejected")
+            raise AssertionError(
+                f"row conservation violated for partner {key[0]}, file {key[1]}: "
+                f"{read} rows read but {acc} accepted + {rej} rejected"
+            )
 
 
 def _rows(value) -> int:
@@ -204,25 +224,38 @@ def _totals(partners: dict) -> dict:
 
 # -- text ---------------------------------------------------------------------------------------
 
+
 def _table_row(label: str, p: dict) -> tuple[str, ...]:
     share = "–" if p["geocoded_share"] is None else f"{100 * p['geocoded_share']:.1f} %"
-    return (label, str(p["rows_read"]), str(p["accepted"]), str(p["rejected"]), share,
-            str(p["duplicates_cross_partner"]))
+    return (
+        label,
+        str(p["rows_read"]),
+        str(p["accepted"]),
+        str(p["rejected"]),
+        share,
+        str(p["duplicates_cross_partner"]),
+    )
 
 
 def _details(p: dict) -> list[str]:
     out = []
     if p["rejected_by_reason"]:
-        out.append(f"{p['label']} – avvisade: " + ", ".join(
-            f"{REASONS.get(code, code).lower()} ({code}) {n}" for code, n in p["rejected_by_reason"].items()))
+        out.append(
+            f"{p['label']} – avvisade: "
+            + ", ".join(
+                f"{REASONS.get(code, code).lower()} ({code}) {n}" for code, n in p["rejected_by_reason"].items()
+            )
+        )
     if p["unmapped_categories"]:
-        out.append(f"{p['label']} – okända kategorier (→ Övrigt): " + ", ".join(
-            f"'{raw}' {n}" for raw, n in p["unmapped_categories"].items()))
+        out.append(
+            f"{p['label']} – okända kategorier (→ Övrigt): "
+            + ", ".join(f"'{raw}' {n}" for raw, n in p["unmapped_categories"].items())
+        )
     if p.get("unmapped_sensitive"):
-        out.append(f"{p['label']} – okända kategorier som ser känsliga ut (behandlas som känsliga, "
-                   "visas aldrig som punkter): " + ", ".join(
-                       f"'{raw}' {n}" for raw, n in p["unmapped_sensitive"].items()))
+        out.append(
+            f"{p['label']} – okända kategorier som ser känsliga ut (behandlas som känsliga, "
+            "visas aldrig som punkter): " + ", ".join(f"'{raw}' {n}" for raw, n in p["unmapped_sensitive"].items())
+        )
     if p.get("not_read"):
-        out.append(f"{p['label']} – inte lästa: " + ", ".join(
-            f"{f['file']} ({f['reason']})" for f in p["not_read"]))
+        out.append(f"{p['label']} – inte lästa: " + ", ".join(f"{f['file']} ({f['reason']})" for f in p["not_read"]))
     return out

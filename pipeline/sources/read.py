@@ -49,14 +49,16 @@ _PLAUSIBLE = frozenset("åäöÅÄÖéÉèÈëüÜáÁàÀâíóúñçøØæÆ�
 #: Valid multi-byte UTF-8 sequences (a cp1252 or Mac Roman file practically never has one).
 _UTF8_SEQUENCE = re.compile(
     rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
-    rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}|\xf4[\x80-\x8f][\x80-\xbf]{2}")
+    rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}|\xf4[\x80-\x8f][\x80-\xbf]{2}"
+)
 #: Signs of text decoded with the wrong encoding: the replacement character and C1 controls;
 #: UTF-8 read as Windows-1252 ("SkadegÃ¶relse"); Mac Roman read as Windows-1252 ("Skadegšrelse");
 #: Windows-1252 read as Mac Roman ("Skadegˆrelse").
 _MOJIBAKE = re.compile(
     "[\ufffd\x80-\x9fŠšŒŽ‰ˆƒ≈÷]"
     "|[ÃÂ][\x80-\xbf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013\u2014"
-    "\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]")
+    "\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]"
+)
 #: Mapped fields not checked for mis-decoded text (free text is dropped or redacted anyway).
 _UNCHECKED_FIELDS = ("description",)
 #: Name of the codec error handler that decodes the bytes UTF-8 rejects as Windows-1252.
@@ -90,8 +92,9 @@ class RawExport:
         return len(self.frame)
 
 
-def expand_files(pattern: str | list[str], base_dir: Path, *, partner: str | None = None,
-                 root: Path | None = None) -> list[Path]:
+def expand_files(
+    pattern: str | list[str], base_dir: Path, *, partner: str | None = None, root: Path | None = None
+) -> list[Path]:
     """Files matching ``pattern`` (relative to ``base_dir``, or absolute; ``**`` recurses), sorted.
 
     ``pattern`` may be a list of patterns. With ``root`` (the raw folder), a pattern, a file or a
@@ -115,8 +118,11 @@ def expand_files(pattern: str | list[str], base_dir: Path, *, partner: str | Non
     files = list(dict.fromkeys(files))
     if not files:
         shown = pattern if isinstance(pattern, str) else ", ".join(patterns)
-        raise InputError(f"no file matches {shown!r} (looked in {base_dir}); put the exports there "
-                         f"or fix `partners.{partner or '<name>'}.files` in config.yaml", partner=partner)
+        raise InputError(
+            f"no file matches {shown!r} (looked in {base_dir}); put the exports there "
+            f"or fix `partners.{partner or '<name>'}.files` in config.yaml",
+            partner=partner,
+        )
     return files
 
 
@@ -134,17 +140,22 @@ def _static_prefix(pattern: str) -> str:
 def _check_pattern_inside(pattern: str, full: str, root: Path, partner: str | None) -> None:
     folder = Path(_static_prefix(full)).resolve()
     if not _within(folder, root.resolve()):
-        raise InputError(f"`partners.{partner or '<name>'}.files` ({pattern!r}) points outside the raw folder "
-                         f"({root}); exports are read only from there, so put them in a folder inside it",
-                         partner=partner)
+        raise InputError(
+            f"`partners.{partner or '<name>'}.files` ({pattern!r}) points outside the raw folder "
+            f"({root}); exports are read only from there, so put them in a folder inside it",
+            partner=partner,
+        )
 
 
 def _check_file_inside(path: Path, root: Path, base_dir: Path, partner: str | None) -> None:
     if not _within(path.resolve(), root.resolve()):
         what = "is a link that leads" if path.is_symlink() or any(p.is_symlink() for p in path.parents) else "lies"
-        raise InputError(f"{what} outside the raw folder ({root}); it was not read. Copy the export itself "
-                         "into the partner's folder instead of linking to it", partner=partner,
-                         file=_shown(path, base_dir))
+        raise InputError(
+            f"{what} outside the raw folder ({root}); it was not read. Copy the export itself "
+            "into the partner's folder instead of linking to it",
+            partner=partner,
+            file=_shown(path, base_dir),
+        )
 
 
 def _within(path: Path, folder: Path) -> bool:
@@ -260,12 +271,17 @@ def check_decoded(frame: pd.DataFrame, pcfg: Partner, encoding: str, where: dict
         if hit.any():
             i = hit.to_numpy().nonzero()[0][0]
             shown = redact(values.iloc[i])[:60]
-            raise InputError(f"{shown!r} looks like text decoded with the wrong encoding (read as {encoding}); "
-                             "save the export as UTF-8, or set the partner's `encoding` in config.yaml",
-                             line=int(frame["_line"].iloc[i]), column=column, **where)
+            raise InputError(
+                f"{shown!r} looks like text decoded with the wrong encoding (read as {encoding}); "
+                "save the export as UTF-8, or set the partner's `encoding` in config.yaml",
+                line=int(frame["_line"].iloc[i]),
+                column=column,
+                **where,
+            )
 
 
 # --- decoding ---------------------------------------------------------------------------------
+
 
 def _cp1252_char(b: int) -> str:
     # cp1252 leaves five bytes undefined (0x81, 0x8D, 0x8F, 0x90, 0x9D); those map like latin-1
@@ -276,7 +292,7 @@ def _cp1252_char(b: int) -> str:
 def _cp1252_fallback(err: UnicodeDecodeError):
     """Codec error handler: the bytes UTF-8 rejects, as Windows-1252 -- one byte at a time, so
     the valid UTF-8 around them (on the same line too) is never decoded again another way."""
-    return "".join(_cp1252_char(b) for b in err.object[err.start:err.end]), err.end
+    return "".join(_cp1252_char(b) for b in err.object[err.start : err.end]), err.end
 
 
 codecs.register_error(_FALLBACK, _cp1252_fallback)
@@ -302,7 +318,7 @@ def decode_bytes(data: bytes, encoding: str, where: dict) -> tuple[str, str]:
         return _decode_strict(data, encoding, where), encoding
     _refuse_non_text(data, where)
     if data.startswith(_BOM):
-        rest = data[len(_BOM):]
+        rest = data[len(_BOM) :]
         if _is_utf8(rest):
             return rest.decode("utf-8"), "utf-8-sig"
         return rest.decode("utf-8", errors=_FALLBACK), "mixed"  # the BOM says UTF-8, yet some bytes are not
@@ -315,11 +331,18 @@ def decode_bytes(data: bytes, encoding: str, where: dict) -> tuple[str, str]:
 
 def _refuse_non_text(data: bytes, where: dict) -> None:
     if data.startswith(b"PK\x03\x04"):
-        raise InputError("is an Excel workbook or another zip file, not a CSV text file; give it the .xlsx "
-                         "name it has, or export CSV from Excel", line=1, **where)
+        raise InputError(
+            "is an Excel workbook or another zip file, not a CSV text file; give it the .xlsx "
+            "name it has, or export CSV from Excel",
+            line=1,
+            **where,
+        )
     if data.startswith((b"\xff\xfe", b"\xfe\xff")) or data[:2000].count(b"\x00") > 10:
-        raise InputError("is UTF-16 text (Excel's 'Unicode text'), which lagesbild does not read; save it as "
-                         "'CSV UTF-8' instead", line=1, **where)
+        raise InputError(
+            "is UTF-16 text (Excel's 'Unicode text'), which lagesbild does not read; save it as 'CSV UTF-8' instead",
+            line=1,
+            **where,
+        )
 
 
 def _evidence(text: str) -> tuple[int, int]:
@@ -331,7 +354,7 @@ def _evidence(text: str) -> tuple[int, int]:
 
 def _single_byte(data: bytes, where: dict) -> tuple[str, str]:
     """The single-byte encoding with the best evidence; refused when none reads as Swedish."""
-    mac_line_ends = b"\r" in data and b"\n" not in data   # classic Mac OS: CR alone
+    mac_line_ends = b"\r" in data and b"\n" not in data  # classic Mac OS: CR alone
     scored = []
     for i, name in enumerate(SINGLE_BYTE):
         text = "".join(_cp1252_char(b) for b in data) if name == "cp1252" else data.decode(name)
@@ -341,9 +364,13 @@ def _single_byte(data: bytes, where: dict) -> tuple[str, str]:
     score, _, _, name, text, good, bad = max(scored)
     if bad and good <= bad:
         first = next(i for i, b in enumerate(data) if b > 0x7F)
-        raise InputError(f"cannot tell the text encoding: neither Windows-1252 nor Mac Roman reads it as Swedish "
-                         f"text (byte 0x{data[first]:02x}); save the export as UTF-8 or set the partner's "
-                         "`encoding` in config.yaml", line=data.count(b"\n", 0, first) + 1, **where)
+        raise InputError(
+            f"cannot tell the text encoding: neither Windows-1252 nor Mac Roman reads it as Swedish "
+            f"text (byte 0x{data[first]:02x}); save the export as UTF-8 or set the partner's "
+            "`encoding` in config.yaml",
+            line=data.count(b"\n", 0, first) + 1,
+            **where,
+        )
     return text, name
 
 
@@ -360,11 +387,16 @@ def _decode_strict(data: bytes, encoding: str, where: dict) -> str:
         return data.decode(encoding)
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
-        raise InputError(f"cannot be read as {encoding} (byte 0x{data[err.start]:02x}); "
-                         "set `encoding: auto` for this partner in config.yaml", line=line, **where) from None
+        raise InputError(
+            f"cannot be read as {encoding} (byte 0x{data[err.start]:02x}); "
+            "set `encoding: auto` for this partner in config.yaml",
+            line=line,
+            **where,
+        ) from None
 
 
 # --- delimiter and header ---------------------------------------------------------------------
+
 
 def sniff_delimiter(header_line: str, wanted: list[str]) -> str:
     """The delimiter whose header split contains all ``wanted`` names; else the one giving most fields.
@@ -395,25 +427,37 @@ def _check_header(names: list[str], wanted: list[str], header_line: int, where: 
             dups.append(n)
         seen.add(n)
     if dups:
-        raise InputError(f"duplicate column name(s) {sorted(set(dups))} in the header; rename them in the export",
-                         line=header_line, **where)
+        raise InputError(
+            f"duplicate column name(s) {sorted(set(dups))} in the header; rename them in the export",
+            line=header_line,
+            **where,
+        )
     reserved = [n for n in names if n in META_COLUMNS]
     if reserved:
-        raise InputError(f"column name(s) {reserved} are reserved; rename them in the export",
-                         line=header_line, **where)
+        raise InputError(
+            f"column name(s) {reserved} are reserved; rename them in the export", line=header_line, **where
+        )
     missing = [c for c in dict.fromkeys(wanted) if c not in seen]
     garbled = [n for n in names if _MOJIBAKE.search(n)]
     if missing and garbled:
-        raise InputError(f"configured column(s) {missing} not in the header, which reads {garbled} (text decoded with "
-                         "the wrong encoding); save the export as UTF-8, or set the partner's `encoding` in "
-                         "config.yaml", line=header_line, **where)
+        raise InputError(
+            f"configured column(s) {missing} not in the header, which reads {garbled} (text decoded with "
+            "the wrong encoding); save the export as UTF-8, or set the partner's `encoding` in "
+            "config.yaml",
+            line=header_line,
+            **where,
+        )
     if missing:
-        raise InputError(f"configured column(s) {missing} not in the header; columns found: {names}. "
-                         f"Fix `partners.{where['partner']}.columns` in config.yaml or the export",
-                         line=header_line, **where)
+        raise InputError(
+            f"configured column(s) {missing} not in the header; columns found: {names}. "
+            f"Fix `partners.{where['partner']}.columns` in config.yaml or the export",
+            line=header_line,
+            **where,
+        )
 
 
 # --- records ----------------------------------------------------------------------------------
+
 
 class _LineTap:
     """Iterates physical lines for csv.reader and remembers those consumed since the last take()."""
@@ -475,8 +519,9 @@ def _split_if_broken(fields, lines, first, n_cols, delimiter):
     record = [(fields, first, _strip_eol("".join(lines)))]
     if len(lines) < 2 or _count_ok(fields, n_cols):
         return record
-    singles = [(next(csv.reader([ln], delimiter=delimiter), []), first + i, _strip_eol(ln))
-               for i, ln in enumerate(lines)]
+    singles = [
+        (next(csv.reader([ln], delimiter=delimiter), []), first + i, _strip_eol(ln)) for i, ln in enumerate(lines)
+    ]
     singles = [s for s in singles if not _is_blank(s[0])]
     if any(_count_ok(f, n_cols) for f, _, _ in singles):
         return singles
@@ -513,8 +558,11 @@ def _to_frame(header: list[str], rows: list[tuple[list[str], int, str]]) -> pd.D
         lines.append(line)
         raws.append(raw)
         faults.append(fault)
-    frame = pd.DataFrame(values, columns=header, dtype="str") if values else \
-        pd.DataFrame({h: pd.Series(dtype="str") for h in header})
+    frame = (
+        pd.DataFrame(values, columns=header, dtype="str")
+        if values
+        else pd.DataFrame({h: pd.Series(dtype="str") for h in header})
+    )
     frame["_line"] = np.asarray(lines, dtype="int64")
     frame["_raw"] = pd.Series(raws, dtype="str")
     frame["_fault"] = pd.Series(faults, dtype="str")

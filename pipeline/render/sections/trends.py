@@ -34,9 +34,15 @@ def build(ctx) -> dict | None:
     if not weeks:
         return None
     panels = group_panels(series, ctx.cfg, weeks)
-    return {"chart": Markup(panels_svg(panels, weeks, ctx.week)), "first": weeks[0], "week": ctx.week,
-            "n_weeks": len(weeks), "panels": [{"key": p["key"], "label": p["label"], "n_week": p["values"][-1],
-                                                 "total": sum(p["values"])} for p in panels]}
+    return {
+        "chart": Markup(panels_svg(panels, weeks, ctx.week)),
+        "first": weeks[0],
+        "week": ctx.week,
+        "n_weeks": len(weeks),
+        "panels": [
+            {"key": p["key"], "label": p["label"], "n_week": p["values"][-1], "total": sum(p["values"])} for p in panels
+        ],
+    }
 
 
 def group_panels(series, cfg, weeks: list[str]) -> list[dict]:
@@ -55,9 +61,19 @@ def panels_svg(panels: list[dict], weeks: list[str], week: str) -> str:
     ncols = 3
     nrows = -(-len(panels) // ncols)
     x = list(range(len(weeks)))
-    ticks = [i for i, w in enumerate(weeks) if i == 0 or i == len(weeks) - 1 or w.endswith(("W01", "W14", "W27", "W40"))]
-    with plt.rc_context({"svg.fonttype": "none", "svg.hashsalt": "lagesbild", "text.parse_math": False,
-                         "font.size": 7, "axes.spines.top": False, "axes.spines.right": False}):
+    ticks = [
+        i for i, w in enumerate(weeks) if i == 0 or i == len(weeks) - 1 or w.endswith(("W01", "W14", "W27", "W40"))
+    ]
+    with plt.rc_context(
+        {
+            "svg.fonttype": "none",
+            "svg.hashsalt": "lagesbild",
+            "text.parse_math": False,
+            "font.size": 7,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+        }
+    ):
         fig, axes = plt.subplots(nrows, ncols, figsize=(7.2, 1.45 * nrows + 0.3), squeeze=False)
         for ax, p in zip(axes.ravel(), panels):
             ax.plot(x, p["values"], color=p["color"], linewidth=1.2)
@@ -67,7 +83,7 @@ def panels_svg(panels: list[dict], weeks: list[str], week: str) -> str:
             ax.set_title(p["label"], fontsize=7.5, loc="left")
             ax.set_ylim(bottom=0)
             ax.set_xticks(ticks, [f"v. {int(weeks[i].split('-W')[1])}" for i in ticks])
-        for ax in axes.ravel()[len(panels):]:
+        for ax in axes.ravel()[len(panels) :]:
             ax.set_visible(False)
         return _svg(fig)
 
@@ -79,7 +95,7 @@ def _svg(fig) -> str:
     fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     plt.close(fig)
     svg = buf.getvalue()
-    svg = svg[svg.index("<svg"):]
+    svg = svg[svg.index("<svg") :]
     svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.DOTALL)
     return re.sub(r'\s+xmlns(:xlink)?="[^"]*"', "", svg)
 
