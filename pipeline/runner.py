@@ -52,6 +52,7 @@ from pipeline.render.period_report import render_period_report
 from pipeline.render.report import render_report
 from pipeline.render.summary import headline
 from pipeline.sources.geocode import Gazetteer
+from pipeline.sources.interventions import load_register
 from pipeline.sources.normalise import normalise_partner
 from pipeline.sources.quality import format_summary, with_not_read
 from pipeline.sources.read import expand_files, not_read_files, read_export
@@ -258,8 +259,9 @@ def _events_of(product, cfg, events, week: str):
 
 
 def load_interventions(cfg, ref: Reference) -> pd.DataFrame | None:
-    """The accepted rows of the interventions register, or None when none is configured."""
-    return None
+    """The accepted rows of the interventions register (its public summary in
+    ``attrs["quality"]``), or None when config.yaml has no ``interventions:`` block."""
+    return load_register(cfg, ref)
 
 
 def _build_week(cfg, events, week, ref: Reference, ingest: IngestResult, hashes, interventions) -> Path:
@@ -351,6 +353,8 @@ def week_fingerprint(cfg, hashes: dict[str, str], interventions, week: str) -> s
         h.update("".join(f"{w}:{hashes.get(w, '-')};" for w in weeks).encode())
         if "interventions" in product.inputs and interventions is not None:
             h.update(pd.util.hash_pandas_object(interventions.astype(str), index=False).values.tobytes())
+            # a new bad row changes only the register's summary: it must rebuild the week too
+            h.update(json.dumps(interventions.attrs.get("quality"), sort_keys=True, default=str).encode())
     return h.hexdigest()
 
 
