@@ -10,6 +10,7 @@ densest 0.1 % of cells are among the densest 0.5 %), so one footprint stands for
 Overlap means a shared area: zones are made of whole grid cells, and two zones that only
 touch along a cell edge are neighbours, not the same place.
 
+>>> import geopandas as gpd
 >>> from shapely.geometry import box
 >>> history = {"2026-W46": {"alla": box(0, 0, 10, 10)}, "2026-W44": {"alla": box(20, 0, 30, 10)}}
 >>> t = gpd.GeoDataFrame({"time_of_day": ["alla", "alla"]}, geometry=[box(5, 5, 15, 15), box(10, 0, 20, 10)])
