@@ -42,20 +42,10 @@ ROWS = int(os.environ.get("LAGESBILD_NATIONAL_ROWS", "3000000"))
 NEW_ROWS = 30_000
 WEEKS = 104
 SEED = 14
+from pipeline.demo import POLISEN_COLUMNS  # noqa: E402
+
 CHROMIUM = "/usr/bin/chromium"
-HEADER = [
-    "Diarienr",
-    "Brottskod",
-    "Brottsbenämning",
-    "Från datum",
-    "Från kl",
-    "Till datum",
-    "Till kl",
-    "Gatuadress",
-    "Ort",
-    "X-koord",
-    "Y-koord",
-]
+HEADER = POLISEN_COLUMNS  # the demo police export's headers: one definition
 #: Police categories drawn for the generated rows (none sensitive: they would only be counted).
 CATEGORIES = [
     "Skadegörelse",

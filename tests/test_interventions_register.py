@@ -14,6 +14,7 @@ import pytest
 import shapely
 
 from pipeline.config import Interventions, load_config
+from pipeline.demo import REGISTER_COLUMNS
 from pipeline.errors import ConfigError, InputError
 from pipeline.io.reference import load_areas, municipality_boundary
 from pipeline.sources import interventions as reg
@@ -21,22 +22,7 @@ from pipeline.sources.excel import read_xlsx, serial_to_date
 from pipeline.sources.geocode import Gazetteer
 from tests.conftest import ROOT
 
-HEADER = [
-    "Insats-id",
-    "Insats",
-    "Typ",
-    "Ansvarig",
-    "Start",
-    "Slut",
-    "Område",
-    "Plats",
-    "Radie (m)",
-    "X",
-    "Y",
-    "Zon",
-    "Problem",
-    "Kommentar",
-]
+HEADER = REGISTER_COLUMNS  # the demo register's headers: one definition
 
 
 class _Ref:
