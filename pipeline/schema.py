@@ -6,6 +6,8 @@ Every stage after ingest takes and returns frames with exactly these columns
 
 from __future__ import annotations
 
+import functools
+
 import geopandas as gpd
 import pandas as pd
 
@@ -137,7 +139,12 @@ GEOCODE_METHODS = ("coordinates", "exact", "fuzzy", "street_centroid", "place")
 
 
 def empty_events():
-    """An empty events GeoDataFrame with the canonical columns and dtypes."""
+    """An empty events GeoDataFrame with the canonical columns and dtypes (a fresh copy)."""
+    return _EMPTY_EVENTS().copy()
+
+
+@functools.cache
+def _EMPTY_EVENTS():  # noqa: N802 - a constant, built once on first use (a GeoDataFrame costs ms)
     data = {c: pd.Series(dtype=_pandas_dtype(t)) for c, (t, _) in EVENT_COLUMNS.items() if c != "geometry"}
     return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries([], crs="EPSG:3006"), crs="EPSG:3006")
 

@@ -312,3 +312,52 @@ def test_files_not_read_are_listed_with_a_reason(tmp_path):
     }
     assert "Excel" in got["data/raw/kommunen/v48.xlsx"] and ".xls" in got["data/raw/kommunen/v46.xls"]
     assert "trasig länk" in got["data/raw/kommunen/gone.csv"]
+
+
+# -- the fast reader agrees with the exact one -------------------------------------------------
+
+_CLEAN = (HEADER + "\n" + "\n".join(ROWS) + "\n").encode()
+FAST_CASES = {
+    # taken by the fast reader
+    "clean": (_CLEAN, True),
+    "crlf": (_CLEAN.replace(b"\n", b"\r\n"), True),
+    "no final newline": (_CLEAN.rstrip(b"\n"), True),
+    "empty lines between": (_CLEAN.replace(b"\n5000-K1002", b"\n\n\r\n5000-K1002"), True),
+    "trailing delimiter": (b"\n".join(ln + b";" for ln in _CLEAN.splitlines()) + b"\n", True),
+    "blank and null fields": ((HEADER + "\n5000-K1;;;;;\n;Klotter;2026-11-17;;;\n").encode(), True),
+    "cp1252 bytes": ((HEADER + "\n" + "\n".join(ROWS) + "\n").encode("cp1252"), True),
+    "mid-file BOM": (_CLEAN + b"\xef\xbb\xbf" + ROWS[0].encode() + b"\n", True),
+    # left to the exact reader, which must then be the one that reads them
+    "quoted field": ((HEADER + '\n5000-K1;"Stöld; grov";2026-11-16;;;\n').encode(), False),
+    "short row": (_CLEAN + b"5000-K9;Klotter\n", False),
+    "long row": (_CLEAN + b"5000-K9;Klotter;2026-11-16;;;;x\n", False),
+    "value after trailing delimiter": (
+        b"\n".join(ln + b";" for ln in _CLEAN.splitlines()) + b"\n5000-K9;a;b;c;d;e;f\n",
+        False,
+    ),
+    "whitespace-only line": (_CLEAN + b"   \n" + ROWS[0].encode() + b"\n", False),
+    "row of blanks": (_CLEAN + b" ; ;\t; ; ; \n", False),
+    "lone carriage return": (_CLEAN.replace(b"\n", b"\r"), False),
+    "overlong field": (_CLEAN + ("5000-K9;" + "x" * 10_001 + ";2026-11-16;;;\n").encode(), False),
+    "blank first line": (b"\n" + _CLEAN, False),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FAST_CASES))
+def test_fast_reader_gives_exactly_the_exact_readers_rows(tmp_path, case):
+    """pyarrow's reader (national exports) takes a file only where it gives the exact reader's
+    frame: the same columns, values, dtypes, line numbers, raw texts and faults."""
+    from pipeline.sources.read import _norm_name, _utf8_bytes, fast_records, parse_records
+
+    data, taken = FAST_CASES[case]
+    text, encoding = decode_bytes(data, "auto", {})
+    text = text.replace("\n\ufeff", "\n")
+    wanted = [_norm_name(c) for c in POLIS_COLUMNS.values()]
+    fast = fast_records(_utf8_bytes(data, text, encoding), ";", wanted, {})
+    exact = parse_records(text, ";", wanted, {})
+    assert (fast is not None) == taken
+    if fast is not None:
+        pd.testing.assert_frame_equal(fast, exact)
+    # and read_export, whichever reader it used, gives the exact frame
+    raw = read_export(write(tmp_path, "x.csv", data), "polisen", polis(), "x.csv")
+    pd.testing.assert_frame_equal(raw.frame, exact)

@@ -158,8 +158,11 @@ def week_hashes(events) -> dict[str, str]:
 
 
 def _week_hash(sel) -> str:
-    sel = sel.sort_values("event_id")
-    h = hashlib.sha256(pd.util.hash_pandas_object(sel[FINGERPRINT_COLUMNS].astype(str), index=False).values.tobytes())
+    sel = sel.sort_values("event_id", kind="stable")
+    # times as UTC nanoseconds and the rest as text: no per-row formatting of timestamps
+    plain = sel[FINGERPRINT_COLUMNS].astype({c: "string" for c in FINGERPRINT_COLUMNS if c != "occurred_at"})
+    plain["occurred_at"] = pd.DatetimeIndex(sel["occurred_at"]).as_unit("ns").asi8
+    h = hashlib.sha256(pd.util.hash_pandas_object(plain, index=False).to_numpy().tobytes())
     h.update(b"".join(sel.geometry.to_wkb()))
     return h.hexdigest()
 

@@ -165,7 +165,7 @@ def cross_partner_duplicates(events: pd.DataFrame, distance_m: float, minutes: f
     """
     n = len(events)
     result = np.full(n, "", dtype=object)
-    if n < 2:
+    if n < 2 or events["source"].nunique() < 2:  # one partner alone has no cross-partner duplicate
         return pd.Series(result, index=events.index, dtype="string")
     x, y = events.geometry.x.to_numpy(), events.geometry.y.to_numpy()
     t = pd.DatetimeIndex(events["occurred_at"]).as_unit("ns").asi8  # UTC ns: DST cannot bite

@@ -24,10 +24,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pandas.core.util.hashing import combine_hash_arrays
 
 from pipeline.config import Config
 from pipeline.errors import InputError
-from pipeline.privacy import installation_key, keyed_id, redact, sensitive_category_for
+from pipeline.privacy import installation_key, keyed_ids, redact, sensitive_category_for
 from pipeline.schema import EVENT_COLUMNS, REASONS, REJECTED_COLUMNS
 from pipeline.sources.coords import to_sweref
 from pipeline.sources.parse import NULL_TOKENS, check_window, day_month_order, parse_datetimes, parse_numbers
@@ -68,21 +69,32 @@ def normalise_partner(
     ok = rej.reason.isna().to_numpy()
     key = id_key if id_key is not None else installation_key(cfg.path(cfg.paths.secret))
     events = _build_events(
-        frame[ok],
+        _where(frame, ok),
         text,
         partner,
         source_file,
         cfg,
-        category[ok],
-        occurred[ok],
-        occurred_end[ok],
-        place[ok],
-        loc[ok],
+        _where(category, ok),
+        _where(occurred, ok),
+        _where(occurred_end, ok),
+        _where(place, ok),
+        _where(loc, ok),
         keep_text=cfg.keeps_free_text(partner),
         key=key,
     )
     rejected = _build_rejected(frame[~ok], rej, partner, source_file)
     return events, rejected
+
+
+def _where(data, mask: np.ndarray):
+    """``data[mask]``, without copying every column when the mask keeps every row (the
+    usual case; a copy of millions of strings costs seconds)."""
+    return data if mask.all() else data[mask]
+
+
+def _at(s: pd.Series, idx: pd.Index) -> pd.Series:
+    """``s[idx]``, without a copy when ``idx`` is all of ``s``'s index."""
+    return s if s.index.equals(idx) else s[idx]
 
 
 def unmapped_mask(events: pd.DataFrame, cfg: Config) -> pd.Series:
@@ -150,13 +162,32 @@ def _text(s: pd.Series, null_markers: bool = False) -> pd.Series:
 
     NFC because Mac exports may write 'å' decomposed.
     """
-    s = s.astype("string").fillna("").str.strip().str.normalize("NFC")
+    return per_distinct(s.astype("string").fillna(""), lambda u: _clean_text(u, null_markers))
+
+
+def _clean_text(s: pd.Series, null_markers: bool) -> pd.Series:
+    s = s.str.strip().str.normalize("NFC")
     return s.mask(s.str.lower().isin(NULL_TOKENS), "") if null_markers else s
+
+
+def per_distinct(s: pd.Series, fn) -> pd.Series:
+    """``fn(s)``, computed once per distinct value of ``s``: an export repeats its values (a
+    national file has millions of rows but few distinct categories, towns or places), and
+    the string functions cost per value. ``fn`` must map each value on its own.
+
+    >>> per_distinct(pd.Series(["a ", "b", "a "], dtype="string"), lambda u: u.str.strip()).tolist()
+    ['a', 'b', 'a']
+    """
+    codes, uniques = pd.factorize(s, use_na_sentinel=False)
+    if len(uniques) == len(s):
+        return fn(s)
+    mapped = fn(pd.Series(uniques, dtype=s.dtype))
+    return pd.Series(mapped.array.take(codes), index=s.index, name=s.name)
 
 
 def _squash(s: pd.Series) -> pd.Series:
     """Collapse runs of whitespace to one space ('Storgatan  12 ' -> 'Storgatan 12')."""
-    return s.str.replace(r"\s+", " ", regex=True).str.strip()
+    return per_distinct(s, lambda u: u.str.replace(r"\s+", " ", regex=True).str.strip())
 
 
 class _Rejections:
@@ -533,7 +564,7 @@ def _build_events(
 ) -> gpd.GeoDataFrame:
     idx = frame.index
     taxonomy = cfg.taxonomy
-    source_id = text["source_id"][idx] if "source_id" in text else pd.Series("", index=idx, dtype="string")
+    source_id = _at(text["source_id"], idx) if "source_id" in text else pd.Series("", index=idx, dtype="string")
     iso = occurred.dt.isocalendar()
     hour = occurred.dt.hour.astype("int64")
     bins = np.array(cfg.time_bin_of_hour(), dtype=object)
@@ -546,7 +577,7 @@ def _build_events(
         "category": category,
         "category_group": category.map({k: c.group for k, c in taxonomy.items()}),
         "sensitive": category.map({k: c.sensitive for k, c in taxonomy.items()}).astype("bool"),
-        "source_category": _squash(text["category"][idx]),
+        "source_category": _squash(_at(text["category"], idx)),
         "occurred_at": occurred,
         "occurred_end": occurred_end,
         "iso_week": iso["year"].astype("string") + "-W" + iso["week"].astype("string").str.zfill(2),
@@ -587,7 +618,7 @@ def _event_ids(partner: str, source_id: pd.Series, raw: pd.Series, key: bytes) -
     ['9db54c027beb8b1d']
     """
     values = source_id.where(source_id != "", raw.astype("string").fillna("").str.strip())
-    ids = [keyed_id(key, partner, v) for v in values.tolist()]
+    ids = keyed_ids(key, partner, values.tolist())
     return pd.Series(ids, index=source_id.index, dtype="string")
 
 
@@ -597,16 +628,23 @@ def _content_hash(text: dict[str, pd.Series], idx: pd.Index) -> pd.Series:
     Mapped fields only (not the raw line), so a re-export with another delimiter, encoding
     or changed unmapped columns still counts as the same content.
     """
-    fields = sorted(text)
-    joined = pd.DataFrame({f: _squash(text[f][idx]) for f in fields}, index=idx)
-    hashed = pd.util.hash_pandas_object(joined, index=False) if len(idx) else pd.Series(dtype="uint64")
-    return hashed.astype("uint64")
+    if not len(idx):
+        return pd.Series(dtype="uint64")
+    # pandas' row hash of the squashed fields (hash_pandas_object of their frame), each
+    # column's hashes computed per distinct value
+    hashes = (_distinct_hashes(_squash(_at(text[f], idx))) for f in sorted(text))
+    return pd.Series(combine_hash_arrays(hashes, len(text)), index=idx, dtype="uint64")
+
+
+def _distinct_hashes(s: pd.Series) -> np.ndarray:
+    codes, uniques = pd.factorize(s, use_na_sentinel=False)
+    return pd.util.hash_pandas_object(pd.Series(uniques, dtype=s.dtype), index=False).to_numpy()[codes]
 
 
 def _descriptions(text, idx, keep: bool) -> pd.Series:
     if not keep or "description" not in text:
         return pd.Series("", index=idx, dtype="string")
-    values = text["description"][idx]
+    values = _at(text["description"], idx)
     uniq = {v: redact(v) for v in values.unique()}  # descriptions repeat; redact each once
     return values.map(uniq).astype("string")
 
