@@ -1,4 +1,4 @@
-"""Command line: ``lagesbild ingest | weekly | demo-data``.
+"""Command line: ``lagesbild ingest | weekly | report | backtest | demo-data``.
 
 User mistakes (bad config, bad export, a held lock) print one line and exit 2; a traceback
 means a bug in lagesbild.
@@ -10,6 +10,9 @@ import argparse
 import sys
 
 from pipeline.errors import LagesbildError, output_error
+
+#: Commands that take several --config (one municipality each) and run them in parallel.
+MULTI = ("ingest", "weekly")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,13 +27,29 @@ def build_parser() -> argparse.ArgumentParser:
         ("report", "write the report of a quarter or a year from the weekly archives"),
     ):
         cmd = sub.add_parser(name, help=text, description=text)
-        cmd.add_argument("--config", default="config.yaml", help="path to config.yaml (default: %(default)s)")
+        if name in MULTI:
+            cmd.add_argument(
+                "--config",
+                action="append",
+                help="path to config.yaml (default: config.yaml); give it several times to run several "
+                "municipalities in parallel processes, each under its own lock",
+            )
+            cmd.add_argument(
+                "--jobs", type=int, help="with several --config: processes at once (default: one per core)"
+            )
+        else:
+            cmd.add_argument("--config", default="config.yaml", help="path to config.yaml (default: %(default)s)")
         if name == "weekly":
             cmd.add_argument("--week", help="ISO week, e.g. 2026-W47 (default: latest complete week in the data)")
             cmd.add_argument(
                 "--backfill",
                 action="store_true",
                 help="also build every earlier week in the data that has no archive yet",
+            )
+            cmd.add_argument(
+                "--rebuild",
+                action="store_true",
+                help="build the week even when its archive, map and report are current",
             )
         if name == "report":
             cmd.add_argument("--period", required=True, help="a quarter (2026-Q3) or a year (2026)")
@@ -62,6 +81,13 @@ def main(argv: list[str] | None = None) -> int:
 def _dispatch(args) -> int:
     if args.command == "backtest":
         return _backtest(args)
+    if args.command in MULTI:
+        configs = args.config or ["config.yaml"]
+        if len(configs) > 1:
+            from pipeline.parallel import run_configs  # noqa: PLC0415 - only for several municipalities
+
+            return run_configs(args.command, configs, _shared_args(args), jobs=args.jobs)
+        args.config = configs[0]
     from pipeline.config import load_config  # noqa: PLC0415 - lazy: --help answers before the heavy stack loads
 
     cfg = load_config(args.config)
@@ -72,7 +98,7 @@ def _dispatch(args) -> int:
     elif args.command == "weekly":
         from pipeline.runner import run_weekly  # noqa: PLC0415 - lazy: --help answers before the heavy stack loads
 
-        run_weekly(cfg, week=args.week, backfill=args.backfill)
+        run_weekly(cfg, week=args.week, backfill=args.backfill, rebuild=args.rebuild)
     elif args.command == "report":
         from pipeline.runner import run_period_report  # noqa: PLC0415 - lazy: --help answers before the heavy stack loads
 
@@ -83,6 +109,17 @@ def _dispatch(args) -> int:
         for path in write_demo_data(cfg, seed=args.seed):
             print(path)
     return 0
+
+
+def _shared_args(args) -> list[str]:
+    """The command's options other than --config and --jobs, to pass on to each process."""
+    out = []
+    if getattr(args, "week", None):
+        out += ["--week", args.week]
+    for flag in ("backfill", "rebuild"):
+        if getattr(args, flag, False):
+            out.append(f"--{flag}")
+    return out
 
 
 def _add_backtest(sub) -> None:

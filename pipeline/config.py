@@ -196,6 +196,9 @@ class Emerging(_Strict):
 class MapConfig(_Strict):
     tiles_url: str | None = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     tiles_attribution: str = "&copy; OpenStreetMap-bidragsgivare"
+    #: Above this many drawable events a week's events are drawn as counts per analysis cell
+    #: (one dot per cell and time of day), so a national week's map still opens at once.
+    max_points: int = Field(5000, ge=1)
 
     @field_validator("tiles_url")
     @classmethod

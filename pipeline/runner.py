@@ -27,7 +27,7 @@ from pipeline.analysis.weeks import check_week, latest_complete_week
 from pipeline.config import Config
 from pipeline.errors import LagesbildError, LockedError, output_error
 from pipeline.io import write_text
-from pipeline.io.archive import archive_path, read_archive, run_info_dict, write_archive
+from pipeline.io.archive import archive_path, code_version, read_archive, run_info_dict, write_archive
 from pipeline.io.atomic import crash_point
 from pipeline.io.atomic import remove_stale_temp_files as remove_temp_files
 from pipeline.io.reference import boundary_frame, load_areas, municipality_boundary
@@ -168,18 +168,25 @@ def unread_files(cfg: Config, read: dict[str, list[Path]]) -> dict[str, list[dic
 
 
 def run_weekly(
-    cfg: Config, week: str | None = None, now: pd.Timestamp | None = None, echo=print, backfill: bool = False
+    cfg: Config,
+    week: str | None = None,
+    now: pd.Timestamp | None = None,
+    echo=print,
+    backfill: bool = False,
+    rebuild: bool = False,
 ) -> WeeklyResult:
     """Ingest, analyse ``week`` (default: latest complete week), archive, render; under a lock.
 
     Archived weeks whose inputs changed are rebuilt too; with ``backfill`` every earlier week
-    in the data that has no archive yet is built as well (to start an archive).
+    in the data that has no archive yet is built as well (to start an archive). ``week``
+    itself is skipped when its archive, map and report are current (same inputs, code and
+    quality figures), unless ``rebuild``.
     """
     with run_lock(cfg):
-        return _run_weekly_locked(cfg, week, now, echo, backfill)
+        return _run_weekly_locked(cfg, week, now, echo, backfill, rebuild)
 
 
-def _run_weekly_locked(cfg, week, now, echo, backfill) -> WeeklyResult:
+def _run_weekly_locked(cfg, week, now, echo, backfill, rebuild=False) -> WeeklyResult:
     now = now if now is not None else pd.Timestamp.now(tz=cfg.timezone)
     remove_stale_temp_files(cfg)
     ref = Reference.load(cfg)
@@ -201,7 +208,10 @@ def _run_weekly_locked(cfg, week, now, echo, backfill) -> WeeklyResult:
     stale = [w for w in archived if w != week and _is_stale(cfg, hashes, interventions, w)]
     missing = [w for w in events.weeks if backfill and w < week and w not in archived]
     rebuilt = []
-    todo = sorted({week, *stale, *missing})
+    # The requested week too is built only when something it shows changed: a re-run with no
+    # new file costs the ingest check and this comparison, not the week's analysis.
+    current = not rebuild and week in archived and _up_to_date(cfg, hashes, interventions, week, ingest.public_quality)
+    todo = sorted({*stale, *missing} | (set() if current else {week}))
     # A backfill builds many weeks: show "week n of N" on a terminal (tqdm is off when the
     # output is not a terminal, so logs and tests stay clean).
     for w in tqdm(
@@ -218,6 +228,9 @@ def _run_weekly_locked(cfg, week, now, echo, backfill) -> WeeklyResult:
     if week not in events.weeks:
         echo(f"Obs: inga händelser i vecka {week}.")
     paths, contexts = _render_weeks(cfg, rebuilt, ref.areas, ingest.public_quality)
+    if week not in contexts:  # up to date: its map and report stand; read it for the headline
+        contexts[week] = week_context(cfg, week, areas=ref.areas)
+        paths[week] = (contexts[week].map_path, contexts[week].report_path)
     result = WeeklyResult(week, archive_path(cfg, week), *paths[week], _index_path(cfg), rebuilt)
     echo(f"Arkiv:   {result.archive}")
     echo(f"Karta:   {result.map}")
@@ -278,7 +291,7 @@ def _build_week(cfg, events, week, ref: Reference, ingest: IngestResult, hashes,
         "rows_read": str(ingest.public_quality["totals"]["rows_read"]),
         "rows_accepted": str(ingest.public_quality["totals"]["accepted"]),
         "rows_rejected": str(ingest.public_quality["totals"]["rejected"]),
-        "quality": json.dumps(ingest.public_quality, ensure_ascii=False, sort_keys=True, default=str),
+        "quality": _quality_json(ingest.public_quality),
         "run_started": pd.Timestamp(started, unit="s", tz="UTC").tz_convert(cfg.timezone).isoformat(),
         "run_seconds": f"{time.time() - started:.2f}",
     }
@@ -289,6 +302,8 @@ def _render_weeks(cfg, weeks, areas, quality) -> tuple[dict[str, tuple[Path, Pat
     """Render the built weeks, and their archived neighbours (their prev/next links change),
     and the index (from the newest archived week); returns the paths and the WeekContexts."""
     archived = archived_weeks(cfg)
+    if not weeks and _index_path(cfg).is_file():
+        return {}, {}  # nothing was built: every page on disk is current
     todo = set(weeks)
     for w in weeks:
         i = archived.index(w)
@@ -364,6 +379,27 @@ def _is_stale(cfg, hashes, interventions, week: str) -> bool:
     except Exception:  # noqa: BLE001 - an unreadable archive is rebuilt
         return True
     return info.get("events_fingerprint") != week_fingerprint(cfg, hashes, interventions, week)
+
+
+def _up_to_date(cfg, hashes, interventions, week: str, quality: dict) -> bool:
+    """True when ``week``'s archive was built from exactly this run's inputs (fingerprint), by
+    this code, with these published quality figures, and its map and report are on disk."""
+    try:
+        info = run_info_dict(archive_path(cfg, week))
+    except Exception:  # noqa: BLE001 - an unreadable archive is rebuilt
+        return False
+    maps = cfg.path(cfg.paths.maps) / week
+    return (
+        info.get("events_fingerprint") == week_fingerprint(cfg, hashes, interventions, week)
+        and info.get("code_version") == code_version()
+        and info.get("quality") == _quality_json(quality)
+        and (maps / "karta.html").is_file()
+        and (maps / "lagesbild.html").is_file()
+    )
+
+
+def _quality_json(quality: dict) -> str:
+    return json.dumps(quality, ensure_ascii=False, sort_keys=True, default=str)
 
 
 def remove_stale_temp_files(cfg) -> list[Path]:

@@ -1706,7 +1706,8 @@ def test_read_only_output_folder_is_one_line(bad_day, folder):
     before = _digests(base)
     _chmod_tree(base / folder, writable=False)
     try:
-        proc = _cli(bad_day, "weekly", "--week", BAD_DAY_WEEK, preexec=_drop_root_powers)
+        # --rebuild: the week is current, and the run must try to write it again
+        proc = _cli(bad_day, "weekly", "--week", BAD_DAY_WEEK, "--rebuild", preexec=_drop_root_powers)
     finally:
         _chmod_tree(base / folder, writable=True)
     line = _one_error_line(proc, "permission denied", folder)
@@ -1720,7 +1721,7 @@ def test_read_only_output_folder_is_one_line(bad_day, folder):
 def test_full_disk_while_writing_the_archive_is_one_line(bad_day):
     base = bad_day.parent
     before = _digests(base)
-    proc = _cli(bad_day, "weekly", "--week", BAD_DAY_WEEK, preexec=_file_size_limit(256 * 1024))
+    proc = _cli(bad_day, "weekly", "--week", BAD_DAY_WEEK, "--rebuild", preexec=_file_size_limit(256 * 1024))
     _one_error_line(proc, "disk is full", f"{BAD_DAY_WEEK}.gpkg")
     assert _digests(base) == before  # the previous archive, event table and pages are intact
 

@@ -53,7 +53,9 @@ def crashed_project(tmp_path_factory):
 def test_sigkill_leaves_previous_week_intact_and_next_run_completes(crashed_project, point):
     base = crashed_project.parent
     before = snapshot(base, PREVIOUS)
-    killed = lagesbild(crashed_project, "weekly", "--week", CURRENT, env={"LAGESBILD_KILL_AT": point})
+    # --rebuild: the week is current after the previous case's re-run, and must be built again
+    # to reach the kill point
+    killed = lagesbild(crashed_project, "weekly", "--week", CURRENT, "--rebuild", env={"LAGESBILD_KILL_AT": point})
     assert killed.returncode == -signal.SIGKILL, (point, killed.returncode, killed.stderr[-2000:])
     # The previous week is byte-identical unless the run legitimately re-rendered its map
     # (its "next week" link); its archive is never touched by a crash.

@@ -141,8 +141,12 @@ def test_same_week_twice_gives_same_features_and_new_export_updates_old_week(pro
     first = run_weekly(cfg, week=DEMO_WEEK, now=NOW, echo=quiet)
     before = _features(first.archive)
     map_before = first.map.read_text(encoding="utf-8")
-    again = run_weekly(cfg, week=DEMO_WEEK, now=NOW, echo=quiet)
-    assert again.rebuilt == [DEMO_WEEK], "an unchanged older week is not rebuilt"
+    archive_bytes = first.archive.read_bytes()
+    same = run_weekly(cfg, week=DEMO_WEEK, now=NOW, echo=quiet)
+    assert same.rebuilt == [], "nothing changed: no week is rebuilt, not even the requested one"
+    assert same.archive.read_bytes() == archive_bytes and same.map == first.map
+    again = run_weekly(cfg, week=DEMO_WEEK, now=NOW, echo=quiet, rebuild=True)
+    assert again.rebuilt == [DEMO_WEEK], "rebuild builds the week; an unchanged older week is not rebuilt"
     after = _features(again.archive)
     assert before.keys() == after.keys()
     for name in before:

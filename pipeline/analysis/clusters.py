@@ -86,9 +86,7 @@ def cluster_polygons(
     order = np.argsort(dense, kind="stable")  # shapely wants indices in increasing order
     hulls = shapely.convex_hull(shapely.multipoints(members.geometry.values[order], indices=dense[order]))
     geometry = shapely.buffer(hulls, buffer_m)
-    groups = np.split(order, np.flatnonzero(np.diff(dense[order])) + 1)
-    rows = [_attributes(members.iloc[g], taxonomy_labels, partner_labels) for g in groups]
-    frame = pd.DataFrame(rows, columns=CLUSTER_POLYGON_COLUMNS[1:])
+    frame = _attributes(members, dense, len(present), taxonomy_labels, partner_labels)
     frame.insert(0, "cluster_id", [f"{id_prefix}-{int(k) + 1}" for k in present])
     return gpd.GeoDataFrame(frame.astype(_DTYPES), geometry=list(geometry), crs=CRS)
 
@@ -149,26 +147,44 @@ def _validate_polygons_args(events, labels, buffer_m, id_prefix) -> np.ndarray:
     return labels.astype(np.int64)
 
 
-def _attributes(members: pd.DataFrame, taxonomy_labels, partner_labels) -> list:
-    """Attribute values of one cluster, in CLUSTER_POLYGON_COLUMNS[1:] order."""
-    counts = members["category"].astype(str).value_counts()
-    named = sorted(((taxonomy_labels.get(k, k), int(v), k) for k, v in counts.items()), key=lambda t: (-t[1], t[0]))
-    top = ", ".join(f"{label} ({n})" for label, n, _ in named[:3])
-    categories = json.dumps({k: n for _, n, k in named}, ensure_ascii=False)
-    partners = ", ".join(sorted({partner_labels.get(p, p) for p in members["source"].astype(str)}))
-    times = _local_times(members["occurred_at"])
-    weekday, hour = peak_time(members["weekday"], members["hour"])
-    return [
-        len(members),
-        top,
-        categories,
-        partners,
-        _iso(times.min()),
-        _iso(times.max()),
-        weekday,
-        WEEKDAY_NAMES[weekday - 1],
-        hour,
-    ]
+def _attributes(members: pd.DataFrame, cluster: np.ndarray, n: int, taxonomy_labels, partner_labels) -> pd.DataFrame:
+    """Attributes of clusters 0..n-1 (``cluster[i]`` is member i's), in CLUSTER_POLYGON_COLUMNS[1:]
+    order: computed for all clusters at once, since a national week has thousands of them."""
+    size = np.bincount(cluster, minlength=n)
+    cats = members["category"].astype(str).to_numpy()
+    per_cat = pd.Series(1, index=pd.MultiIndex.from_arrays([cluster, cats])).groupby(level=[0, 1]).size()
+    counts: list[list] = [[] for _ in range(n)]
+    for (k, cat), v in per_cat.items():
+        counts[k].append((taxonomy_labels.get(cat, cat), int(v), cat))
+    src = pd.Series(members["source"].astype(str).map(lambda p: partner_labels.get(p, p)).to_numpy())
+    partners = src.groupby(cluster).unique()
+    times = _local_times(members["occurred_at"]).reset_index(drop=True).groupby(cluster)
+    first, last = times.min(), times.max()
+    weekday, hour = _peak_times(cluster, members["weekday"], members["hour"], n)
+    rows = []
+    for k in range(n):
+        named = sorted(counts[k], key=lambda t: (-t[1], t[0]))
+        rows.append([
+            int(size[k]),
+            ", ".join(f"{label} ({c})" for label, c, _ in named[:3]),
+            json.dumps({cat: c for _, c, cat in named}, ensure_ascii=False),
+            ", ".join(sorted(partners[k])),
+            _iso(first[k]),
+            _iso(last[k]),
+            int(weekday[k]),
+            WEEKDAY_NAMES[int(weekday[k]) - 1],
+            int(hour[k]),
+        ])  # fmt: skip
+    return pd.DataFrame(rows, columns=CLUSTER_POLYGON_COLUMNS[1:])
+
+
+def _peak_times(cluster: np.ndarray, weekdays: pd.Series, hours: pd.Series, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`peak_time` of every cluster: the most common (weekday, hour) cell of its members,
+    the earliest in the week on a tie."""
+    cell = (weekdays.astype("int64").to_numpy() - 1) * 24 + hours.astype("int64").to_numpy()
+    counts = np.bincount(cluster * (7 * 24) + cell, minlength=n * 7 * 24).reshape(n, 7 * 24)
+    best = counts.argmax(axis=1)  # the first maximum: the earliest (weekday, hour) in the week
+    return best // 24 + 1, best % 24
 
 
 def peak_time(weekdays: pd.Series, hours: pd.Series) -> tuple[int, int]:

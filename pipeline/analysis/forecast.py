@@ -732,6 +732,10 @@ def forecast_zones(fc: Forecast, mask, levels, points: pd.DataFrame, time_bins, 
     ev_row, ev_col, ev_in = grid.cell_index(points[["x", "y"]].to_numpy(float).reshape(-1, 2))
     weight = points["iso_week"].map(fc.weights).fillna(0.0).to_numpy(float)
     this_week = (points["iso_week"] == fc.week).to_numpy()
+    order = list(time_bins)
+    # time-of-day codes in ``order`` (-1: a bin not in it), computed once: zones are counted
+    # with bincounts below, not by a pass over every event per zone
+    bin_code = pd.Categorical(points["time_of_day"].astype(str), categories=order).codes.astype(np.int64)
     parts = []
     for level in sorted(float(v) for v in levels):
         chosen = top_k_cells(study, len(study), level)
@@ -743,19 +747,17 @@ def forecast_zones(fc: Forecast, mask, levels, points: pd.DataFrame, time_bins, 
         labels, n_zones = ndimage.label(selected)
         polygons = _label_polygons(labels, grid)
         zone_of_event = np.where(ev_in, labels[np.clip(ev_row, 0, grid.ny - 1), np.clip(ev_col, 0, grid.nx - 1)], 0)
+        n_cells = np.bincount(labels.ravel(), minlength=n_zones + 1)
+        expected = np.bincount(labels.ravel(), weights=values.ravel(), minlength=n_zones + 1) * cell_km2
+        busiest = _busiest_bins(zone_of_event, bin_code, weight, n_zones, order)
+        n_week = np.bincount(zone_of_event[this_week], minlength=n_zones + 1)
         for z in range(1, n_zones + 1):
-            in_zone = labels == z
-            n_cells = int(in_zone.sum())
-            expected = float(values[in_zone].sum()) * cell_km2
-            busiest, share = _busiest_bin(
-                points["time_of_day"].to_numpy()[zone_of_event == z], weight[zone_of_event == z], time_bins
-            )
             parts.append({
-                "level": level, "n_cells": n_cells, "area_km2": n_cells * cell_km2,
-                "share_area": n_cells / len(study), "n_expected": expected,
-                "share_expected": expected / total if total > 0 else math.nan,
-                "busiest_time_of_day": busiest, "busiest_share": share,
-                "n_events_week": int(((zone_of_event == z) & this_week).sum()), "geometry": polygons[z],
+                "level": level, "n_cells": int(n_cells[z]), "area_km2": int(n_cells[z]) * cell_km2,
+                "share_area": int(n_cells[z]) / len(study), "n_expected": float(expected[z]),
+                "share_expected": float(expected[z]) / total if total > 0 else math.nan,
+                "busiest_time_of_day": busiest[z][0], "busiest_share": busiest[z][1],
+                "n_events_week": int(n_week[z]), "geometry": polygons[z],
             })  # fmt: skip
     frame = pd.DataFrame(parts, columns=[c for c in ZONE_COLUMNS if c not in ("zone_id", "place_name")])
     if len(frame):
@@ -782,15 +784,24 @@ def _label_polygons(labels: np.ndarray, grid: Grid) -> dict:
     return {k: (v[0] if len(v) == 1 else shapely.union_all(v)) for k, v in polys.items()}
 
 
-def _busiest_bin(bins: np.ndarray, weights: np.ndarray, order) -> tuple[str, float]:
-    """The bin with the largest weight (first in ``order`` on a tie) and its share; ("", NaN) if none."""
-    order = list(order)
-    totals = {b: float(weights[bins == b].sum()) for b in order}
-    all_weight = float(weights.sum())
-    if all_weight <= 0 or not order:
-        return "", math.nan
-    best = max(order, key=lambda b: (totals[b], -order.index(b)))
-    return best, totals[best] / all_weight
+def _busiest_bins(zone: np.ndarray, code: np.ndarray, weights: np.ndarray, n_zones: int, order) -> list:
+    """Per zone 0..n_zones: the bin of ``order`` with the largest weight of its events (the
+    first in ``order`` on a tie) and its share of all their weight; ("", NaN) when none."""
+    nb = len(order)
+    if not nb:
+        return [("", math.nan)] * (n_zones + 1)
+    all_weight = np.bincount(zone, weights=weights, minlength=n_zones + 1)
+    known = code >= 0
+    cell = zone[known] * nb + code[known]
+    totals = np.bincount(cell, weights=weights[known], minlength=(n_zones + 1) * nb).reshape(n_zones + 1, nb)
+    out = []
+    for z in range(n_zones + 1):
+        if all_weight[z] <= 0:
+            out.append(("", math.nan))
+            continue
+        best = int(np.argmax(totals[z]))  # argmax: the first of equal maxima, i.e. order's tie rule
+        out.append((order[best], float(totals[z, best] / all_weight[z])))
+    return out
 
 
 def _place_names(polygons, gazetteer) -> list[str]:

@@ -49,7 +49,7 @@ from pipeline.render.palette import (
     zone_color,
 )
 from pipeline.render.summary import week_summary
-from pipeline.schema import ALL_DAY, ROLLING_PERIOD, STATUS_SEEN_BEFORE, WEB_CRS, WEEK_PERIOD
+from pipeline.schema import ALL_DAY, CRS, ROLLING_PERIOD, STATUS_SEEN_BEFORE, WEB_CRS, WEEK_PERIOD
 
 #: Custom panes and their z-index: areas < hotspot zones < clusters < events (overlayPane 400).
 PANES = (("lbOmraden", 360), ("lbZoner", 380), ("lbKluster", 390))
@@ -170,11 +170,23 @@ def _add_rolling(m, ctx) -> None:
 
 def _add_events(m, ctx) -> int:
     rows, colors = _event_rows(ctx)
+    n_events = len(rows)
+    cell = None
+    if n_events > ctx.cfg.map.max_points:
+        # the analysis cell, doubled until the dots number at most max_points
+        cell = ctx.cfg.analysis.cell_size_m
+        table = _cell_table(ctx, cell)
+        while len(table) > ctx.cfg.map.max_points:
+            cell *= 2
+            table = _cell_table(ctx, cell)
+        rows = _aggregated_rows(ctx, table, cell)
     # The count follows the time-of-day choice (karta.js updates .lb-event-count).
-    name = f'Händelser (<span class="lb-event-count">{len(rows)}</span> st)'
+    name = f'Händelser (<span class="lb-event-count">{n_events}</span> st)'
+    if cell is not None:
+        name += f", antal per ruta om {fmt.sv_number(cell, 0)} m"
     group = folium.FeatureGroup(name=name, show=True).add_to(m)
     _Script(f"lbEvents(<MAP>, {_js(rows)}, {_js(colors)}).addTo(<PARENT>);").add_to(group)
-    return len(rows)
+    return n_events
 
 
 def _add_areas(m, ctx) -> None:
@@ -336,16 +348,65 @@ def _place_labels(ctx) -> list[list]:
     ]
 
 
-def _event_rows(ctx) -> tuple[list, list[str]]:
-    """[lat, lon, colour index, popup, time-of-day key] per drawable event, and the colour list."""
+def _drawable_events(ctx):
+    """The week's events a map may draw: not a duplicate, not a protected category."""
     events = _layer(ctx, "events")
-    groups = list(ctx.cfg.groups)
-    colors = [g.color for g in ctx.cfg.groups.values()] + [OTHER_COLOR]
     if len(events) == 0:
-        return [], colors
+        return events
     dup = events["duplicate_of"].fillna("").astype(str) if "duplicate_of" in events else ""
     keep = (dup == "") & ~events["category"].astype(str).isin(ctx.cfg.sensitive_categories())
-    events = events[keep]
+    return events[keep]
+
+
+def _cell_table(ctx, cell: float) -> pd.DataFrame:
+    """Counts of the drawable events per analysis cell (EPSG:3006, anchored to multiples of
+    ``cell``) and time of day, and per cell for the whole day ("alla"): index (cx, cy, tod),
+    one column per group index (the config's groups, then "Övrigt")."""
+    events = _drawable_events(ctx)
+    events = events[~(events.geometry.isna() | events.geometry.is_empty)]
+    groups = list(ctx.cfg.groups)
+    code = pd.Categorical(events["category_group"].astype(str), categories=groups).codes
+    frame = pd.DataFrame(
+        {
+            "cx": np.floor(events.geometry.x.to_numpy() / cell).astype(np.int64),
+            "cy": np.floor(events.geometry.y.to_numpy() / cell).astype(np.int64),
+            "tod": events["time_of_day"].astype(str).to_numpy(),
+            "group": np.where(code < 0, len(groups), code),
+        }
+    )
+    both = pd.concat([frame.assign(tod=ALL_DAY), frame], ignore_index=True)
+    return both.groupby(["cx", "cy", "tod", "group"]).size().unstack("group", fill_value=0)
+
+
+def _aggregated_rows(ctx, table: pd.DataFrame, cell: float) -> list:
+    """One dot per row of :func:`_cell_table`: [lat, lon, colour index of the cell's most
+    common group, popup, time-of-day key, count]."""
+    if not len(table):
+        return []
+    labels = [g.label for g in ctx.cfg.groups.values()] + ["Övrigt"]
+    counts = table.to_numpy()
+    columns = [int(c) for c in table.columns]
+    cx, cy, tods = (table.index.get_level_values(k) for k in ("cx", "cy", "tod"))
+    centres = gpd.GeoSeries(gpd.points_from_xy((cx + 0.5) * cell, (cy + 0.5) * cell), crs=CRS).to_crs(WEB_CRS)
+    size = f"<p>Ruta {fmt.sv_number(cell, 0)} × {fmt.sv_number(cell, 0)} m</p>"
+    rows = []
+    for pt, tod, row in zip(centres.geometry, tods, counts):
+        n = int(row.sum())
+        best = columns[int(np.argmax(row))]  # the first of equal maxima: the groups' config order
+        lines = [(labels[g], _count(v)) for g, v in zip(columns, row) if v]
+        rows.append(
+            [round(pt.y, 6), round(pt.x, 6), best, popup(f"{_count(n)} händelser i rutan", lines, size), tod, n]
+        )
+    return rows
+
+
+def _event_rows(ctx) -> tuple[list, list[str]]:
+    """[lat, lon, colour index, popup, time-of-day key] per drawable event, and the colour list."""
+    groups = list(ctx.cfg.groups)
+    colors = [g.color for g in ctx.cfg.groups.values()] + [OTHER_COLOR]
+    events = _drawable_events(ctx)
+    if len(events) == 0:
+        return [], colors
     web = to_web(events)
     rows = []
     for row, pt in zip(events.itertuples(index=False), web.geometry):

@@ -32,20 +32,25 @@ function lbGeoJson(data, opts) {
 function lbEvents(map, rows, colors) {
   // rows: [lat, lon, colour index, popup HTML, time-of-day key]. One dot per event, never
   // grouped into numbered bubbles: those looked like clusters, and clusters mean something here.
+  // A national week comes as counts per cell: a sixth element, the count; such a row is one
+  // time of day (or 'alla', the whole day) and shows only when that is chosen.
   var group = L.featureGroup();
   var markers = rows.map(function (r) {
+    var n = r.length > 5 ? r[5] : null;
     var m = L.circleMarker([r[0], r[1]], {
-      radius: 5, color: '#ffffff', weight: 1, fillColor: colors[r[2]], fillOpacity: 0.9,
+      radius: n === null ? 5 : Math.min(4 + 1.5 * Math.sqrt(n), 16),
+      color: '#ffffff', weight: 1, fillColor: colors[r[2]], fillOpacity: 0.9,
       className: 'lb-event lb-event-' + r[4]
     }).bindPopup(r[3], {maxWidth: 300});
     m.lbTimeOfDay = r[4];
+    m.lbCount = n;
     return m;
   });
   group.lbFilter = function (tod) {
     var shown = 0;
     markers.forEach(function (m) {
-      var show = (tod === 'alla' || m.lbTimeOfDay === tod);
-      if (show) { shown += 1; if (!group.hasLayer(m)) { group.addLayer(m); } }
+      var show = m.lbCount === null ? (tod === 'alla' || m.lbTimeOfDay === tod) : m.lbTimeOfDay === tod;
+      if (show) { shown += m.lbCount === null ? 1 : m.lbCount; if (!group.hasLayer(m)) { group.addLayer(m); } }
       else if (group.hasLayer(m)) { group.removeLayer(m); }
     });
     document.querySelectorAll('.lb-event-count').forEach(function (el) { el.textContent = shown; });
