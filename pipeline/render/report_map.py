@@ -147,7 +147,7 @@ def _draw(ax, ctx, simplify: float, label_size: float, events: bool, window=None
     _draw_layer_outline(ax, ctx, "prognos_zones", FORECAST_COLOR, hatch="////", window=window)
     _draw_layer_outline(ax, ctx, "interventions", INTERVENTION_COLOR, hatch="\\\\", active_only=True, window=window)
     if events:
-        _draw_events(ax, ctx)
+        _draw_events(ax, ctx, window)
     _label_areas(ax, ctx, label_size, window)
 
 
@@ -186,10 +186,11 @@ def _in_window(frame, window):
     return frame[shapely.intersects(np.asarray(frame.geometry.values), shapely.box(*window))]
 
 
-def _draw_events(ax, ctx) -> None:
+def _draw_events(ax, ctx, window=None) -> None:
     ev = ctx.layers.get("events")
     if ev is None or len(ev) == 0:
         return
+    ev = _in_window(ev, window)
     if "duplicate_of" in ev:
         ev = ev[ev["duplicate_of"].fillna("").astype(str) == ""]
     colors = {k: g.color for k, g in ctx.cfg.groups.items()}
