@@ -149,9 +149,22 @@ WITHHELD_COLUMNS = ["event_id", "sensitive", "duplicate_of", "source", "source_f
 
 
 def published_quality(ingest: IngestResult) -> dict:
-    """The quality summary as the archive, map and report publish it (privacy.public_quality)."""
+    """The quality summary as the archive, map and report publish it (privacy.public_quality).
+
+    It reads a few columns of every stored event, so it is kept next to the store, keyed by
+    the store's state and the summary: a run with no new file does not read the history."""
+    key = hashlib.sha256(json.dumps([ingest.state, ingest.quality], sort_keys=True, default=str).encode()).hexdigest()
+    cache = ingest.store.root / "public_quality.json"
+    try:
+        cached = json.loads(cache.read_text(encoding="utf-8"))
+        if cached.get("key") == key:
+            return cached["quality"]
+    except (OSError, ValueError, AttributeError):
+        pass  # no cache yet, or an unreadable one: computed again
     events = ingest.store.read_weeks(ingest.stored.weeks, columns=WITHHELD_COLUMNS)
-    return public_quality(ingest.quality, events)
+    quality = public_quality(ingest.quality, events)
+    write_text(cache, json.dumps({"key": key, "quality": quality}, ensure_ascii=False, sort_keys=True, default=str))
+    return json.loads(json.dumps(quality, default=str))  # the same types as when read back
 
 
 def partner_files(cfg: Config, partner: str) -> list[Path]:
