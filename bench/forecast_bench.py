@@ -21,6 +21,7 @@ the weekly run achieves) are reported.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import resource
 import subprocess
@@ -141,6 +142,23 @@ def command(events: Path, area: Path, out: Path, crs: str = "EPSG:4326", weeks: 
             "--weeks", weeks, "--cell-size", f"{CELL_M:g}", "--out", str(out)]  # fmt: skip
 
 
+def _run_watched(cmd: list[str]) -> tuple[subprocess.CompletedProcess, float | None]:
+    """Run ``cmd`` and read its own peak resident memory (VmHWM) while it runs: the children's
+    ru_maxrss would be the largest of every child this process ever had (the bench's others)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        child = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=err, text=True)
+        peak = None
+        while child.poll() is None:
+            with contextlib.suppress(OSError, ValueError):
+                for line in Path(f"/proc/{child.pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peak = int(line.split()[1]) / 1024
+            time.sleep(0.2)
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(cmd, child.returncode, out.read(), err.read()), peak
+
+
 def run() -> list[dict]:
     """Rows in bench/run.py's format; [] without the real data."""
     if REAL is None:
@@ -150,7 +168,7 @@ def run() -> list[dict]:
         events, area, _ = prepare(tmp)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
-        proc = subprocess.run(command(events, area, tmp / "out"), cwd=ROOT, capture_output=True, text=True)
+        proc, peak_mb = _run_watched(command(events, area, tmp / "out"))
         wall = time.perf_counter() - t
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if proc.returncode != 0:
@@ -163,7 +181,6 @@ def run() -> list[dict]:
         table = pd.read_csv(tmp / "out" / "backtest.csv", sep=";", encoding="utf-8-sig")
         weekly = pd.read_csv(tmp / "out" / "backtest_weeks.csv", sep=";", encoding="utf-8-sig")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    peak_mb = after.ru_maxrss / 1024
     chosen = table[table["chosen"].astype(str) == "True"].iloc[0]
     rolling = table[table["setting"] == "rolling"].iloc[0]
     n_cand = int((table["setting"] != "rolling").sum())
@@ -182,6 +199,7 @@ def run() -> list[dict]:
         ("rolling (chosen from the 26 weeks before each week)", rolling),
     ):
         rows.append({
+            "task": "forecast backtest",
             "method": f"lagesbild backtest, Chicago 2019: {label}",
             "n": 52, "grid": f"{CELL_M:g} m cells, 55 k study cells",
             "params": row["setting"] if row["setting"] != "rolling" else rolling_params,
