@@ -347,6 +347,10 @@ def test_desktop_panels_open_labels_and_summary(browser, site):
         from pipeline.render.summary import week_summary
 
         assert week_summary(ctx)[0].text in summary.inner_text()
+        # the open summary and legend never cover each other
+        top = page.locator("details.lb-summary").bounding_box()
+        bottom = page.locator("details.lb-legend").bounding_box()
+        assert top["y"] + top["height"] <= bottom["y"], (top, bottom)
         labels = page.locator(".lb-area-label")
         assert labels.count() == len(ctx.areas)
         visible = page.eval_on_selector_all(

@@ -56,6 +56,7 @@ def test_counts_per_cell_add_up_per_time_of_day(big):
     # the layer names the total and the cell size
     assert _cell(page) >= big.cfg.analysis.cell_size_m, "the layer says the dots are counts per cell"
     assert f'lb-event-count\\"\\u003e{len(drawable)}' in page
+    assert "Händelser (en prick per ruta om" in page and "en prick per händelse" not in page  # the legend
 
 
 def test_each_cell_count_is_the_events_in_that_cell(big):
@@ -90,3 +91,4 @@ def test_a_small_week_keeps_one_dot_per_event(big):
     rows = _rows(render_map(small))
     assert len(rows) == len(_drawable(big)) and all(len(r) == 5 for r in rows)
     assert "antal per ruta" not in render_map(small)
+    assert "Händelser (en prick per händelse)" in render_map(small)

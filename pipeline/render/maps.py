@@ -82,7 +82,7 @@ def render_map(ctx) -> str:
         ).add_to(m)
     _add_time_groups(m, ctx)
     _add_rolling(m, ctx)
-    n_points = _add_events(m, ctx)
+    n_points, cell = _add_events(m, ctx)
     _add_areas(m, ctx)
     _add_places(m, ctx)
     _add_boundary(m, ctx)
@@ -91,7 +91,7 @@ def render_map(ctx) -> str:
     # screen and keeps it open there.
     control = folium.LayerControl(collapsed=True, position="topright").add_to(m)
     _Script(f"lbLayout(<MAP>, <CONTROL>, {_js(_bounds(ctx))});", refs={"<CONTROL>": control}).add_to(m)
-    _add_page(fig, ctx, title, n_points, overlay_legend)
+    _add_page(fig, ctx, title, n_points, overlay_legend, cell)
     _without_cdn(m)
     _stable_ids(m)
     return fig.render().replace("<html>", '<html lang="sv">', 1)
@@ -168,7 +168,9 @@ def _add_rolling(m, ctx) -> None:
     _vector_layer(group, _cluster_features(clusters, ctx.cfg, rolling=True), "lbKluster")
 
 
-def _add_events(m, ctx) -> int:
+def _add_events(m, ctx) -> tuple[int, float | None]:
+    """The event dots; the number of drawable events and the cell size when they are drawn
+    as counts per cell (None: one dot per event)."""
     rows, colors = _event_rows(ctx)
     n_events = len(rows)
     cell = None
@@ -184,9 +186,10 @@ def _add_events(m, ctx) -> int:
     name = f'Händelser (<span class="lb-event-count">{n_events}</span> st)'
     if cell is not None:
         name += f", antal per ruta om {fmt.sv_number(cell, 0)} m"
-    group = folium.FeatureGroup(name=name, show=True).add_to(m)
+    # counts per cell cover the zones and clusters, which carry a national week: off at first
+    group = folium.FeatureGroup(name=name, show=cell is None).add_to(m)
     _Script(f"lbEvents(<MAP>, {_js(rows)}, {_js(colors)}).addTo(<PARENT>);").add_to(group)
-    return n_events
+    return n_events, cell
 
 
 def _add_areas(m, ctx) -> None:
@@ -530,7 +533,9 @@ def _event_popup(row, cfg) -> str:
 # -- page chrome ---------------------------------------------------------------------------------
 
 
-def _add_page(fig, ctx, title: str, n_points: int, overlay_legend: list[dict] | None = None) -> None:
+def _add_page(
+    fig, ctx, title: str, n_points: int, overlay_legend: list[dict] | None = None, cell: float | None = None
+) -> None:
     fig.header.add_child(_Raw('<meta charset="utf-8">'), name="lb_charset")
     fig.header.add_child(_Raw(wa.head_html()), name="lb_assets")
     fig.header.add_child(_Raw(f"<style>\n{wa.template_text('karta.css')}\n</style>"), name="lb_css")
@@ -545,6 +550,7 @@ def _add_page(fig, ctx, title: str, n_points: int, overlay_legend: list[dict] | 
         prev_label=_week_label(prev_week),
         next_label=_week_label(next_week),
         n_points=n_points,
+        event_cell=None if cell is None else fmt.sv_number(cell, 0),
         zones=[{"color": zone_color(lv, levels), "label": f"Tätaste {fmt.level_text(lv)} av ytan"} for lv in levels],
         rolling_color=ROLLING_COLOR,
         rolling_weeks=ctx.cfg.analysis.rolling_weeks,

@@ -38,8 +38,9 @@ function lbEvents(map, rows, colors) {
   var markers = rows.map(function (r) {
     var n = r.length > 5 ? r[5] : null;
     var m = L.circleMarker([r[0], r[1]], {
-      radius: n === null ? 5 : Math.min(4 + 1.5 * Math.sqrt(n), 16),
-      color: '#ffffff', weight: 1, fillColor: colors[r[2]], fillOpacity: 0.9,
+      // a cell's dot grows with the log of its count, so the zones and clusters stay visible
+      radius: n === null ? 5 : Math.min(3 + 3 * Math.log10(n + 1), 12),
+      color: '#ffffff', weight: 1, fillColor: colors[r[2]], fillOpacity: n === null ? 0.9 : 0.75,
       className: 'lb-event lb-event-' + r[4]
     }).bindPopup(r[3], {maxWidth: 300});
     m.lbTimeOfDay = r[4];
