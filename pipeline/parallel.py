@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pipeline.errors import LagesbildError
@@ -41,24 +42,11 @@ def run_configs(command: str, configs: list[str], extra: list[str], jobs: int | 
         raise LagesbildError(f"--jobs must be at least 1, got {jobs}")
     jobs = min(jobs or os.cpu_count() or 1, len(configs))
     labels = [project_label(c) for c in configs]
-    width = max(map(len, labels))
-    codes: dict[str, int] = {}
-    lock = threading.Lock()
-    pending = list(zip(configs, labels))
-
-    def worker() -> None:
-        while True:
-            with lock:
-                if not pending:
-                    return
-                config, label = pending.pop(0)
-            codes[config] = _run_one(command, config, extra, f"[{label:<{width}}] ", echo, lock)
-
-    threads = [threading.Thread(target=worker) for _ in range(jobs)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    prefixes = [f"[{label:<{max(map(len, labels))}}] " for label in labels]
+    lock = threading.Lock()  # one output line at a time
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        runs = pool.map(lambda c, p: _run_one(command, c, extra, p, echo, lock), configs, prefixes)
+        codes = dict(zip(configs, runs))
     failed = [c for c in configs if codes[c]]
     for config in failed:
         echo(f"lagesbild: {config}: failed (exit {codes[config]}); the other municipalities are unaffected")

@@ -366,7 +366,7 @@ def keyed_id(key: bytes, partner: str, value: str) -> str:
     >>> keyed_id(b"k" * 32, "polisen", "5000-K1-26") != keyed_id(b"j" * 32, "polisen", "5000-K1-26")
     True
     """
-    return hmac.digest(key, f"{partner}|{value}".encode("utf-8"), "sha256")[:8].hex()
+    return keyed_ids(key, partner, [value])[0]
 
 
 def keyed_ids(key: bytes, partner: str, values) -> list[str]:
@@ -377,8 +377,7 @@ def keyed_ids(key: bytes, partner: str, values) -> list[str]:
     True
     """
     prefix = f"{partner}|".encode("utf-8")
-    digest = hmac.digest
-    return [digest(key, prefix + v.encode("utf-8"), "sha256")[:8].hex() for v in values]
+    return [hmac.digest(key, prefix + v.encode("utf-8"), "sha256")[:8].hex() for v in values]
 
 
 # -- redaction --------------------------------------------------------------------------------

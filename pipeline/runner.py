@@ -386,24 +386,26 @@ def week_fingerprint(cfg, hashes: dict[str, str], interventions, week: str) -> s
     return h.hexdigest()
 
 
-def _is_stale(cfg, hashes, interventions, week: str) -> bool:
+def _week_info(cfg, week: str) -> dict:
+    """The archived week's run information; {} when it cannot be read (then it is rebuilt)."""
     try:
-        info = run_info_dict(archive_path(cfg, week))
+        return run_info_dict(archive_path(cfg, week))
     except Exception:  # noqa: BLE001 - an unreadable archive is rebuilt
-        return True
+        return {}
+
+
+def _is_stale(cfg, hashes, interventions, week: str, info: dict | None = None) -> bool:
+    info = _week_info(cfg, week) if info is None else info
     return info.get("events_fingerprint") != week_fingerprint(cfg, hashes, interventions, week)
 
 
 def _up_to_date(cfg, hashes, interventions, week: str, quality: dict) -> bool:
     """True when ``week``'s archive was built from exactly this run's inputs (fingerprint), by
     this code, with these published quality figures, and its map and report are on disk."""
-    try:
-        info = run_info_dict(archive_path(cfg, week))
-    except Exception:  # noqa: BLE001 - an unreadable archive is rebuilt
-        return False
+    info = _week_info(cfg, week)
     maps = cfg.path(cfg.paths.maps) / week
     return (
-        info.get("events_fingerprint") == week_fingerprint(cfg, hashes, interventions, week)
+        not _is_stale(cfg, hashes, interventions, week, info)
         and info.get("code_version") == code_version()
         and info.get("quality") == _quality_json(quality)
         and (maps / "karta.html").is_file()

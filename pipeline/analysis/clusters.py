@@ -196,10 +196,8 @@ def peak_time(weekdays: pd.Series, hours: pd.Series) -> tuple[int, int]:
     >>> peak_time(pd.Series([1, 1, 2, 2, 2]), pd.Series([9, 9, 22, 9, 23]))
     (1, 9)
     """
-    pairs = pd.DataFrame({"w": weekdays.astype("int64").to_numpy(), "h": hours.astype("int64").to_numpy()})
-    counts = pairs.value_counts()
-    best = sorted(counts[counts == counts.max()].index)[0]
-    return int(best[0]), int(best[1])
+    weekday, hour = _peak_times(np.zeros(len(weekdays), dtype=np.int64), weekdays, hours, 1)
+    return int(weekday[0]), int(hour[0])
 
 
 def _local_times(values: pd.Series) -> pd.Series:

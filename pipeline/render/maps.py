@@ -171,17 +171,21 @@ def _add_rolling(m, ctx) -> None:
 def _add_events(m, ctx) -> tuple[int, float | None]:
     """The event dots; the number of drawable events and the cell size when they are drawn
     as counts per cell (None: one dot per event)."""
-    rows, colors = _event_rows(ctx)
-    n_events = len(rows)
+    events = _drawable_events(ctx)
+    n_events = len(events)
     cell = None
     if n_events > ctx.cfg.map.max_points:
         # the analysis cell, doubled until the dots number at most max_points
+        frame = _cell_frame(ctx, events)
         cell = ctx.cfg.analysis.cell_size_m
-        table = _cell_table(ctx, cell)
+        table = _cell_table(frame, cell)
         while len(table) > ctx.cfg.map.max_points:
             cell *= 2
-            table = _cell_table(ctx, cell)
+            table = _cell_table(frame, cell)
         rows = _aggregated_rows(ctx, table, cell)
+    else:
+        rows = _event_rows(ctx, events)
+    colors = [g.color for g in ctx.cfg.groups.values()] + [OTHER_COLOR]
     # The count follows the time-of-day choice (karta.js updates .lb-event-count).
     name = f'Händelser (<span class="lb-event-count">{n_events}</span> st)'
     if cell is not None:
@@ -352,32 +356,44 @@ def _place_labels(ctx) -> list[list]:
 
 
 def _drawable_events(ctx):
-    """The week's events a map may draw: not a duplicate, not a protected category."""
+    """The week's events a map may draw: not a duplicate, not a protected category, placed."""
     events = _layer(ctx, "events")
     if len(events) == 0:
         return events
     dup = events["duplicate_of"].fillna("").astype(str) if "duplicate_of" in events else ""
     keep = (dup == "") & ~events["category"].astype(str).isin(ctx.cfg.sensitive_categories())
+    keep &= ~(events.geometry.isna() | events.geometry.is_empty)
     return events[keep]
 
 
-def _cell_table(ctx, cell: float) -> pd.DataFrame:
-    """Counts of the drawable events per analysis cell (EPSG:3006, anchored to multiples of
-    ``cell``) and time of day, and per cell for the whole day ("alla"): index (cx, cy, tod),
-    one column per group index (the config's groups, then "Övrigt")."""
-    events = _drawable_events(ctx)
-    events = events[~(events.geometry.isna() | events.geometry.is_empty)]
+def _cell_frame(ctx, events) -> pd.DataFrame:
+    """x, y (EPSG:3006), time of day and group index (the config's groups, then "Övrigt") of
+    the drawable events: what :func:`_cell_table` counts, at any cell size."""
     groups = list(ctx.cfg.groups)
     code = pd.Categorical(events["category_group"].astype(str), categories=groups).codes
-    frame = pd.DataFrame(
+    return pd.DataFrame(
         {
-            "cx": np.floor(events.geometry.x.to_numpy() / cell).astype(np.int64),
-            "cy": np.floor(events.geometry.y.to_numpy() / cell).astype(np.int64),
+            "x": events.geometry.x.to_numpy(),
+            "y": events.geometry.y.to_numpy(),
             "tod": events["time_of_day"].astype(str).to_numpy(),
             "group": np.where(code < 0, len(groups), code),
         }
     )
-    both = pd.concat([frame.assign(tod=ALL_DAY), frame], ignore_index=True)
+
+
+def _cell_table(frame: pd.DataFrame, cell: float) -> pd.DataFrame:
+    """Counts of :func:`_cell_frame`'s events per cell (anchored to multiples of ``cell``) and
+    time of day, and per cell for the whole day ("alla"): index (cx, cy, tod), one column per
+    group index."""
+    cells = pd.DataFrame(
+        {
+            "cx": np.floor(frame["x"].to_numpy() / cell).astype(np.int64),
+            "cy": np.floor(frame["y"].to_numpy() / cell).astype(np.int64),
+            "tod": frame["tod"].to_numpy(),
+            "group": frame["group"].to_numpy(),
+        }
+    )
+    both = pd.concat([cells.assign(tod=ALL_DAY), cells], ignore_index=True)
     return both.groupby(["cx", "cy", "tod", "group"]).size().unstack("group", fill_value=0)
 
 
@@ -403,22 +419,18 @@ def _aggregated_rows(ctx, table: pd.DataFrame, cell: float) -> list:
     return rows
 
 
-def _event_rows(ctx) -> tuple[list, list[str]]:
-    """[lat, lon, colour index, popup, time-of-day key] per drawable event, and the colour list."""
+def _event_rows(ctx, events) -> list:
+    """[lat, lon, colour index, popup, time-of-day key] per drawable event."""
     groups = list(ctx.cfg.groups)
-    colors = [g.color for g in ctx.cfg.groups.values()] + [OTHER_COLOR]
-    events = _drawable_events(ctx)
     if len(events) == 0:
-        return [], colors
+        return []
     web = to_web(events)
     rows = []
     for row, pt in zip(events.itertuples(index=False), web.geometry):
-        if pt is None or pt.is_empty:
-            continue
         group = str(row.category_group)
         idx = groups.index(group) if group in groups else len(groups)
         rows.append([round(pt.y, 6), round(pt.x, 6), idx, _event_popup(row, ctx.cfg), str(row.time_of_day)])
-    return rows, colors
+    return rows
 
 
 def feature(geom, style: dict, popup: str | None = None, tooltip: str | None = None, cid: str | None = None):

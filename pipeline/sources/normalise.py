@@ -632,13 +632,12 @@ def _content_hash(text: dict[str, pd.Series], idx: pd.Index) -> pd.Series:
         return pd.Series(dtype="uint64")
     # pandas' row hash of the squashed fields (hash_pandas_object of their frame), each
     # column's hashes computed per distinct value
-    hashes = (_distinct_hashes(_squash(_at(text[f], idx))) for f in sorted(text))
+    hashes = (per_distinct(_squash(_at(text[f], idx)), _value_hashes).to_numpy() for f in sorted(text))
     return pd.Series(combine_hash_arrays(hashes, len(text)), index=idx, dtype="uint64")
 
 
-def _distinct_hashes(s: pd.Series) -> np.ndarray:
-    codes, uniques = pd.factorize(s, use_na_sentinel=False)
-    return pd.util.hash_pandas_object(pd.Series(uniques, dtype=s.dtype), index=False).to_numpy()[codes]
+def _value_hashes(s: pd.Series) -> pd.Series:
+    return pd.util.hash_pandas_object(s, index=False)
 
 
 def _descriptions(text, idx, keep: bool) -> pd.Series:
