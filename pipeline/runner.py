@@ -47,7 +47,7 @@ from pipeline.products import ProductInput, build_order, events_for
 from pipeline.products.catalog import PRODUCTS
 from pipeline.render.context import WeekContext
 from pipeline.render.index import render_index
-from pipeline.render.maps import render_map
+from pipeline.render.maps import relink_map, render_map
 from pipeline.render.period_report import render_period_report
 from pipeline.render.report import render_report
 from pipeline.render.summary import headline
@@ -320,7 +320,8 @@ def _render_weeks(cfg, weeks, areas, quality) -> tuple[dict[str, tuple[Path, Pat
     todo = set(weeks)
     for w in weeks:
         i = archived.index(w)
-        todo.update(archived[max(i - 1, 0) : i + 2])
+        near = [n for n in archived[max(i - 1, 0) : i + 2] if n not in todo]
+        todo.update(n for n in near if not _relinked(cfg, n, archived))
     out, contexts = {}, {}
     for w in sorted(todo):
         ctx = week_context(cfg, w, areas=areas, quality=quality if w in weeks else None, weeks=archived)
@@ -331,6 +332,22 @@ def _render_weeks(cfg, weeks, areas, quality) -> tuple[dict[str, tuple[Path, Pat
     newest = contexts.get(archived[-1]) or week_context(cfg, archived[-1], areas=areas, weeks=archived)
     write_text(_index_path(cfg), render_index(list(reversed(archived)), cfg, latest=newest))
     return out, contexts
+
+
+def _relinked(cfg, week: str, archived: list[str]) -> bool:
+    """A neighbour of a built week: only its map's previous/next-week links can have changed
+    (its archive, and so its report, did not). True when those links were rewritten in place."""
+    maps_dir = cfg.path(cfg.paths.maps) / week
+    page, report = maps_dir / "karta.html", maps_dir / "lagesbild.html"
+    if not (page.is_file() and report.is_file()):
+        return False
+    html = page.read_text(encoding="utf-8")
+    relinked = relink_map(html, week, archived)
+    if relinked is None:
+        return False
+    if relinked != html:
+        write_text(page, relinked)
+    return True
 
 
 def week_context(cfg, week: str, *, areas=None, quality: dict | None = None, weeks: list[str] | None = None):

@@ -167,6 +167,24 @@ def test_same_week_twice_gives_same_features_and_new_export_updates_old_week(pro
     assert len(new) == len(old) + 1
 
 
+def test_a_new_week_relinks_its_neighbour_as_a_full_render_would(project):
+    from pipeline.render.maps import render_map
+    from pipeline.runner import week_context
+
+    cfg = load_config(project)
+    quiet = lambda s: None  # noqa: E731
+    older = run_weekly(cfg, week="2026-W46", now=NOW, echo=quiet)
+    report_bytes = older.report.read_bytes()
+    assert "Ingen senare vecka" in older.map.read_text(encoding="utf-8")
+    newer = run_weekly(cfg, week=DEMO_WEEK, now=NOW, echo=quiet)
+    relinked = older.map.read_text(encoding="utf-8")
+    assert "../2026-W47/karta.html" in relinked and "Ingen senare vecka" not in relinked
+    assert "../2026-W46/karta.html" in newer.map.read_text(encoding="utf-8")
+    assert older.report.read_bytes() == report_bytes, "the neighbour's archive, so its report, did not change"
+    full = render_map(week_context(cfg, "2026-W46"))
+    assert _strip_volatile(relinked) == _strip_volatile(full)
+
+
 def test_backfill_builds_missing_earlier_weeks_and_links_them(project):
     cfg = load_config(project)
     result = run_weekly(cfg, week="2026-W24", now=NOW, echo=lambda s: None, backfill=True)

@@ -37,8 +37,11 @@ import numpy as np
 
 #: Fewer points than this run on one thread: starting threads would cost more than it saves.
 PARALLEL_MIN_POINTS = 200_000
-#: Direct sums over fewer (point, cell) pairs than this run in numpy (no numba import).
-COMPILED_MIN_PAIRS = 2_000_000
+#: Direct sums over fewer (point, cell) pairs than this run in numpy (no numba import). numpy
+#: costs about 100 ns a pair against under 10 compiled, so at this size one call in numpy costs
+#: ~30 ms and some twenty of them (the time-of-day bins and recurrence weeks of one large week)
+#: the half second of the import; a municipality's week stays far below it.
+COMPILED_MIN_PAIRS = 300_000
 
 
 def bin_quadratic(

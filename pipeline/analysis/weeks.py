@@ -100,8 +100,8 @@ def weeks_present(events) -> list[str]:
     >>> weeks_present(pd.DataFrame({"iso_week": ["2026-W46", "2026-W45", "", None, "2026-W46"]}))
     ['2026-W45', '2026-W46']
     """
-    weeks = events["iso_week"].dropna().astype(str)
-    return sorted(set(weeks[weeks != ""]))
+    weeks = pd.unique(events["iso_week"].dropna().astype(str))  # distinct first: a history has millions
+    return sorted(str(w) for w in weeks if w != "")
 
 
 def latest_complete_week(events, now) -> str | None:

@@ -552,15 +552,11 @@ def _add_page(
     fig.header.add_child(_Raw(wa.head_html()), name="lb_assets")
     fig.header.add_child(_Raw(f"<style>\n{wa.template_text('karta.css')}\n</style>"), name="lb_css")
     fig.header.add_child(_Raw(f"<script>\n{wa.template_text('karta.js')}\n</script>"), name="lb_js")
-    prev_week, next_week = neighbour_weeks(ctx.week, ctx.weeks)
     levels = _levels(ctx)
     chrome = wa.render_template(
         "karta_chrome.html.j2",
         title=title,
-        prev_week=prev_week,
-        next_week=next_week,
-        prev_label=_week_label(prev_week),
-        next_label=_week_label(next_week),
+        **_week_links(ctx.week, ctx.weeks),
         n_points=n_points,
         event_cell=None if cell is None else fmt.sv_number(cell, 0),
         zones=[{"color": zone_color(lv, levels), "label": f"Tätaste {fmt.level_text(lv)} av ytan"} for lv in levels],
@@ -576,6 +572,37 @@ def _add_page(
         summary=[s.text for s in week_summary(ctx)],
     )
     fig.html.add_child(_Raw(chrome), name="lb_chrome")
+
+
+def _week_links(week: str, weeks: list[str]) -> dict:
+    prev_week, next_week = neighbour_weeks(week, weeks)
+    return {
+        "prev_week": prev_week,
+        "next_week": next_week,
+        "prev_label": _week_label(prev_week),
+        "next_label": _week_label(next_week),
+    }
+
+
+_WEEK_LINKS = re.compile(r"<!-- lb-weeklinks -->.*?<!-- /lb-weeklinks -->", re.DOTALL)
+
+
+def relink_map(html: str, week: str, weeks: list[str]) -> str | None:
+    """``html`` (a written karta.html of ``week``) with its previous/next-week links pointing at
+    the neighbours in ``weeks``; None when the page has no marked links (re-render it).
+
+    When a new week is archived, the week before it changes only in its "next week" link:
+    rewriting that fragment costs microseconds, re-rendering the page reads its whole archive.
+
+    >>> links = _week_links("2026-W46", ["2026-W46"])
+    >>> page = "<nav>" + wa.render_template("karta_weeklinks.html.j2", **links) + "</nav>"
+    >>> "2026-W47/karta.html" in relink_map(page, "2026-W46", ["2026-W46", "2026-W47"])
+    True
+    """
+    if len(_WEEK_LINKS.findall(html)) != 1:
+        return None
+    links = wa.render_template("karta_weeklinks.html.j2", **_week_links(week, weeks)).rstrip("\n")
+    return _WEEK_LINKS.sub(lambda _: links, html)
 
 
 def neighbour_weeks(week: str, weeks: list[str]) -> tuple[str | None, str | None]:
