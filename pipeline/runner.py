@@ -318,10 +318,8 @@ def _render_weeks(cfg, weeks, areas, quality) -> tuple[dict[str, tuple[Path, Pat
     if not weeks and _index_path(cfg).is_file():
         return {}, {}  # nothing was built: every page on disk is current
     todo = set(weeks)
-    for w in weeks:
-        i = archived.index(w)
-        near = [n for n in archived[max(i - 1, 0) : i + 2] if n not in todo]
-        todo.update(n for n in near if not _relinked(cfg, n, archived))
+    near = {n for w in weeks for n in _neighbours(archived, w)} - todo
+    todo.update(n for n in sorted(near) if not _relinked(cfg, n, archived))
     out, contexts = {}, {}
     for w in sorted(todo):
         ctx = week_context(cfg, w, areas=areas, quality=quality if w in weeks else None, weeks=archived)
@@ -334,11 +332,15 @@ def _render_weeks(cfg, weeks, areas, quality) -> tuple[dict[str, tuple[Path, Pat
     return out, contexts
 
 
+def _neighbours(archived: list[str], week: str) -> list[str]:
+    i = archived.index(week)
+    return archived[max(i - 1, 0) : i + 2]
+
+
 def _relinked(cfg, week: str, archived: list[str]) -> bool:
     """A neighbour of a built week: only its map's previous/next-week links can have changed
     (its archive, and so its report, did not). True when those links were rewritten in place."""
-    maps_dir = cfg.path(cfg.paths.maps) / week
-    page, report = maps_dir / "karta.html", maps_dir / "lagesbild.html"
+    page, report = week_pages(cfg, week)
     if not (page.is_file() and report.is_file()):
         return False
     html = page.read_text(encoding="utf-8")
@@ -358,7 +360,7 @@ def week_context(cfg, week: str, *, areas=None, quality: dict | None = None, wee
     """
     path = archive_path(cfg, week)
     info = run_info_dict(path)
-    maps_dir = cfg.path(cfg.paths.maps)
+    map_path, report_path = week_pages(cfg, week)
     return WeekContext(
         week=week,
         cfg=cfg,
@@ -368,9 +370,15 @@ def week_context(cfg, week: str, *, areas=None, quality: dict | None = None, wee
         boundary=boundary_frame(cfg),
         areas=areas if areas is not None else load_areas(cfg),
         weeks=weeks if weeks is not None else archived_weeks(cfg),
-        map_path=maps_dir / week / "karta.html",
-        report_path=maps_dir / week / "lagesbild.html",
+        map_path=map_path,
+        report_path=report_path,
     )
+
+
+def week_pages(cfg, week: str) -> tuple[Path, Path]:
+    """Where ``week``'s map and report are written."""
+    week_dir = cfg.path(cfg.paths.maps) / week
+    return week_dir / "karta.html", week_dir / "lagesbild.html"
 
 
 def _index_path(cfg) -> Path:
@@ -420,13 +428,11 @@ def _up_to_date(cfg, hashes, interventions, week: str, quality: dict) -> bool:
     """True when ``week``'s archive was built from exactly this run's inputs (fingerprint), by
     this code, with these published quality figures, and its map and report are on disk."""
     info = _week_info(cfg, week)
-    maps = cfg.path(cfg.paths.maps) / week
     return (
         not _is_stale(cfg, hashes, interventions, week, info)
         and info.get("code_version") == code_version()
         and info.get("quality") == _quality_json(quality)
-        and (maps / "karta.html").is_file()
-        and (maps / "lagesbild.html").is_file()
+        and all(page.is_file() for page in week_pages(cfg, week))
     )
 
 

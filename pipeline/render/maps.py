@@ -599,10 +599,9 @@ def relink_map(html: str, week: str, weeks: list[str]) -> str | None:
     >>> "2026-W47/karta.html" in relink_map(page, "2026-W46", ["2026-W46", "2026-W47"])
     True
     """
-    if len(_WEEK_LINKS.findall(html)) != 1:
-        return None
     links = wa.render_template("karta_weeklinks.html.j2", **_week_links(week, weeks)).rstrip("\n")
-    return _WEEK_LINKS.sub(lambda _: links, html)
+    out, found = _WEEK_LINKS.subn(lambda _: links, html)
+    return out if found == 1 else None
 
 
 def neighbour_weeks(week: str, weeks: list[str]) -> tuple[str | None, str | None]:
