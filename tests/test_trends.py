@@ -170,6 +170,42 @@ def test_series_every_week_area_group_with_totals(cfg):
     )
 
 
+def test_series_equals_a_direct_groupby_with_unlisted_areas_groups_and_nulls(cfg):
+    """Counts per (week, area, group) and their totals, against pandas' groupby over the four
+    ways of summing; an area or group with no row of its own still counts in the totals."""
+    rng = np.random.default_rng(7)
+    n = 5000
+    weeks = previous_weeks(WEEK, 30) + [WEEK, "2026-W48", ""]
+    areas = list(AREAS["name"]) + [OUTSIDE_AREA, "Okänt område", None]
+    groups = list(cfg.groups) + ["okand_grupp", None]
+    ev = pd.DataFrame(
+        {
+            "iso_week": pd.array(rng.choice(np.array(weeks, dtype=object), n), dtype="string"),
+            "area": pd.array(rng.choice(np.array(areas, dtype=object), n), dtype="string"),
+            "category_group": pd.array(rng.choice(np.array(groups, dtype=object), n), dtype="string"),
+            "sensitive": rng.random(n) < 0.05,
+            "duplicate_of": pd.array(np.where(rng.random(n) < 0.05, "e1", ""), dtype="string"),
+        }
+    )
+    s = weekly_series(ev, cfg, WEEK, AREAS).set_index(["week", "area", "group"])["n"]
+    kept = ev[~ev["sensitive"] & (ev["duplicate_of"] == "") & ev["iso_week"].isin(weeks[:-3] + [WEEK])]
+    kept = kept.astype(str)
+    for by, fixed in (
+        (["area", "category_group"], {}),
+        (["category_group"], {"area": ALL_KEY}),
+        (["area"], {"group": ALL_KEY}),
+        ([], {"area": ALL_KEY, "group": ALL_KEY}),
+    ):
+        want = kept.groupby(["iso_week", *by]).size() if by else kept.groupby("iso_week").size()
+        for key, count in want.items():
+            key = (key,) if not isinstance(key, tuple) else key
+            row = dict(zip(["week", *[{"category_group": "group"}.get(b, b) for b in by]], key)) | fixed
+            if row["area"] in {*AREAS["name"], OUTSIDE_AREA, ALL_KEY} and row["group"] in {*cfg.groups, ALL_KEY}:
+                assert s[(row["week"], row["area"], row["group"])] == count, row
+    assert s.xs(ALL_KEY, level=1).xs(ALL_KEY, level=1).sum() == len(kept)
+    assert sorted(s.index.get_level_values(0).unique()) == weeks[:-3] + [WEEK]
+
+
 def test_trends_mark_only_tested_changes(cfg):
     prev = previous_weeks(WEEK, 4)
     counts = {(w, "Centrum", "vald"): 2 for w in prev}  # 2 a week, then 20: a real rise

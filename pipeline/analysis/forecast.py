@@ -57,7 +57,7 @@ from scipy.spatial import cKDTree
 from shapely.geometry import shape
 
 from pipeline.analysis.grid import Grid, Surface, clip_mask
-from pipeline.analysis.weeks import next_weeks, weeks_between
+from pipeline.analysis.weeks import next_weeks, positions_in, weeks_between, weeks_present
 from pipeline.evaluation.accuracy import SCORE_FIELDS, Target, top_k_cells, top_k_scores
 from pipeline.privacy import spatial_events
 from pipeline.products import ProductOutput
@@ -239,16 +239,15 @@ class History:
 
     def __init__(self, xy, weeks, grid: Grid, mask, reach_m: float, last_week: str | None = None):
         xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
-        weeks = np.asarray(weeks).astype(str)
+        weeks = weeks if isinstance(weeks, pd.Series) else pd.Series(np.asarray(weeks), copy=False)
         self.grid, self.mask = grid, np.asarray(mask, dtype=bool)
         if self.mask.shape != grid.shape:
             raise ValueError(f"mask must have the grid's shape {grid.shape}, got {self.mask.shape}")
-        present = sorted(set(weeks))
+        present = weeks_present(pd.DataFrame({"iso_week": weeks}))
         last = last_week or (present[-1] if present else None)
         self.weeks = weeks_between(present[0], last) if present else ([last] if last else [])
-        index = pd.Series(np.arange(len(self.weeks)), index=self.weeks)
-        week_idx = pd.Series(weeks).map(index).to_numpy(dtype=float)
-        keep = ~np.isnan(week_idx)  # weeks after ``last_week`` are never read
+        week_idx = positions_in(weeks, self.weeks)
+        keep = week_idx >= 0  # weeks after ``last_week`` are never read
         row, col, inside = grid.cell_index(xy) if len(xy) else (np.zeros(0, int),) * 2 + (np.zeros(0, bool),)
         keep &= inside
         self.n_dropped = int(len(xy) - keep.sum())
@@ -574,8 +573,8 @@ def forecast_next_week(
     ``opts.min_weeks`` weeks of history). ``Forecast.record`` holds how the weekly forecasts of
     the last ``opts.record_weeks`` weeks (each made the week before) scored.
     """
-    iso = points["iso_week"].astype(str)
-    past = points[(iso <= week) & (iso != "")]
+    iso = points["iso_week"].astype("string")
+    past = points[((iso <= week) & (iso != "")).to_numpy(bool, na_value=False)]
     key = (_points_key(past), week, grid, _array_key(mask), _opts_key(opts), default_bandwidth_m)
     if key not in _RECENT:
         _RECENT[key] = _forecast(past, week, grid, mask, opts, default_bandwidth_m)
@@ -592,7 +591,7 @@ _RECENT: dict = {}
 def _forecast(past: pd.DataFrame, week: str, grid: Grid, mask, opts, default_bandwidth_m) -> Forecast:
     xy = past[["x", "y"]].to_numpy(np.float64)
     history = History(
-        xy, past["iso_week"].astype(str).to_numpy(), grid, mask, opts.max_bandwidth_cells * grid.cell, last_week=week
+        xy, past["iso_week"].reset_index(drop=True), grid, mask, opts.max_bandwidth_cells * grid.cell, last_week=week
     )
     n_hist = len(history.weeks) if len(past) else 0
     nn = nn_distance(history.event_xy, history.event_week)
@@ -684,8 +683,9 @@ def forecast_points(events) -> pd.DataFrame:
         {
             "x": ev.geometry.x.to_numpy(float),
             "y": ev.geometry.y.to_numpy(float),
-            "iso_week": ev["iso_week"].astype(str).to_numpy(),
-            "time_of_day": ev["time_of_day"].astype(str).to_numpy(),
+            # pandas strings, not Python objects: a national history has millions of rows
+            "iso_week": ev["iso_week"].astype("string").array,
+            "time_of_day": ev["time_of_day"].astype("string").array,
         }
     )
 
@@ -730,12 +730,13 @@ def forecast_zones(fc: Forecast, mask, levels, points: pd.DataFrame, time_bins, 
     cell_km2 = grid.cell**2 / 1e6
     total = float(values.sum()) * cell_km2
     ev_row, ev_col, ev_in = grid.cell_index(points[["x", "y"]].to_numpy(float).reshape(-1, 2))
-    weight = points["iso_week"].map(fc.weights).fillna(0.0).to_numpy(float)
-    this_week = (points["iso_week"] == fc.week).to_numpy()
+    weeks = list(fc.weights)
+    weight = np.append([fc.weights[w] for w in weeks], 0.0)[positions_in(points["iso_week"], weeks)]
+    this_week = positions_in(points["iso_week"], [fc.week]) == 0
     order = list(time_bins)
     # time-of-day codes in ``order`` (-1: a bin not in it), computed once: zones are counted
     # with bincounts below, not by a pass over every event per zone
-    bin_code = pd.Categorical(points["time_of_day"].astype(str), categories=order).codes.astype(np.int64)
+    bin_code = positions_in(points["time_of_day"], order).astype(np.int64)
     parts = []
     for level in sorted(float(v) for v in levels):
         chosen = top_k_cells(study, len(study), level)

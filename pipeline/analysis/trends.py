@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from pipeline.analysis.weeks import previous_weeks, weeks_between, weeks_present
+from pipeline.analysis.weeks import positions_in, previous_weeks, weeks_between
 from pipeline.privacy import spatial_events
 from pipeline.products import ProductOutput
 from pipeline.schema import OUTSIDE_AREA
@@ -130,26 +130,37 @@ def weekly_series(events, cfg, week: str, areas) -> pd.DataFrame:
     ['week', 'area', 'group', 'n']
     """
     counted = spatial_events(events)
-    counted = counted[counted["iso_week"].astype(str) <= week]
-    present = weeks_present(counted)
+    _, iso_weeks = pd.factorize(counted["iso_week"])
+    present = sorted(w for w in map(str, iso_weeks) if w and w <= week)
     weeks = weeks_between(present[0], week) if present else [week]
-    areas_all = area_names(areas) + [ALL_KEY]
-    groups_all = list(cfg.groups) + [ALL_KEY]
-    frame = pd.DataFrame(
+    areas_all, groups_all = area_names(areas), list(cfg.groups)
+    # counts[week, area, group] with one extra slot per axis for what no row is shown for
+    # (an area or group not in the lists): those events still count in the totals
+    w = _positions(counted["iso_week"], weeks, missing=-1)
+    a = _positions(counted["area"], areas_all, missing=len(areas_all))
+    g = _positions(counted["category_group"], groups_all, missing=len(groups_all))
+    shape = (len(weeks), len(areas_all) + 1, len(groups_all) + 1)
+    known = w >= 0
+    flat = np.ravel_multi_index((w[known], a[known], g[known]), shape)
+    counts = np.bincount(flat, minlength=math.prod(shape)).reshape(shape)
+    by_area = np.concatenate([counts[:, :-1, :], counts.sum(axis=1, keepdims=True)], axis=1)
+    table = np.concatenate([by_area[:, :, :-1], by_area.sum(axis=2, keepdims=True)], axis=2)
+    full = pd.MultiIndex.from_product([weeks, areas_all + [ALL_KEY], groups_all + [ALL_KEY]])
+    out = pd.DataFrame(
         {
-            "week": counted["iso_week"].astype(str).to_numpy(),
-            "area": counted["area"].astype(str).to_numpy(),
-            "group": counted["category_group"].astype(str).to_numpy(),
+            "week": full.get_level_values(0).astype(str),
+            "area": full.get_level_values(1).astype(str),
+            "group": full.get_level_values(2).astype(str),
+            "n": table.reshape(-1).astype("int64"),
         }
     )
-    totals = pd.concat(
-        [frame, frame.assign(area=ALL_KEY), frame.assign(group=ALL_KEY), frame.assign(area=ALL_KEY, group=ALL_KEY)],
-        ignore_index=True,
-    )
-    counts = totals.groupby(["week", "area", "group"]).size()
-    full = pd.MultiIndex.from_product([weeks, areas_all, groups_all], names=["week", "area", "group"])
-    out = counts.reindex(full, fill_value=0).rename("n").reset_index()
-    return out.astype({"week": str, "area": str, "group": str, "n": "int64"})[SERIES_COLUMNS]
+    return out[SERIES_COLUMNS]
+
+
+def _positions(values: pd.Series, labels: list[str], missing: int) -> np.ndarray:
+    """Each value's index in ``labels`` (``missing`` for a value not in them, or null)."""
+    at = positions_in(values, labels)
+    return np.where(at < 0, missing, at)
 
 
 # -- the trend table ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 
 from pipeline.errors import LagesbildError
@@ -100,8 +101,22 @@ def weeks_present(events) -> list[str]:
     >>> weeks_present(pd.DataFrame({"iso_week": ["2026-W46", "2026-W45", "", None, "2026-W46"]}))
     ['2026-W45', '2026-W46']
     """
-    weeks = pd.unique(events["iso_week"].dropna().astype(str))  # distinct first: a history has millions
+    weeks = pd.unique(events["iso_week"].dropna())  # distinct first: a history has millions
     return sorted(str(w) for w in weeks if w != "")
+
+
+def positions_in(values, labels) -> "np.ndarray":
+    """Each value's index in ``labels`` (distinct), -1 for a value not in them or null.
+
+    Looked up once per distinct value: a history's week column has millions of rows and a
+    hundred distinct weeks.
+
+    >>> positions_in(pd.Series(["2026-W46", None, "2026-W44", "2026-W46"]), ["2026-W45", "2026-W46"]).tolist()
+    [1, -1, -1, 1]
+    """
+    codes, uniques = pd.factorize(values if isinstance(values, pd.Series) else pd.Series(values, copy=False))
+    at = pd.Index(list(labels)).get_indexer(pd.Index(uniques).astype(str))
+    return np.append(at, -1)[codes]  # code -1 (null) takes the appended -1
 
 
 def latest_complete_week(events, now) -> str | None:

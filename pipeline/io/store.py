@@ -44,6 +44,7 @@ import pyarrow.parquet as pq
 import pipeline
 from pipeline.analysis.weeks import next_weeks, previous_weeks, weeks_between
 from pipeline.io.atomic import atomic_path, write_csv, write_text
+from pipeline.io.geoparquet import read_points
 from pipeline.privacy import installation_key
 from pipeline.schema import EVENT_COLUMNS, REJECTED_COLUMNS, empty_events, empty_rejected
 from pipeline.sources.clean import (
@@ -209,7 +210,7 @@ class EventStore:
     def _read_partition(self, path: Path, columns):
         if columns is not None and "geometry" not in columns:
             return pd.read_parquet(path, columns=columns)
-        return gpd.read_parquet(path, columns=columns)
+        return read_points(path, columns=columns)
 
     def write_week(self, week: str, events: gpd.GeoDataFrame) -> None:
         path = self.week_path(week)
@@ -274,16 +275,13 @@ class EventStore:
         """A cached file's normalised rows; only those with an id in ``ids`` when given."""
         path = self.cache_dir(entry) / "events.parquet"
         if ids is None:
-            return gpd.read_parquet(path)
+            return read_points(path)
         wanted = pa.array(sorted(ids), type=pa.string())
         if not pa.compute.any(
             pa.compute.is_in(pq.read_table(path, columns=["event_id"])["event_id"], value_set=wanted)
         ).as_py():
             return empty_events()
-        table = pq.read_table(path, filters=pa.compute.field("event_id").isin(wanted))
-        frame = table.to_pandas()
-        frame["geometry"] = gpd.GeoSeries.from_wkb(frame["geometry"], crs="EPSG:3006")
-        return gpd.GeoDataFrame(frame, geometry="geometry", crs="EPSG:3006")
+        return read_points(path, filters=pa.compute.field("event_id").isin(wanted))
 
     def cached_ids(self, entry: str) -> np.ndarray:
         path = self.cache_dir(entry) / "events.parquet"
