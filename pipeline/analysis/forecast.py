@@ -673,6 +673,10 @@ ZONE_COLUMNS = [
 ]  # fmt: skip
 
 
+#: Event columns :func:`forecast_points` reads (besides the publication rule's).
+FORECAST_COLUMNS = ("geometry", "iso_week", "time_of_day")
+
+
 def forecast_points(events) -> pd.DataFrame:
     """The events a forecast may use (the publication rule: counted, never a protected event),
     as ``x``, ``y``, ``iso_week``, ``time_of_day``."""

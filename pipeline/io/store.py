@@ -641,20 +641,39 @@ class StoredEvents:
         self.weeks = sorted(w for w in state["weeks"] if w)
         self.hashes = {w: v["hash"] for w, v in state["weeks"].items()}
         self.count = int(state["events"])
-        self._cache: dict[str, gpd.GeoDataFrame] = {}  # week -> partition, read once per run
+        self._cache: dict[str, pd.DataFrame] = {}  # week -> its columns read so far, once per run
 
-    def for_product(self, product, cfg, week: str) -> gpd.GeoDataFrame:
-        """The events of the weeks ``product`` declares for ``week``: those partitions only
-        (each read once per run, however many products declare it)."""
+    def for_product(self, product, cfg, week: str) -> pd.DataFrame:
+        """The events of the weeks ``product`` declares for ``week``, in the columns it declares:
+        those partitions only, each column of each read once per run however many products
+        declare it. A GeoDataFrame when the geometry is among the columns."""
         weeks = product.weeks_read(cfg, week, self.weeks)
         weeks = [w for w in self.weeks if w <= week] if weeks is None else sorted(set(weeks) & set(self.weeks))
-        for w in weeks:
-            if w not in self._cache:
-                self._cache[w] = self.store.read_weeks([w])
-        parts = [self._cache[w] for w in weeks if len(self._cache[w])]
+        columns = product.columns_read() or list(EVENT_COLUMNS)
+        parts = [p for p in (self._week(w, columns) for w in weeks) if len(p)]
         if not parts:
-            return empty_events()
-        return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs="EPSG:3006")
+            empty = empty_events()
+            return empty if product.columns is None else empty[columns]
+        out = pd.concat(parts, ignore_index=True)
+        return gpd.GeoDataFrame(out, geometry="geometry", crs="EPSG:3006") if "geometry" in columns else out
+
+    def _week(self, week: str, columns: list[str]) -> pd.DataFrame:
+        """``columns`` of one week's partition; the cache holds each week once, with every
+        column read so far (a narrow history for the all-history products, whole weeks for
+        the recent ones)."""
+        have = self._cache.get(week)
+        missing = [c for c in columns if have is None or c not in have.columns]
+        if missing:
+            part = self.store.read_weeks([week], columns=missing)
+            if have is None:
+                have = part
+            else:
+                have = pd.concat([have, part.reset_index(drop=True)], axis=1)
+                have = have[[c for c in EVENT_COLUMNS if c in have.columns]]
+            if "geometry" in have.columns:
+                have = gpd.GeoDataFrame(have, geometry="geometry", crs="EPSG:3006")
+            self._cache[week] = have
+        return have[columns]
 
     def read_all(self) -> gpd.GeoDataFrame:
         return self.store.read_weeks(self.weeks)

@@ -21,9 +21,13 @@ from typing import Any, Callable
 import pandas as pd
 
 from pipeline.analysis.weeks import next_weeks, previous_weeks, weeks_present
+from pipeline.schema import EVENT_COLUMNS
 
 #: What a product may declare in ``inputs``.
 INPUTS = ("events", "reference", "interventions")
+#: Event columns every product gets: the id, the week, and what the publication rule reads
+#: (privacy.spatial_events) — without them a protected event or a duplicate would count.
+ALWAYS_READ = ("event_id", "iso_week", "sensitive", "duplicate_of")
 
 
 @dataclass
@@ -57,6 +61,9 @@ class Product:
     built one, or a function of the config (``lambda cfg: cfg.analysis.rolling_weeks``).
     ``weeks_after``: later weeks it reads (evaluation products only; analysis never looks ahead).
     ``requires``: products of the same week whose layers it reads (``ProductInput.upstream``).
+    ``columns``: the event columns it reads (None = all). A product that reads every week of
+    history declares them, so a national history is held once, narrow, however many such
+    products read it; the publication rule's columns (:data:`ALWAYS_READ`) always come along.
     """
 
     name: str
@@ -66,6 +73,7 @@ class Product:
     weeks_after: int = 0
     inputs: tuple[str, ...] = ("events", "reference")
     requires: tuple[str, ...] = ()
+    columns: tuple[str, ...] | None = None
 
     def __post_init__(self):
         unknown = [i for i in self.inputs if i not in INPUTS]
@@ -73,6 +81,20 @@ class Product:
             raise ValueError(f"product {self.name!r}: unknown inputs {unknown}; allowed {INPUTS}")
         if self.weeks_after < 0:
             raise ValueError(f"product {self.name!r}: weeks_after must be >= 0")
+        unknown = [c for c in self.columns or () if c not in EVENT_COLUMNS]
+        if unknown:
+            raise ValueError(f"product {self.name!r}: unknown event columns {unknown}; see pipeline.schema")
+
+    def columns_read(self) -> list[str] | None:
+        """The event columns it reads, in the canonical order (None = all).
+
+        >>> Product("x", build=None, layers=(), columns=("area",)).columns_read()
+        ['event_id', 'sensitive', 'iso_week', 'area', 'duplicate_of']
+        """
+        if self.columns is None:
+            return None
+        wanted = {*self.columns, *ALWAYS_READ}
+        return [c for c in EVENT_COLUMNS if c in wanted]
 
     def lookback(self, cfg) -> int | None:
         """Earlier weeks read, resolved against the config (None = all history)."""
@@ -96,9 +118,11 @@ def events_for(product: Product, cfg, events, week: str):
     """The canonical events ``product`` may read for ``week`` (a filter on ``iso_week``)."""
     weeks = product.weeks_read(cfg, week, weeks_present(events))
     iso = events["iso_week"].astype(str)
-    if weeks is None:
-        return events[(iso <= week) & (iso != "")]
-    return events[iso.isin(weeks)]
+    rows = (iso <= week) & (iso != "") if weeks is None else iso.isin(weeks)
+    columns = product.columns_read()
+    if columns is not None:  # the columns it declares (those a test frame has)
+        events = events[[c for c in events.columns if c in columns]]
+    return events[rows]
 
 
 def build_order(products) -> list[Product]:

@@ -7,7 +7,7 @@ all history up to the week); ``layers`` are the archive layers it writes (pipeli
 from __future__ import annotations
 
 from pipeline.analysis.emerging import build_emerging
-from pipeline.analysis.forecast import build_prognos
+from pipeline.analysis.forecast import FORECAST_COLUMNS, build_prognos
 from pipeline.analysis.recurrence import RECURRENCE_WINDOWS
 from pipeline.analysis.trends import build_series, build_trends, trends_lookback
 from pipeline.evaluation.backtest import build_accuracy
@@ -34,15 +34,28 @@ PRODUCTS: tuple[Product, ...] = (
         weeks_before=lambda cfg: max(cfg.analysis.rolling_weeks, *RECURRENCE_WINDOWS),
     ),
     # every area and group over every week of the data, for trend lines (report, index)
-    Product("series", build=build_series, layers=("series",), weeks_before=None),
+    Product("series", build=build_series, layers=("series",), weeks_before=None, columns=("area", "category_group")),
     # tested changes: this week against the previous weeks and the same weeks a year earlier
     Product("trends", build=build_trends, layers=("trends",), weeks_before=trends_lookback),
     # emerging hot spots: Gi* per cell and week, Mann-Kendall trend, ArcGIS's 17 classes
     Product("emerging", build=build_emerging, layers=("emerging",), weeks_before=lambda cfg: cfg.emerging.weeks - 1),
     # next week's forecast, its settings chosen by a backtest on every earlier week
-    Product("prognos", build=build_prognos, layers=("prognos", "prognos_zones"), weeks_before=None),
+    Product(
+        "prognos",
+        build=build_prognos,
+        layers=("prognos", "prognos_zones"),
+        weeks_before=None,
+        columns=FORECAST_COLUMNS,
+    ),
     # how last week's forecast and hotspot maps did on this week's events (the last weeks' record)
-    Product("accuracy", build=build_accuracy, layers=("accuracy",), weeks_before=None, requires=("prognos",)),
+    Product(
+        "accuracy",
+        build=build_accuracy,
+        layers=("accuracy",),
+        weeks_before=None,
+        requires=("prognos",),
+        columns=FORECAST_COLUMNS,
+    ),
     # the interventions register: before/under/after counts, DiD ratio, WDD, WDQ and a verdict
     # per intervention (its före window may reach far back, so every week up to the week)
     Product(
@@ -51,5 +64,6 @@ PRODUCTS: tuple[Product, ...] = (
         layers=("interventions", "interventions_weekly"),
         weeks_before=None,
         inputs=("events", "reference", "interventions"),
+        columns=("category", "geometry"),
     ),
 )
