@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from pipeline.analysis.weeks import positions_in, previous_weeks, weeks_between
+from pipeline.analysis.weeks import positions_in, previous_weeks, weeks_between, weeks_present
 from pipeline.privacy import spatial_events
 from pipeline.products import ProductOutput
 from pipeline.schema import OUTSIDE_AREA
@@ -130,8 +130,7 @@ def weekly_series(events, cfg, week: str, areas) -> pd.DataFrame:
     ['week', 'area', 'group', 'n']
     """
     counted = spatial_events(events)
-    _, iso_weeks = pd.factorize(counted["iso_week"])
-    present = sorted(w for w in map(str, iso_weeks) if w and w <= week)
+    present = [w for w in weeks_present(counted) if w <= week]
     weeks = weeks_between(present[0], week) if present else [week]
     areas_all, groups_all = area_names(areas), list(cfg.groups)
     # counts[week, area, group] with one extra slot per axis for what no row is shown for

@@ -38,7 +38,7 @@ def points_from_wkb(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 def _plain_points(values: pa.Array) -> np.ndarray | None:
     """The points when every value is a little-endian 2-D point with finite coordinates."""
-    if values.null_count or not pa.types.is_binary(values.type) and not pa.types.is_large_binary(values.type):
+    if values.null_count or not (pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type)):
         return None
     n = len(values)
     if n == 0:

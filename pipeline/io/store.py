@@ -665,11 +665,7 @@ class StoredEvents:
         missing = [c for c in columns if have is None or c not in have.columns]
         if missing:
             part = self.store.read_weeks([week], columns=missing)
-            if have is None:
-                have = part
-            else:
-                have = pd.concat([have, part.reset_index(drop=True)], axis=1)
-                have = have[[c for c in EVENT_COLUMNS if c in have.columns]]
+            have = part if have is None else pd.concat([have, part], axis=1)
             if "geometry" in have.columns:
                 have = gpd.GeoDataFrame(have, geometry="geometry", crs="EPSG:3006")
             self._cache[week] = have
