@@ -10,6 +10,7 @@ rebuild follows from the declarations: a week is stale when anything a product o
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -78,11 +79,28 @@ class IngestResult:
     def __init__(self, store: EventStore, state: dict, files: list[FileEntry], synced=None):
         self.store, self.state, self.files = store, state, files
         self.read_files = synced.read_files if synced else []  # exports read this run
+        self._table = synced.table if synced else None  # events.parquet, being written
         self.rebuilt_weeks = synced.rebuilt_weeks if synced else []  # partitions rewritten
         self.stored = StoredEvents(store, state)
         self.quality = state["quality"]
         self.inputs = {f.name: f.sha256 for f in files}  # display name -> sha256
         self._events = self._rejected = None
+
+    @contextlib.contextmanager
+    def table_written(self):
+        """Run the block while events.parquet is written; wait for it at the end (its error
+        raised unless the block raised one of its own)."""
+        try:
+            yield
+        except BaseException:
+            self.wait(raise_error=False)
+            raise
+        self.wait()
+
+    def wait(self, raise_error: bool = True) -> None:
+        if self._table is not None:
+            table, self._table = self._table, None
+            table.wait(raise_error)
 
     @property
     def events(self) -> gpd.GeoDataFrame:
@@ -116,7 +134,9 @@ def run_ingest(cfg: Config, now: pd.Timestamp | None = None, echo=print, ref: Re
     the summary. Under the same lock as ``run_weekly``: they write the same files."""
     with run_lock(cfg):
         remove_stale_temp_files(cfg)
-        return _ingest(cfg, now, echo, ref)
+        result = _ingest(cfg, now, echo, ref)
+        result.wait()
+        return result
 
 
 def _ingest(cfg: Config, now, echo, ref: Reference | None) -> IngestResult:
@@ -204,6 +224,11 @@ def _run_weekly_locked(cfg, week, now, echo, backfill, rebuild=False) -> WeeklyR
     remove_stale_temp_files(cfg)
     ref = Reference.load(cfg)
     ingest = _ingest(cfg, now, echo, ref)
+    with ingest.table_written():
+        return _weekly_after_ingest(cfg, ingest, ref, week, now, echo, backfill, rebuild)
+
+
+def _weekly_after_ingest(cfg, ingest, ref: Reference, week, now, echo, backfill, rebuild) -> WeeklyResult:
     ingest.public_quality = published_quality(ingest)
     crash_point("after-ingest")
     events = ingest.stored
@@ -263,6 +288,8 @@ def build_products(cfg, events, week: str, ref: Reference, interventions=None) -
     Each product sees only the events of the weeks it declares (``events_for``); ``events`` is
     a frame or the store's :class:`StoredEvents` (which reads just those weeks' partitions)."""
     outputs, upstream = [], {}
+    if isinstance(events, StoredEvents):
+        events.plan(PRODUCTS, cfg, week)
     for product in build_order(PRODUCTS):
         inp = ProductInput(
             cfg=cfg,

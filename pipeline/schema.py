@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 #: column -> (dtype, description). Order is the column order of ``events.parquet``.
@@ -48,6 +49,36 @@ EVENT_COLUMNS: dict[str, tuple[str, str]] = {
     "description": ("string", "Free text: empty unless the partner keeps it, and then redacted."),
     "geometry": ("geometry", "Point in EPSG:3006 (SWEREF 99 TM)."),
 }
+
+#: Columns a reader may ask for instead of ``geometry`` (derived when read, never stored): the
+#: point's coordinates. Products that only need where events are (the forecast, the
+#: interventions' counts) read these, so a national history builds no geometry objects.
+COORDINATE_COLUMNS: dict[str, tuple[str, str]] = {
+    "x": ("float64", "Easting of the point in metres, EPSG:3006 (NaN when the point is missing or empty)."),
+    "y": ("float64", "Northing of the point in metres, EPSG:3006 (NaN when the point is missing or empty)."),
+}
+
+
+def coordinates(events) -> tuple[np.ndarray, np.ndarray]:
+    """The events' ``x`` and ``y`` in metres: the coordinate columns when the frame has them,
+    else its point geometries'.
+
+    >>> coordinates(pd.DataFrame({"x": [1.0], "y": [2.0]}))
+    (array([1.]), array([2.]))
+    """
+    if all(c in events.columns for c in COORDINATE_COLUMNS):
+        return events["x"].to_numpy(np.float64), events["y"].to_numpy(np.float64)
+    return events.geometry.x.to_numpy(np.float64), events.geometry.y.to_numpy(np.float64)
+
+
+def with_coordinates(events):
+    """``events`` with the coordinate columns added from its geometry (a copy; as is when it
+    has them already)."""
+    if all(c in events.columns for c in COORDINATE_COLUMNS):
+        return events
+    x, y = coordinates(events)
+    return events.assign(x=x, y=y)
+
 
 #: Columns of ``rejected.csv``.
 REJECTED_COLUMNS: dict[str, str] = {

@@ -58,10 +58,10 @@ from shapely.geometry import shape
 
 from pipeline.analysis.grid import Grid, Surface, clip_mask
 from pipeline.analysis.weeks import next_weeks, positions_in, weeks_between, weeks_present
-from pipeline.evaluation.accuracy import SCORE_FIELDS, Target, top_k_cells, top_k_scores
+from pipeline.evaluation.accuracy import SCORE_FIELDS, Target, target_lookup, top_k_cells, top_k_scores
 from pipeline.privacy import spatial_events
 from pipeline.products import ProductOutput
-from pipeline.schema import CRS
+from pipeline.schema import CRS, coordinates
 
 #: Values below this fraction of a surface's maximum are (single-precision) FFT round-off and
 #: set to exactly 0, so cells no event reaches tie at zero (ranked by cell position, as documented).
@@ -470,10 +470,13 @@ def score_candidates(history: History, candidates: list[Setting], targets, level
     hints = [None] * len(candidates)  # a candidate's surface changes little from week to week
     for j, i in enumerate(targets):
         target = history.target(i)
+        lookup = target_lookup(history.crop_positions, target)  # the same for every candidate
         cache = SurfaceCache(history, i, study=True)
         for c, setting in enumerate(candidates):
             values, _ = cache.surface(setting)
-            scores = top_k_scores(values, history.crop_positions, history.n_study, levels, target, hint=hints[c])
+            scores = top_k_scores(
+                values, history.crop_positions, history.n_study, levels, target, hint=hints[c], lookup=lookup
+            )
             hints[c] = HINT_MARGIN * float(scores["threshold"].min())
             for f in SCORE_FIELDS:
                 out[f][c, j] = scores[f]
@@ -673,20 +676,23 @@ ZONE_COLUMNS = [
 ]  # fmt: skip
 
 
-#: Event columns :func:`forecast_points` reads (besides the publication rule's).
-FORECAST_COLUMNS = ("geometry", "iso_week", "time_of_day")
+#: Event columns :func:`forecast_points` reads (besides the publication rule's): the points'
+#: coordinates, not their geometries.
+FORECAST_COLUMNS = ("x", "y", "iso_week", "time_of_day")
 
 
 def forecast_points(events) -> pd.DataFrame:
     """The events a forecast may use (the publication rule: counted, never a protected event),
-    as ``x``, ``y``, ``iso_week``, ``time_of_day``."""
+    as ``x``, ``y``, ``iso_week``, ``time_of_day``. ``events`` has the coordinate columns or
+    point geometries."""
     ev = spatial_events(events)
     if len(ev) == 0:
         return pd.DataFrame({"x": [], "y": [], "iso_week": pd.Series([], dtype=str), "time_of_day": []})
+    x, y = coordinates(ev)
     return pd.DataFrame(
         {
-            "x": ev.geometry.x.to_numpy(float),
-            "y": ev.geometry.y.to_numpy(float),
+            "x": x,
+            "y": y,
             # pandas strings, not Python objects: a national history has millions of rows
             "iso_week": ev["iso_week"].astype("string").array,
             "time_of_day": ev["time_of_day"].astype("string").array,

@@ -82,20 +82,24 @@ def cells_at_level(n_cells: int, level: float) -> int:
     return max(1, int(round(float(level) / 100.0 * n_cells)))
 
 
-def top_k_scores(values, positions, n_cells: int, levels, target: Target, hint=None) -> dict[str, np.ndarray]:
+def top_k_scores(
+    values, positions, n_cells: int, levels, target: Target, hint=None, lookup=None
+) -> dict[str, np.ndarray]:
     """Scores of the top-``k`` cells of ``values`` at each level (arrays, one entry per level).
 
     ``values`` are the method's values at the study cells ``positions`` (sorted, 0 .. n-1);
     ``positions=None`` means ``values`` covers every study cell in order. Study cells not in
     ``positions`` have value 0. Values must be >= 0. ``hint``: a value at or below the
     largest level's k-th value, if known, to search fewer cells (the result is exact either
-    way). The output also holds ``threshold``, each level's k-th value.
+    way). ``lookup``: :func:`target_lookup` of ``positions`` and ``target``, when many methods
+    are scored on one week (a backtest's candidates). The output also holds ``threshold``,
+    each level's k-th value.
     """
     vals = np.asarray(values)
     pos = np.arange(len(vals)) if positions is None else np.asarray(positions, dtype=np.int64)
     ks = [min(cells_at_level(n_cells, lv), n_cells) for lv in levels]
     thresholds = _kth_largest(vals, ks, hint)
-    at_target = _values_at(vals, pos, target.positions)
+    at_target = _values_at(vals, lookup if lookup is not None else target_lookup(pos, target))
     n = target.n_events
     out = {f: np.zeros(len(ks), dtype=float) for f in SCORE_FIELDS}
     out["threshold"] = np.array(thresholds, dtype=float)
@@ -185,14 +189,26 @@ def _kth_largest(vals: np.ndarray, ks, hint=None) -> list:
     return [part[n - k] if k <= m else zero for k in ks]
 
 
-def _values_at(vals: np.ndarray, pos: np.ndarray, cells: np.ndarray) -> np.ndarray:
-    """Values at study cells ``cells`` (0 where ``pos`` does not list the cell)."""
-    out = np.zeros(len(cells), dtype=vals.dtype)
+def target_lookup(positions, target: Target) -> tuple[np.ndarray, np.ndarray]:
+    """Where each of ``target``'s cells is in ``positions`` (sorted study cells): the index of
+    each one ``positions`` lists, and which of the target's cells those are.
+
+    >>> [a.tolist() for a in target_lookup(np.array([2, 5, 7]), Target.from_positions([5, 6, 7]))]
+    [[1, 2], [True, False, True]]
+    """
+    pos, cells = np.asarray(positions, dtype=np.int64), target.positions
     if len(pos) == 0 or len(cells) == 0:
-        return out
+        return np.zeros(0, dtype=np.int64), np.zeros(len(cells), dtype=bool)
     idx = np.minimum(np.searchsorted(pos, cells), len(pos) - 1)
     found = pos[idx] == cells
-    out[found] = vals[idx[found]]
+    return idx[found], found
+
+
+def _values_at(vals: np.ndarray, lookup) -> np.ndarray:
+    """Values at the target's cells (0 where the values' positions do not list the cell)."""
+    idx, found = lookup
+    out = np.zeros(len(found), dtype=vals.dtype)
+    out[found] = vals[idx]
     return out
 
 

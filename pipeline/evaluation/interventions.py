@@ -59,9 +59,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from pipeline.analysis.weeks import iso_week_of, next_weeks, previous_weeks, week_monday, weeks_between
+from pipeline.analysis.weeks import iso_week_of, next_weeks, previous_weeks, week_monday, weeks_between, weeks_present
 from pipeline.privacy import counted_events
 from pipeline.products import ProductOutput
+from pipeline.schema import coordinates
 from pipeline.sources.interventions import REGISTER_COLUMNS
 
 CRS = "EPSG:3006"
@@ -384,13 +385,13 @@ def evaluate_interventions(
     ``interventions_weekly`` table. ``events`` are the canonical events of every week up to
     ``week``; duplicates and protected events are left out here."""
     icfg = cfg.interventions
-    counted = counted_events(events)
-    counted = counted[counted["iso_week"].astype(str) <= week]
-    first_week = str(events["iso_week"].dropna().astype(str).min()) if len(events) else None
-    plans = _plans(register, week, icfg, first_week)
+    present = weeks_present(events)
+    plans = _plans(register, week, icfg, present[0] if present else None)
     if not plans:
         return empty_layer(), empty_weekly()
-    xs, ys = counted.geometry.x.to_numpy(float), counted.geometry.y.to_numpy(float)
+    counted = counted_events(events)
+    counted = counted[counted["iso_week"].astype(str) <= week]
+    xs, ys = coordinates(counted)
     weeks, cats = counted["iso_week"].astype(str).to_numpy(), counted["category"].astype(str).to_numpy()
     rows, weekly = [], []
     for i, windows in plans.items():

@@ -43,10 +43,17 @@ import pyarrow.parquet as pq
 
 import pipeline
 from pipeline.analysis.weeks import next_weeks, previous_weeks, weeks_between
-from pipeline.io.atomic import atomic_path, write_csv, write_text
+from pipeline.io.atomic import BackgroundWrite, atomic_path, write_csv, write_text
 from pipeline.io.geoparquet import read_points
 from pipeline.privacy import installation_key
-from pipeline.schema import EVENT_COLUMNS, REJECTED_COLUMNS, empty_events, empty_rejected
+from pipeline.schema import (
+    COORDINATE_COLUMNS,
+    EVENT_COLUMNS,
+    REJECTED_COLUMNS,
+    empty_events,
+    empty_rejected,
+    with_coordinates,
+)
 from pipeline.sources.clean import (
     _combine_rejected,
     assign_areas,
@@ -90,6 +97,7 @@ class SyncResult:
     changed: bool  # False: nothing was re-read or rebuilt
     rebuilt_weeks: list[str]
     read_files: list[str]  # display names of the exports actually read this run
+    table: BackgroundWrite | None = None  # events.parquet, being written (wait before exit)
 
 
 # -- hashing ----------------------------------------------------------------------------------
@@ -202,13 +210,12 @@ class EventStore:
         ]
         parts = [p for p in parts if len(p)]
         if not parts:
-            empty = empty_events()
-            return empty if columns is None else empty[[c for c in empty.columns if c in columns]]
+            return _empty_columns(columns)
         out = pd.concat(parts, ignore_index=True)
         return gpd.GeoDataFrame(out, geometry="geometry", crs="EPSG:3006") if "geometry" in out else out
 
     def _read_partition(self, path: Path, columns):
-        if columns is not None and "geometry" not in columns:
+        if columns is not None and not any(c in columns for c in ("geometry", *COORDINATE_COLUMNS)):
             return pd.read_parquet(path, columns=columns)
         return read_points(path, columns=columns)
 
@@ -349,9 +356,10 @@ def sync(store: EventStore, cfg, files: list[FileEntry], ref, now, ingest_file, 
     old_entries = {x["entry"] for x in state["files"]} if state else set()
     new_entries = {f.entry for f in files}
     if state is not None and old_entries == new_entries and not state.get("pending"):
+        table = None
         if not all((store.root.parent / n).is_file() for n in ("events.parquet", "rejected.csv", "quality.json")):
-            state = _finish(store, cfg, files, state, gkey)
-        return SyncResult(state, False, [], read)
+            state, table = _finish(store, cfg, files, state, gkey)
+        return SyncResult(state, False, [], read, table)
 
     cold = state is None
     if cold:
@@ -359,9 +367,9 @@ def sync(store: EventStore, cfg, files: list[FileEntry], ref, now, ingest_file, 
         state = {"weeks": {}, "files": []}
     dirty = _dirty_ids(store, state["files"], files, cold)
     rebuilt = _rebuild(store, cfg, files, state, dirty, cold)
-    new_state = _finish(store, cfg, files, state, gkey)
+    new_state, table = _finish(store, cfg, files, state, gkey)
     store.remove_unused(new_entries)
-    return SyncResult(new_state, True, rebuilt, read)
+    return SyncResult(new_state, True, rebuilt, read, table)
 
 
 def _dirty_ids(store, old_files: list[dict], files: list[FileEntry], cold: bool) -> set[str] | None:
@@ -552,8 +560,13 @@ def _store_dup_rejected(store, new: pd.DataFrame, dirty) -> None:
         out.to_parquet(tmp, index=False)
 
 
-def _finish(store, cfg, files, state, gkey) -> dict:
-    """Write rejected.csv, quality, events.parquet (the analyst's table) and the new state."""
+def _finish(store, cfg, files, state, gkey) -> tuple[dict, BackgroundWrite]:
+    """Write rejected.csv, quality and the new state; start writing events.parquet.
+
+    events.parquet (the analyst's table, every week in one file) is no input to any week's
+    analysis, so it is written by a thread while the run goes on (the run waits for it before
+    it ends). The old one goes first: should the run stop before the new one is in place, the
+    next run sees it missing and writes it again."""
     rejected = all_rejected(store, files)
     weeks = sorted(state["weeks"])
     quality_events = store.read_weeks(weeks, columns=QUALITY_COLUMNS)
@@ -568,7 +581,8 @@ def _finish(store, cfg, files, state, gkey) -> dict:
     processed = store.root.parent
     write_csv(processed / "rejected.csv", rejected)
     write_text(processed / "quality.json", json.dumps(quality, ensure_ascii=False, indent=2, default=str))
-    write_events_table(store, weeks, processed / "events.parquet")
+    (processed / "events.parquet").unlink(missing_ok=True)
+    table = BackgroundWrite(write_events_table, store, weeks, processed / "events.parquet")
     new_state = {
         "version": STORE_VERSION,
         "global_key": gkey,
@@ -580,7 +594,7 @@ def _finish(store, cfg, files, state, gkey) -> dict:
         "quality": quality,
     }
     store.save_state(new_state)
-    return new_state
+    return new_state, table
 
 
 def all_rejected(store, files) -> pd.DataFrame:
@@ -615,6 +629,12 @@ def write_events_table(store, weeks, dest: Path) -> None:
                 writer.write_table(pq.read_table(path).cast(schema))
 
 
+def _empty_columns(columns: list[str] | None):
+    """No events, in ``columns`` (None = the whole canonical table)."""
+    empty = empty_events()
+    return empty if columns is None else with_coordinates(empty)[columns]
+
+
 def parsed_dates(raw, partner: str, cfg) -> np.ndarray:
     """Every parsed start time of an export (UTC ns), as the source stage parses them; NaT dropped."""
     frame, name = _unpack(raw, partner)
@@ -642,28 +662,42 @@ class StoredEvents:
         self.hashes = {w: v["hash"] for w, v in state["weeks"].items()}
         self.count = int(state["events"])
         self._cache: dict[str, pd.DataFrame] = {}  # week -> its columns read so far, once per run
+        self._planned: dict[str, set[str]] = {}  # week -> the columns the run's products read
+
+    def plan(self, products, cfg, week: str) -> None:
+        """Note the columns every one of ``products`` will read of each week for ``week``, so
+        each partition is read once, in one pass, whatever order the products ask in."""
+        self._planned = {}
+        for product in products:
+            columns = product.columns_read() or list(EVENT_COLUMNS)
+            for w in self._weeks_of(product, cfg, week):
+                self._planned.setdefault(w, set()).update(columns)
+
+    def _weeks_of(self, product, cfg, week: str) -> list[str]:
+        weeks = product.weeks_read(cfg, week, self.weeks)
+        return [w for w in self.weeks if w <= week] if weeks is None else sorted(set(weeks) & set(self.weeks))
 
     def for_product(self, product, cfg, week: str) -> pd.DataFrame:
         """The events of the weeks ``product`` declares for ``week``, in the columns it declares:
         those partitions only, each column of each read once per run however many products
         declare it. A GeoDataFrame when the geometry is among the columns."""
-        weeks = product.weeks_read(cfg, week, self.weeks)
-        weeks = [w for w in self.weeks if w <= week] if weeks is None else sorted(set(weeks) & set(self.weeks))
         columns = product.columns_read() or list(EVENT_COLUMNS)
-        parts = [p for p in (self._week(w, columns) for w in weeks) if len(p)]
+        parts = [p for p in (self._week(w, columns) for w in self._weeks_of(product, cfg, week)) if len(p)]
         if not parts:
-            empty = empty_events()
-            return empty if product.columns is None else empty[columns]
+            return _empty_columns(None if product.columns is None else columns)
         out = pd.concat(parts, ignore_index=True)
         return gpd.GeoDataFrame(out, geometry="geometry", crs="EPSG:3006") if "geometry" in columns else out
 
     def _week(self, week: str, columns: list[str]) -> pd.DataFrame:
         """``columns`` of one week's partition; the cache holds each week once, with every
         column read so far (a narrow history for the all-history products, whole weeks for
-        the recent ones)."""
+        the recent ones). The first read takes every column :meth:`plan` noted for the week."""
         have = self._cache.get(week)
         missing = [c for c in columns if have is None or c not in have.columns]
         if missing:
+            wanted = self._planned.get(week, set()) | set(missing)
+            missing = [c for c in (*EVENT_COLUMNS, *COORDINATE_COLUMNS) if c in wanted]
+            missing = [c for c in missing if have is None or c not in have.columns]
             part = self.store.read_weeks([week], columns=missing)
             have = part if have is None else pd.concat([have, part], axis=1)
             if "geometry" in have.columns:

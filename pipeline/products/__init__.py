@@ -21,7 +21,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from pipeline.analysis.weeks import next_weeks, previous_weeks, weeks_present
-from pipeline.schema import EVENT_COLUMNS
+from pipeline.schema import COORDINATE_COLUMNS, EVENT_COLUMNS, with_coordinates
 
 #: What a product may declare in ``inputs``.
 INPUTS = ("events", "reference", "interventions")
@@ -64,6 +64,8 @@ class Product:
     ``columns``: the event columns it reads (None = all). A product that reads every week of
     history declares them, so a national history is held once, narrow, however many such
     products read it; the publication rule's columns (:data:`ALWAYS_READ`) always come along.
+    ``x`` and ``y`` (:data:`~pipeline.schema.COORDINATE_COLUMNS`) stand for the points'
+    coordinates without their geometry objects.
     """
 
     name: str
@@ -81,7 +83,7 @@ class Product:
             raise ValueError(f"product {self.name!r}: unknown inputs {unknown}; allowed {INPUTS}")
         if self.weeks_after < 0:
             raise ValueError(f"product {self.name!r}: weeks_after must be >= 0")
-        unknown = [c for c in self.columns or () if c not in EVENT_COLUMNS]
+        unknown = [c for c in self.columns or () if c not in EVENT_COLUMNS and c not in COORDINATE_COLUMNS]
         if unknown:
             raise ValueError(f"product {self.name!r}: unknown event columns {unknown}; see pipeline.schema")
 
@@ -94,7 +96,7 @@ class Product:
         if self.columns is None:
             return None
         wanted = {*self.columns, *ALWAYS_READ}
-        return [c for c in EVENT_COLUMNS if c in wanted]
+        return [c for c in (*EVENT_COLUMNS, *COORDINATE_COLUMNS) if c in wanted]
 
     def lookback(self, cfg) -> int | None:
         """Earlier weeks read, resolved against the config (None = all history)."""
@@ -121,7 +123,11 @@ def events_for(product: Product, cfg, events, week: str):
     rows = (iso <= week) & (iso != "") if weeks is None else iso.isin(weeks)
     columns = product.columns_read()
     if columns is not None:  # the columns it declares (those a test frame has)
+        if any(c in columns for c in COORDINATE_COLUMNS) and "geometry" in events.columns:
+            events = with_coordinates(events)
         events = events[[c for c in events.columns if c in columns]]
+        if "geometry" not in columns:  # a plain table, as the store gives it
+            events = pd.DataFrame(events)
     return events[rows]
 
 

@@ -64,6 +64,6 @@ PRODUCTS: tuple[Product, ...] = (
         layers=("interventions", "interventions_weekly"),
         weeks_before=None,
         inputs=("events", "reference", "interventions"),
-        columns=("category", "geometry"),
+        columns=("category", "x", "y"),
     ),
 )

@@ -32,8 +32,10 @@ def unmapped_categories(events: pd.DataFrame, cfg) -> dict[str, Counter]:
     """
     out: dict[str, Counter] = {}
     if len(events):
-        hit = events[unmapped_mask(events, cfg).to_numpy(bool)]
-        for (partner, raw), n in hit.groupby(["source", "source_category"]).size().items():
+        # each distinct (partner, text) looked up once: a national history has millions of rows
+        pairs = events.groupby(["source", "source_category"], observed=True).size().rename("n").reset_index()
+        hit = pairs[unmapped_mask(pairs, cfg).to_numpy(bool)]
+        for partner, raw, n in hit[["source", "source_category", "n"]].itertuples(index=False):
             out.setdefault(str(partner), Counter())[str(raw)] += int(n)
     return out
 

@@ -1,0 +1,92 @@
+"""How products read the event store (pipeline/io/store.py StoredEvents): each product gets
+exactly what ``events_for`` gives it from the whole table — its weeks, its declared columns,
+the coordinates in place of geometries where it asks for them — while every partition is read
+in one pass per run, however many products read it."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import shapely
+
+from pipeline.config import load_config
+from pipeline.io import store
+from pipeline.io.geoparquet import read_points
+from pipeline.products import events_for
+from pipeline.products.catalog import PRODUCTS
+from pipeline.runner import run_ingest
+from tests.conftest import DEMO_WEEK, NOW, copy_project
+
+
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory):
+    config = copy_project(tmp_path_factory.mktemp("store_reads"))
+    return run_ingest(load_config(config), now=NOW, echo=lambda _: None), load_config(config)
+
+
+def _same(got: pd.DataFrame, want: pd.DataFrame) -> None:
+    assert list(got.columns) == list(want.columns)
+    order = ["event_id"]
+    got, want = got.sort_values(order).reset_index(drop=True), want.sort_values(order).reset_index(drop=True)
+    if "geometry" in want.columns:
+        assert isinstance(got, gpd.GeoDataFrame) and got.crs == want.crs
+        assert got.geometry.to_wkb().tolist() == want.geometry.to_wkb().tolist()
+        got, want = pd.DataFrame(got.drop(columns="geometry")), pd.DataFrame(want.drop(columns="geometry"))
+    else:
+        assert not isinstance(got, gpd.GeoDataFrame)
+    pd.testing.assert_frame_equal(got, want, check_dtype=False)
+
+
+def test_every_product_reads_what_events_for_gives_it_and_each_partition_once(ingested, monkeypatch):
+    result, cfg = ingested
+    everything = result.events
+    reads = []
+    real = pq.read_table
+
+    def counting(path, *args, **kwargs):
+        reads.append(str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr("pipeline.io.geoparquet.pq.read_table", counting)
+    monkeypatch.setattr("pandas.io.parquet.PyArrowImpl.read", _counting_pandas(reads))
+    stored = store.StoredEvents(result.store, result.state)
+    stored.plan(PRODUCTS, cfg, DEMO_WEEK)
+    for product in PRODUCTS:
+        _same(stored.for_product(product, cfg, DEMO_WEEK), events_for(product, cfg, everything, DEMO_WEEK))
+    weeks = [w for w in stored.weeks if w <= DEMO_WEEK]
+    assert len(reads) == len(set(reads)) == len(weeks)  # one pass per partition
+    prognos = next(p for p in PRODUCTS if p.name == "prognos")
+    frame = stored.for_product(prognos, cfg, DEMO_WEEK)
+    assert {"x", "y"} <= set(frame.columns) and "geometry" not in frame.columns
+    assert frame[["x", "y"]].notna().all().all()
+
+
+def _counting_pandas(reads):
+    real = pd.io.parquet.PyArrowImpl.read
+
+    def read(self, path, *args, **kwargs):
+        reads.append(str(path))
+        return real(self, path, *args, **kwargs)
+
+    return read
+
+
+def test_coordinates_are_read_from_the_wkb_without_geometries(tmp_path):
+    rng = np.random.default_rng(5)
+    geoms = list(shapely.points(rng.uniform(510_000, 530_000, 9), rng.uniform(6_455_000, 6_475_000, 9)))
+    frame = gpd.GeoDataFrame({"event_id": [f"e{i}" for i in range(9)], "geometry": geoms}, crs="EPSG:3006")
+    plain, odd = tmp_path / "plain.parquet", tmp_path / "odd.parquet"
+    frame.to_parquet(plain, index=False)
+    frame.assign(geometry=[shapely.Point(), None, *geoms[2:]]).to_parquet(odd, index=False)
+    want = gpd.read_parquet(plain)
+    got = read_points(plain, columns=["event_id", "x", "y"])
+    assert not isinstance(got, gpd.GeoDataFrame) and list(got.columns) == ["event_id", "x", "y"]
+    assert got["x"].tolist() == want.geometry.x.tolist() and got["y"].tolist() == want.geometry.y.tolist()
+    both = read_points(plain, columns=["geometry", "x"])
+    assert isinstance(both, gpd.GeoDataFrame) and both["x"].tolist() == want.geometry.x.tolist()
+    fallback = read_points(odd, columns=["x", "y"])  # empty and null points: NaN, as geopandas says
+    assert fallback["x"].isna().tolist()[:3] == [True, True, False]
+    assert fallback["y"].tolist()[2:] == want.geometry.y.tolist()[2:]
