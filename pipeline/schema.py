@@ -59,6 +59,10 @@ COORDINATE_COLUMNS: dict[str, tuple[str, str]] = {
 }
 
 
+#: Every column a reader may ask for, in the order frames hold them.
+READABLE_COLUMNS: tuple[str, ...] = (*EVENT_COLUMNS, *COORDINATE_COLUMNS)
+
+
 def coordinates(events) -> tuple[np.ndarray, np.ndarray]:
     """The events' ``x`` and ``y`` in metres: the coordinate columns when the frame has them,
     else its point geometries'.

@@ -32,11 +32,13 @@ _POINT_HEADER = b"\x01\x01\x00\x00\x00"  # little-endian, type 1 (Point, 2-D)
 
 def points_from_wkb(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """The shapely geometries of a binary WKB column (an object array)."""
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks() if values.num_chunks else pa.array([], type=pa.binary())
-    fast = _plain_points(values)
-    if fast is not None:
-        return fast
+    values = _one_chunk(values)
+    return _geometries(values, _plain_xy(values))
+
+
+def _geometries(values: pa.Array, xy: np.ndarray | None) -> np.ndarray:
+    if xy is not None:
+        return shapely.points(xy[:, 0], xy[:, 1])
     return shapely.from_wkb(values.to_numpy(zero_copy_only=False))
 
 
@@ -46,9 +48,17 @@ def coordinates_from_wkb(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray
     >>> [v.tolist() for v in coordinates_from_wkb(pa.array([shapely.Point(1.5, 2.0).wkb, None]))]
     [[1.5, nan], [2.0, nan]]
     """
+    values = _one_chunk(values)
+    return _coordinates(values, _plain_xy(values))
+
+
+def _one_chunk(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks() if values.num_chunks else pa.array([], type=pa.binary())
-    xy = _plain_xy(values)
+        return values.combine_chunks() if values.num_chunks else pa.array([], type=pa.binary())
+    return values
+
+
+def _coordinates(values: pa.Array, xy: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     if xy is not None:
         return xy[:, 0].copy(), xy[:, 1].copy()
     geoms = shapely.from_wkb(values.to_numpy(zero_copy_only=False))
@@ -99,13 +109,14 @@ def read_points(path, columns: list[str] | None = None, filters=None, crs: str =
         stored = [*stored, "geometry"]
     table = pq.read_table(path, columns=stored, filters=filters)
     frame = table.drop(["geometry"]).to_pandas()
+    wkb = _one_chunk(table["geometry"])
+    xy = _plain_xy(wkb)  # decoded once for both the coordinates and the geometries
     if coords:
-        x, y = coordinates_from_wkb(table["geometry"])
-        for name, values in zip(COORDINATES, (x, y)):
+        for name, values in zip(COORDINATES, _coordinates(wkb, xy)):
             if name in coords:
                 frame[name] = values
     if not with_geometry:
         return frame
-    geometry = points_from_wkb(table["geometry"])
+    geometry = _geometries(wkb, xy)
     frame.insert(table.schema.get_field_index("geometry"), "geometry", gpd.GeoSeries(geometry, index=frame.index))
     return gpd.GeoDataFrame(frame, geometry="geometry", crs=crs)

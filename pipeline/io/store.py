@@ -49,6 +49,7 @@ from pipeline.privacy import installation_key
 from pipeline.schema import (
     COORDINATE_COLUMNS,
     EVENT_COLUMNS,
+    READABLE_COLUMNS,
     REJECTED_COLUMNS,
     empty_events,
     empty_rejected,
@@ -693,12 +694,10 @@ class StoredEvents:
         column read so far (a narrow history for the all-history products, whole weeks for
         the recent ones). The first read takes every column :meth:`plan` noted for the week."""
         have = self._cache.get(week)
-        missing = [c for c in columns if have is None or c not in have.columns]
-        if missing:
-            wanted = self._planned.get(week, set()) | set(missing)
-            missing = [c for c in (*EVENT_COLUMNS, *COORDINATE_COLUMNS) if c in wanted]
-            missing = [c for c in missing if have is None or c not in have.columns]
-            part = self.store.read_weeks([week], columns=missing)
+        held = set() if have is None else set(have.columns)
+        if not set(columns) <= held:
+            wanted = (self._planned.get(week, set()) | set(columns)) - held
+            part = self.store.read_weeks([week], columns=[c for c in READABLE_COLUMNS if c in wanted])
             have = part if have is None else pd.concat([have, part], axis=1)
             if "geometry" in have.columns:
                 have = gpd.GeoDataFrame(have, geometry="geometry", crs="EPSG:3006")

@@ -21,7 +21,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from pipeline.analysis.weeks import next_weeks, previous_weeks, weeks_present
-from pipeline.schema import COORDINATE_COLUMNS, EVENT_COLUMNS, with_coordinates
+from pipeline.schema import COORDINATE_COLUMNS, READABLE_COLUMNS, with_coordinates
 
 #: What a product may declare in ``inputs``.
 INPUTS = ("events", "reference", "interventions")
@@ -83,7 +83,7 @@ class Product:
             raise ValueError(f"product {self.name!r}: unknown inputs {unknown}; allowed {INPUTS}")
         if self.weeks_after < 0:
             raise ValueError(f"product {self.name!r}: weeks_after must be >= 0")
-        unknown = [c for c in self.columns or () if c not in EVENT_COLUMNS and c not in COORDINATE_COLUMNS]
+        unknown = [c for c in self.columns or () if c not in READABLE_COLUMNS]
         if unknown:
             raise ValueError(f"product {self.name!r}: unknown event columns {unknown}; see pipeline.schema")
 
@@ -96,7 +96,7 @@ class Product:
         if self.columns is None:
             return None
         wanted = {*self.columns, *ALWAYS_READ}
-        return [c for c in (*EVENT_COLUMNS, *COORDINATE_COLUMNS) if c in wanted]
+        return [c for c in READABLE_COLUMNS if c in wanted]
 
     def lookback(self, cfg) -> int | None:
         """Earlier weeks read, resolved against the config (None = all history)."""
