@@ -31,6 +31,7 @@ from pipeline.io import write_text
 from pipeline.io.archive import archive_path, code_version, read_archive, run_info_dict, write_archive
 from pipeline.io.atomic import crash_point
 from pipeline.io.atomic import remove_stale_temp_files as remove_temp_files
+from pipeline.io.memo import ProductMemos
 from pipeline.io.reference import boundary_frame, load_areas, municipality_boundary
 from pipeline.io.store import (  # noqa: F401 - FINGERPRINT_COLUMNS, week_hashes: re-exported
     FINGERPRINT_COLUMNS,
@@ -250,6 +251,7 @@ def _weekly_after_ingest(cfg, ingest, ref: Reference, week, now, echo, backfill,
     # new file costs the ingest check and this comparison, not the week's analysis.
     current = not rebuild and week in archived and _up_to_date(cfg, hashes, interventions, week, ingest.public_quality)
     todo = sorted({*stale, *missing} | (set() if current else {week}))
+    memos = ProductMemos(cfg.path(cfg.paths.processed) / "memo")  # last run's per-week results
     # A backfill builds many weeks: show "week n of N" on a terminal (tqdm is off when the
     # output is not a terminal, so logs and tests stay clean).
     for w in tqdm(
@@ -260,9 +262,10 @@ def _weekly_after_ingest(cfg, ingest, ref: Reference, week, now, echo, backfill,
         leave=False,
         bar_format="{desc}: {n_fmt} av {total_fmt} {bar} {postfix}",
     ):
-        _build_week(cfg, events, w, ref, ingest, hashes, interventions)
+        _build_week(cfg, events, w, ref, ingest, hashes, interventions, memos)
         crash_point(f"after-archive:{w}")
         rebuilt.append(w)
+    memos.save()
     if week not in events.weeks:
         echo(f"Obs: inga händelser i vecka {week}.")
     paths, contexts = _render_weeks(cfg, rebuilt, ref.areas, ingest.public_quality)
@@ -282,11 +285,13 @@ def _weekly_after_ingest(cfg, ingest, ref: Reference, week, now, echo, backfill,
     return result
 
 
-def build_products(cfg, events, week: str, ref: Reference, interventions=None) -> list:
+def build_products(cfg, events, week: str, ref: Reference, interventions=None, memos=None) -> list:
     """Every declared product for ``week``, in dependency order: their ProductOutputs.
 
     Each product sees only the events of the weeks it declares (``events_for``); ``events`` is
-    a frame or the store's :class:`StoredEvents` (which reads just those weeks' partitions)."""
+    a frame or the store's :class:`StoredEvents` (which reads just those weeks' partitions).
+    ``memos`` (:class:`~pipeline.io.memo.ProductMemos`) gives each product its memo of
+    per-week results; without it every result is computed (the same results)."""
     outputs, upstream = [], {}
     if isinstance(events, StoredEvents):
         events.plan(PRODUCTS, cfg, week)
@@ -298,6 +303,7 @@ def build_products(cfg, events, week: str, ref: Reference, interventions=None) -
             reference=ref,
             interventions=interventions if "interventions" in product.inputs else None,
             upstream={r: upstream[r] for r in product.requires},
+            memo=memos.for_product(product.name) if memos is not None else None,
         )
         out = product.build(inp)
         upstream[product.name] = out.layers
@@ -317,9 +323,9 @@ def load_interventions(cfg, ref: Reference) -> pd.DataFrame | None:
     return load_register(cfg, ref)
 
 
-def _build_week(cfg, events, week, ref: Reference, ingest: IngestResult, hashes, interventions) -> Path:
+def _build_week(cfg, events, week, ref: Reference, ingest: IngestResult, hashes, interventions, memos=None) -> Path:
     started = time.time()
-    outputs = build_products(cfg, events, week, ref, interventions)
+    outputs = build_products(cfg, events, week, ref, interventions, memos)
     info = {
         "week": week,
         "config_sha256": cfg.sha256,

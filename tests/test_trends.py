@@ -268,6 +268,13 @@ def test_products_series_and_trends(cfg):
     assert trends.info["trends_alpha"] == "0.05" and trends.info["trends_significant"] == "0"
     assert int(trends.info["trends_tests"]) == len(trends.layers["trends"])  # no year data
 
+    # the product reads only the columns the table counts by (a year of weeks, held narrow)
+    from pipeline.analysis.trends import trend_dimensions
+
+    assert set(by_name["trends"].columns) == {col for _, col, _ in trend_dimensions(cfg, AREAS)}
+    narrow = ev[[c for c in by_name["trends"].columns_read() if c in ev.columns]]
+    assert trend_table(narrow, cfg, WEEK, AREAS).equals(trend_table(ev, cfg, WEEK, AREAS))
+
 
 # -- the report shows tested changes and recurring places -----------------------------------------
 

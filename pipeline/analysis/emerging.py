@@ -88,7 +88,7 @@ from pipeline.analysis.grid import Grid
 from pipeline.analysis.weeks import rolling_window, weeks_between, weeks_present
 from pipeline.privacy import spatial_events
 from pipeline.products import ProductInput, ProductOutput
-from pipeline.schema import CRS
+from pipeline.schema import CRS, coordinates
 
 #: Significance level of a hot/cold bin (FDR-adjusted, per week) and of a Mann-Kendall trend.
 ALPHA = 0.05
@@ -467,9 +467,10 @@ def build_emerging(inp: ProductInput) -> ProductOutput:
     if len(weeks) < MIN_WEEKS:
         return ProductOutput({"emerging": empty_layer()}, {**info, STATUS_KEY: STATUS_TOO_FEW})
     events = spatial_events(inp.events)
-    events = events[events["iso_week"].astype(str).isin(weeks) & ~events.geometry.is_empty & events.geometry.notna()]
-    pts = np.column_stack([events.geometry.x.to_numpy(float), events.geometry.y.to_numpy(float)])
-    index = events["iso_week"].astype(str).map({w: i for i, w in enumerate(weeks)}).to_numpy(int)
+    x, y = coordinates(events)  # NaN for an empty or missing point
+    keep = events["iso_week"].astype(str).isin(weeks).to_numpy() & np.isfinite(x) & np.isfinite(y)
+    pts = np.column_stack([x[keep], y[keep]])
+    index = events["iso_week"].astype(str)[keep].map({w: i for i, w in enumerate(weeks)}).to_numpy(int)
     boundary = getattr(inp.reference, "boundary", None)
     grid = Grid.anchored(_bounds(boundary, pts), cfg.cell_m)
     res = emerging_hot_spots(pts, index, len(weeks), grid, cfg.distance_m, study_area=boundary)

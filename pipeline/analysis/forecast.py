@@ -59,6 +59,7 @@ from shapely.geometry import shape
 from pipeline.analysis.grid import Grid, Surface, clip_mask
 from pipeline.analysis.weeks import next_weeks, positions_in, weeks_between, weeks_present
 from pipeline.evaluation.accuracy import SCORE_FIELDS, Target, target_lookup, top_k_cells, top_k_scores
+from pipeline.memo import digest, memoized
 from pipeline.privacy import spatial_events
 from pipeline.products import ProductOutput
 from pipeline.schema import CRS, coordinates
@@ -207,24 +208,34 @@ def _short_bandwidth(h: float, opts, cell: float) -> float:
     return round(min(h * opts.short_bandwidth_factor, opts.max_bandwidth_cells * cell), 1)
 
 
-def nn_distance(xy: np.ndarray, week_index: np.ndarray, last_weeks: int = NN_WEEKS) -> float:
+def nn_distance(xy: np.ndarray, week_index: np.ndarray, last_weeks: int = NN_WEEKS, memo=None) -> float:
     """The data's own distance scale: median over the last ``last_weeks`` weeks of the mean
     distance from each event to its nearest other event of the same week (NaN if no week has
-    two events).
+    two events). ``memo`` (pipeline.memo) keeps each week's mean, keyed by its points.
 
     >>> nn_distance(np.array([[0, 0], [0, 30.0], [500, 0], [500, 40]]), np.array([0, 0, 1, 1]))
     35.0
     """
     if len(xy) < 2:
         return math.nan
-    recent = week_index >= week_index.max() - last_weeks + 1
+    xy, week_index = np.asarray(xy, dtype=np.float64), np.asarray(week_index)
+    if np.any(np.diff(week_index) < 0):
+        order = np.argsort(week_index, kind="stable")
+        xy, week_index = xy[order], week_index[order]
+    weeks = np.unique(week_index[week_index >= week_index[-1] - last_weeks + 1])
+    starts, ends = np.searchsorted(week_index, weeks), np.searchsorted(week_index, weeks, side="right")
     means = []
-    for w in np.unique(week_index[recent]):
-        pts = xy[week_index == w]
-        if len(pts) >= 2:
-            d, _ = cKDTree(pts).query(pts, k=2)
-            means.append(float(d[:, 1].mean()))
+    for a, b in zip(starts, ends):
+        if b - a >= 2:
+            pts = xy[a:b]
+            means.append(memoized(memo, ("nn mean", pts), lambda pts=pts: _mean_nn(pts)))
     return float(np.median(means)) if means else math.nan
+
+
+def _mean_nn(pts: np.ndarray) -> float:
+    """Mean distance from each point to its nearest other point."""
+    d, _ = cKDTree(pts).query(pts, k=2)
+    return float(d[:, 1].mean())
 
 
 # -- the history: events binned once -----------------------------------------------------------
@@ -294,6 +305,17 @@ class History:
         self.crop_positions = rank[(rows + self.r0) * self.grid.nx + cols + self.c0]
         in_mask = self.mask[self.event_row, self.event_col]
         self.event_position = np.where(in_mask, rank[self.event_row * self.grid.nx + self.event_col], -1)
+
+    def context_digests(self) -> list[str]:
+        """Per week ``i``: a digest of everything week ``i``'s scores are computed from — the
+        cells of the events of every week up to ``i`` (in order, so ages are fixed), the grid,
+        the study mask and the crop — the memo key of its scores (pipeline.memo)."""
+        layout = digest(self.grid, self.mask, self.r0, self.r1, self.c0, self.c1, self.reach, self.fft_shape)
+        out, chain = [], layout
+        for a, b in zip(self._week_start[:-1], self._week_start[1:]):
+            chain = digest(chain, self.event_row[a:b], self.event_col[a:b])
+            out.append(chain)
+        return out
 
     # -- inputs per week -------------------------------------------------------------------------
     def target(self, i: int) -> Target:
@@ -459,28 +481,47 @@ def _kernel_spectrum(bandwidth: float, cell: float, shape: tuple[int, int]) -> n
 
 
 # -- scoring and choosing ------------------------------------------------------------------------
-def score_candidates(history: History, candidates: list[Setting], targets, levels) -> dict[str, np.ndarray]:
+def score_candidates(history: History, candidates: list[Setting], targets, levels, memo=None) -> dict[str, np.ndarray]:
     """Score every candidate on every target week (each predicted only from weeks before it).
 
     Returns arrays ``[candidate, target, level]`` for each field of
     :data:`~pipeline.evaluation.accuracy.SCORE_FIELDS` (NaN for a week with no study events).
+    ``memo`` keeps each (week, candidate) score under the digest of all it is computed from,
+    so next week only the new target week is scored.
     """
     shape = (len(candidates), len(targets), len(levels))
     out = {f: np.full(shape, np.nan) for f in SCORE_FIELDS}
     hints = [None] * len(candidates)  # a candidate's surface changes little from week to week
+    contexts = history.context_digests() if memo is not None and len(targets) else None
     for j, i in enumerate(targets):
-        target = history.target(i)
-        lookup = target_lookup(history.crop_positions, target)  # the same for every candidate
-        cache = SurfaceCache(history, i, study=True)
+        week = _TargetWeek(history, i, levels)
         for c, setting in enumerate(candidates):
-            values, _ = cache.surface(setting)
-            scores = top_k_scores(
-                values, history.crop_positions, history.n_study, levels, target, hint=hints[c], lookup=lookup
-            )
+            key = ("forecast scores", contexts[i] if contexts else None, levels, setting)
+            scores = memoized(memo, key, lambda week=week, c=c, setting=setting: week.scores(setting, hints[c]))
             hints[c] = HINT_MARGIN * float(scores["threshold"].min())
             for f in SCORE_FIELDS:
                 out[f][c, j] = scores[f]
     return out
+
+
+class _TargetWeek:
+    """One target week's scoring inputs, made when the first candidate is scored (a week
+    whose every score is in the memo makes none)."""
+
+    def __init__(self, history: History, i: int, levels):
+        self.h, self.i, self.levels = history, i, levels
+        self._made = None
+
+    def scores(self, setting: Setting, hint) -> dict:
+        if self._made is None:
+            target = self.h.target(self.i)
+            lookup = target_lookup(self.h.crop_positions, target)  # the same for every candidate
+            self._made = (target, lookup, SurfaceCache(self.h, self.i, study=True))
+        target, lookup, cache = self._made
+        values, _ = cache.surface(setting)
+        return top_k_scores(
+            values, self.h.crop_positions, self.h.n_study, self.levels, target, hint=hint, lookup=lookup
+        )
 
 
 def best_candidate(pai: np.ndarray) -> int:
@@ -519,18 +560,20 @@ class Scored:
         return best_candidate(self.scores["pai"][:, cols, self.select])
 
 
-def scored(history: History, opts, targets: list[int], candidates: list[Setting]) -> Scored:
+def scored(history: History, opts, targets: list[int], candidates: list[Setting], memo=None) -> Scored:
     levels = [float(v) for v in opts.levels]
-    scores = score_candidates(history, candidates, targets, levels)
+    scores = score_candidates(history, candidates, targets, levels, memo)
     return Scored(history, candidates, list(targets), scores, levels, levels.index(float(opts.select_level)))
 
 
-def rolling_record(sc: Scored, predicted: list[int], opts, fallback: Setting) -> tuple[pd.DataFrame, list[Setting]]:
+def rolling_record(
+    sc: Scored, predicted: list[int], opts, fallback: Setting, memo=None
+) -> tuple[pd.DataFrame, list[Setting]]:
     """Each predicted week forecast as the weekly run would have: its setting chosen at the week
     before it (from the weeks before that), then scored on the week. One row per week."""
     choices = [sc.choose(i - 1, opts) for i in predicted]
     short = [i for i, c in zip(predicted, choices) if c is None]
-    fallback_scores = score_candidates(sc.history, [fallback], short, sc.levels) if short else None
+    fallback_scores = score_candidates(sc.history, [fallback], short, sc.levels, memo) if short else None
     rows, used = [], []
     for i, c in zip(predicted, choices):
         if c is None:
@@ -566,7 +609,7 @@ def backtest_table(
 
 # -- the forecast --------------------------------------------------------------------------------
 def forecast_next_week(
-    points: pd.DataFrame, week: str, grid: Grid, mask, opts, default_bandwidth_m: float | None = None
+    points: pd.DataFrame, week: str, grid: Grid, mask, opts, default_bandwidth_m: float | None = None, memo=None
 ) -> Forecast:
     """The forecast for the week after ``week``, from events of ``week`` and earlier only.
 
@@ -574,13 +617,14 @@ def forecast_next_week(
     later weeks are dropped here, first, whatever the caller passed. The setting is chosen by
     the backtest over the last ``opts.backtest_weeks`` weeks (or the default with fewer than
     ``opts.min_weeks`` weeks of history). ``Forecast.record`` holds how the weekly forecasts of
-    the last ``opts.record_weeks`` weeks (each made the week before) scored.
+    the last ``opts.record_weeks`` weeks (each made the week before) scored. ``memo``
+    (pipeline.memo) keeps the per-week parts that do not change when a week is added.
     """
     iso = points["iso_week"].astype("string")
     past = points[((iso <= week) & (iso != "")).to_numpy(bool, na_value=False)]
     key = (_points_key(past), week, grid, _array_key(mask), _opts_key(opts), default_bandwidth_m)
     if key not in _RECENT:
-        _RECENT[key] = _forecast(past, week, grid, mask, opts, default_bandwidth_m)
+        _RECENT[key] = _forecast(past, week, grid, mask, opts, default_bandwidth_m, memo)
         while len(_RECENT) > 4:
             _RECENT.pop(next(iter(_RECENT)))
     return _RECENT[key]
@@ -591,26 +635,26 @@ def forecast_next_week(
 _RECENT: dict = {}
 
 
-def _forecast(past: pd.DataFrame, week: str, grid: Grid, mask, opts, default_bandwidth_m) -> Forecast:
+def _forecast(past: pd.DataFrame, week: str, grid: Grid, mask, opts, default_bandwidth_m, memo=None) -> Forecast:
     xy = past[["x", "y"]].to_numpy(np.float64)
     history = History(
         xy, past["iso_week"].reset_index(drop=True), grid, mask, opts.max_bandwidth_cells * grid.cell, last_week=week
     )
     n_hist = len(history.weeks) if len(past) else 0
-    nn = nn_distance(history.event_xy, history.event_week)
+    nn = nn_distance(history.event_xy, history.event_week, memo=memo)
     fallback = default_setting(opts, grid.cell, default_bandwidth_m)
     candidates = candidate_settings(opts, grid.cell, nn, n_hist - 1) if n_hist >= opts.min_weeks else []
     history.set_reach(largest_bandwidth([*candidates, fallback]))
     record_weeks = list(range(max(1, n_hist - opts.record_weeks), n_hist))
     first = max(1, min([n_hist - opts.backtest_weeks, *[i - opts.backtest_weeks for i in record_weeks]]))
-    sc = scored(history, opts, list(range(first, n_hist)) if candidates else [], candidates)
+    sc = scored(history, opts, list(range(first, n_hist)) if candidates else [], candidates, memo)
     choice = sc.choose(n_hist - 1, opts)
     setting, chosen_by = (fallback, "default") if choice is None else (candidates[choice], "backtest")
     table = pd.DataFrame()
     if choice is not None:
         cols = sc.columns(range(max(1, n_hist - opts.backtest_weeks), n_hist))
         table = backtest_table(candidates, {f: a[:, cols] for f, a in sc.scores.items()}, sc.levels, choice)
-    record, _ = rolling_record(sc, record_weeks, opts, fallback) if record_weeks else (pd.DataFrame(), [])
+    record, _ = rolling_record(sc, record_weeks, opts, fallback, memo) if record_weeks else (pd.DataFrame(), [])
     values, weights = expected_surface(history, n_hist, setting)
     return Forecast(
         week,
@@ -717,7 +761,7 @@ def build_prognos(inp) -> ProductOutput:
     cfg = inp.cfg
     grid, mask = analysis_grid(inp.reference.boundary, cfg.analysis.cell_size_m)
     points = forecast_points(inp.events)
-    fc = forecast_next_week(points, inp.week, grid, mask, cfg.forecast, density_bandwidth(cfg))
+    fc = forecast_next_week(points, inp.week, grid, mask, cfg.forecast, density_bandwidth(cfg), inp.memo)
     zones = forecast_zones(fc, mask, cfg.forecast.levels, points, list(cfg.time_of_day), inp.reference.gazetteer)
     layers = {"prognos": Surface(fc.values, grid), "prognos_zones": zones}
     return ProductOutput(layers, forecast_info(fc, cfg.forecast))

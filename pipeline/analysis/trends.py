@@ -165,6 +165,10 @@ def _positions(values: pd.Series, labels: list[str], missing: int) -> np.ndarray
 # -- the trend table ---------------------------------------------------------------------------
 
 
+#: The event columns the trend table counts by (trend_dimensions): all it reads of ~a year of weeks.
+TREND_COLUMNS_READ = ("category_group", "area", "time_of_day", "source")
+
+
 def trend_dimensions(cfg, areas) -> list[tuple[str, str, list[tuple[str, str]]]]:
     """(dimension, event column, [(key, label)]) in the order the report shows them."""
     return [

@@ -40,6 +40,7 @@ from pipeline.analysis.tables import (
 )
 from pipeline.analysis.weeks import previous_weeks, rolling_window, week_monday
 from pipeline.analysis.zones import hotspot_zones
+from pipeline.memo import memoized
 from pipeline.privacy import spatial_events
 from pipeline.schema import (
     ALL_DAY,
@@ -136,8 +137,9 @@ class WeekAnalysis:
 # -- the week ----------------------------------------------------------------------------------
 
 
-def analyse_week(events, cfg, week: str, boundary, areas, *, gazetteer=None) -> WeekAnalysis:
+def analyse_week(events, cfg, week: str, boundary, areas, *, gazetteer=None, memo=None) -> WeekAnalysis:
     """Analyse ``week`` from the canonical events of all weeks. See the module docstring.
+    ``memo`` (pipeline.memo) keeps the earlier weeks' zone footprints, keyed by their events.
 
     >>> wa = analyse_week(events, cfg, "2026-W47", boundary, areas)
     >>> wa.density.values.shape == wa.density.grid.shape, wa.density.values.dtype
@@ -159,7 +161,7 @@ def analyse_week(events, cfg, week: str, boundary, areas, *, gazetteer=None) -> 
         BEFORE_PERIOD: counted[counted["iso_week"].isin(before)],
     }
     zones, densities = _hotspots(periods, cfg, grid, mask, bandwidth)
-    history = _zone_history(counted, cfg, week, grid, mask)
+    history = _zone_history(counted, cfg, week, grid, mask, memo)
     hotspots = _with_recurrence(_zone_status(zones, gazetteer), history, week)
     clusters = _with_recurrence(_week_clusters(counted, cfg, week, gazetteer), history, week)
 
@@ -233,7 +235,7 @@ def _hotspots(periods, cfg, grid, mask, bandwidth, levels=None):
     return _concat(parts, HOTSPOT_COLUMNS), densities
 
 
-def _zone_history(counted, cfg, week, grid, mask) -> dict[str, dict]:
+def _zone_history(counted, cfg, week, grid, mask, memo=None) -> dict[str, dict]:
     """Zone footprints (broadest level, per time of day) of each of the weeks before ``week``
     that recurrence looks at, each week analysed as its own archive would be (its own
     bandwidth, the same grid and minimum zone size)."""
@@ -243,10 +245,18 @@ def _zone_history(counted, cfg, week, grid, mask) -> dict[str, dict]:
         frame = counted[counted["iso_week"] == w]
         if len(frame) < max(a.min_zone_events, 2):
             continue
-        bandwidth = float(resolve_bandwidth(_xy(frame), a.bandwidth_m, a.cell_size_m))
-        zones, _ = _hotspots({WEEK_PERIOD: frame}, cfg, grid, mask, bandwidth, levels=[max(a.levels)])
-        history[w] = footprints(zones)
+        times = frame["time_of_day"].astype(str).to_numpy()
+        key = ("zone footprints", _xy(frame), times, a, cfg.time_of_day, grid, mask)
+        history[w] = memoized(memo, key, lambda frame=frame: _footprints(frame, cfg, grid, mask))
     return history
+
+
+def _footprints(frame, cfg, grid, mask) -> dict:
+    """One week's zone footprints, as its own archive draws them."""
+    a = cfg.analysis
+    bandwidth = float(resolve_bandwidth(_xy(frame), a.bandwidth_m, a.cell_size_m))
+    zones, _ = _hotspots({WEEK_PERIOD: frame}, cfg, grid, mask, bandwidth, levels=[max(a.levels)])
+    return footprints(zones)
 
 
 def _with_recurrence(frame, history, week):

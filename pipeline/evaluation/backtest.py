@@ -394,7 +394,7 @@ def build_accuracy(inp) -> ProductOutput:
     cfg = inp.cfg
     grid, mask = analysis_grid(inp.reference.boundary, cfg.analysis.cell_size_m)
     points = forecast_points(inp.events)
-    fc = forecast_next_week(points, inp.week, grid, mask, cfg.forecast, density_bandwidth(cfg))
+    fc = forecast_next_week(points, inp.week, grid, mask, cfg.forecast, density_bandwidth(cfg), inp.memo)
     table = accuracy_table(fc.record, points, grid, mask, cfg)
     weeks = sorted(set(table["week"]))
     info = {

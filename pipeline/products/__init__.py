@@ -40,6 +40,7 @@ class ProductInput:
     reference: Any  # boundary (shapely, EPSG:3006), areas, gazetteer
     interventions: pd.DataFrame | None = None
     upstream: dict[str, dict[str, Any]] = field(default_factory=dict)  # product -> its layers
+    memo: Any = None  # pipeline.memo.Memo: earlier runs' per-week results (None: compute all)
 
 
 @dataclass

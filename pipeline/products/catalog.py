@@ -9,11 +9,12 @@ from __future__ import annotations
 from pipeline.analysis.emerging import build_emerging
 from pipeline.analysis.forecast import FORECAST_COLUMNS, build_prognos
 from pipeline.analysis.recurrence import RECURRENCE_WINDOWS
-from pipeline.analysis.trends import build_series, build_trends, trends_lookback
+from pipeline.analysis.trends import TREND_COLUMNS_READ, build_series, build_trends, trends_lookback
 from pipeline.evaluation.backtest import build_accuracy
 from pipeline.evaluation.interventions import build_interventions
 from pipeline.products import Product
 from pipeline.products.week import build_week
+from pipeline.schema import COORDINATE_COLUMNS
 
 PRODUCTS: tuple[Product, ...] = (
     Product(
@@ -36,9 +37,21 @@ PRODUCTS: tuple[Product, ...] = (
     # every area and group over every week of the data, for trend lines (report, index)
     Product("series", build=build_series, layers=("series",), weeks_before=None, columns=("area", "category_group")),
     # tested changes: this week against the previous weeks and the same weeks a year earlier
-    Product("trends", build=build_trends, layers=("trends",), weeks_before=trends_lookback),
+    Product(
+        "trends",
+        build=build_trends,
+        layers=("trends",),
+        weeks_before=trends_lookback,
+        columns=TREND_COLUMNS_READ,
+    ),
     # emerging hot spots: Gi* per cell and week, Mann-Kendall trend, ArcGIS's 17 classes
-    Product("emerging", build=build_emerging, layers=("emerging",), weeks_before=lambda cfg: cfg.emerging.weeks - 1),
+    Product(
+        "emerging",
+        build=build_emerging,
+        layers=("emerging",),
+        weeks_before=lambda cfg: cfg.emerging.weeks - 1,
+        columns=COORDINATE_COLUMNS,
+    ),
     # next week's forecast, its settings chosen by a backtest on every earlier week
     Product(
         "prognos",

@@ -13,5 +13,7 @@ def week_output(analysis: WeekAnalysis, cfg) -> ProductOutput:
 
 def build_week(inp: ProductInput) -> ProductOutput:
     ref = inp.reference
-    analysis = analyse_week(inp.events, inp.cfg, inp.week, ref.boundary, ref.areas, gazetteer=ref.gazetteer)
+    analysis = analyse_week(
+        inp.events, inp.cfg, inp.week, ref.boundary, ref.areas, gazetteer=ref.gazetteer, memo=inp.memo
+    )
     return week_output(analysis, inp.cfg)
