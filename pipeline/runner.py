@@ -172,8 +172,9 @@ WITHHELD_COLUMNS = ["event_id", "sensitive", "duplicate_of", "source", "source_f
 def published_quality(ingest: IngestResult) -> dict:
     """The quality summary as the archive, map and report publish it (privacy.public_quality).
 
-    It reads a few columns of every stored event, so it is kept next to the store, keyed by
-    the store's state and the summary: a run with no new file does not read the history."""
+    It reads the events the rule can withhold (protected or marked as duplicates, filtered
+    in the read), and is kept next to the store, keyed by the store's state and the summary:
+    a run with no new file reads none of the history."""
     key = hashlib.sha256(json.dumps([ingest.state, ingest.quality], sort_keys=True, default=str).encode()).hexdigest()
     cache = ingest.store.root / "public_quality.json"
     try:
@@ -182,7 +183,7 @@ def published_quality(ingest: IngestResult) -> dict:
             return cached["quality"]
     except (OSError, ValueError, AttributeError):
         pass  # no cache yet, or an unreadable one: computed again
-    events = ingest.store.read_weeks(ingest.stored.weeks, columns=WITHHELD_COLUMNS)
+    events = ingest.store.read_flagged(ingest.stored.weeks, columns=WITHHELD_COLUMNS)
     quality = public_quality(ingest.quality, events)
     write_text(cache, json.dumps({"key": key, "quality": quality}, ensure_ascii=False, sort_keys=True, default=str))
     return json.loads(json.dumps(quality, default=str))  # the same types as when read back

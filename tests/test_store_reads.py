@@ -90,3 +90,50 @@ def test_coordinates_are_read_from_the_wkb_without_geometries(tmp_path):
     fallback = read_points(odd, columns=["x", "y"])  # empty and null points: NaN, as geopandas says
     assert fallback["x"].isna().tolist()[:3] == [True, True, False]
     assert fallback["y"].tolist()[2:] == want.geometry.y.tolist()[2:]
+
+
+def test_quality_from_distinct_rows_equals_the_summary_of_every_event(ingested):
+    from pipeline.sources.quality import COUNT_COLUMN, quality_summary, unmapped_categories
+
+    result, cfg = ingested
+    st, weeks = result.store, sorted(result.state["weeks"])
+    every = st.read_weeks(weeks, columns=store.QUALITY_COLUMNS)
+    rows = store.quality_rows(st, weeks)
+    assert len(rows) < len(every) and rows[COUNT_COLUMN].sum() == len(every)
+    rejected = store.all_rejected(st, result.files)
+    rows_read = {(f.partner, f.name): st.cached_meta(f.entry)["rows_read"] for f in result.files}
+
+    def summary(events):
+        return quality_summary(rows_read, events, rejected, unmapped_categories(events, cfg), cfg=cfg)
+
+    want = summary(every)
+    assert want["totals"]["duplicates_cross_partner"] > 0 and any(
+        p["unmapped_categories"] for p in want["partners"].values()
+    )
+    assert summary(rows) == want
+
+
+def test_published_quality_reads_only_what_may_be_withheld(ingested):
+    from pipeline.privacy import public_quality, withheld_mask
+    from pipeline.runner import WITHHELD_COLUMNS
+
+    result, _ = ingested
+    st, weeks = result.store, sorted(result.state["weeks"])
+    every = st.read_weeks(weeks, columns=WITHHELD_COLUMNS)
+    flagged = st.read_flagged(weeks, WITHHELD_COLUMNS)
+    assert 0 < len(flagged) < len(every) / 5
+    assert int(withheld_mask(flagged).sum()) == int(withheld_mask(every).sum()) > 0
+    assert public_quality(result.quality, flagged) == public_quality(result.quality, every)
+
+
+def test_the_id_index_lists_each_weeks_ids_and_skips_only_weeks_without_them(ingested):
+    result, _ = ingested
+    st, weeks = result.store, sorted(result.state["weeks"])
+    for w in weeks:
+        ids = pq.read_table(st.week_path(w), columns=["event_id"])["event_id"].to_pandas()
+        assert np.array_equal(np.load(st.ids_path(w)), np.sort(store._id_hashes(ids)))
+    week = weeks[len(weeks) // 2]
+    some = set(pq.read_table(st.week_path(week), columns=["event_id"])["event_id"].to_pylist()[:3])
+    found = st.ids_and_times(weeks, some | {"no such id"})
+    assert set(found["event_id"]) == some and set(found["iso_week"]) == {week}
+    assert not any(st._may_hold(w, np.unique(store._id_hashes(pd.Series(sorted(some))))) for w in weeks if w != week)

@@ -69,6 +69,19 @@ def test_e_test_equals_the_double_sum(k1, n1, k2, n2):
     assert e_test(k1, n1, k2, n2) == pytest.approx(e_test_by_hand(k1, n1, k2, n2), abs=1e-9)
 
 
+def test_e_test_equals_scipy_from_a_town_to_a_nation():
+    # the head-and-tail sums against scipy's full grid: small towns, national weeks, ties
+    rng = np.random.default_rng(19)
+    cases = [(0, 1, 0, 4), (0, 1, 1, 4), (1, 1, 0, 4), (4, 1, 16, 4), (3, 1, 12, 5), (0, 100, 3, 100)]
+    cases += [(int(rng.integers(0, 60)), 1.0, int(rng.integers(0, 200)), float(rng.integers(1, 8))) for _ in range(150)]
+    cases += [(int(k), 1.0, int(4 * k + rng.integers(-400, 400)), 4.0) for k in rng.integers(100, 30_000, 12)]
+    for k1, n1, k2, n2 in cases:
+        want = stats.poisson_means_test(k1, n1, k2, n2).pvalue
+        assert e_test(k1, n1, k2, n2) == pytest.approx(want, abs=1e-12), (k1, n1, k2, n2)
+    with pytest.raises(ValueError):
+        e_test(-1, 1, 3, 4)
+
+
 def test_e_test_known_values():
     # scipy's documented example (0 of 100 against 3 of 100): p = 0.0884
     assert e_test(0, 100, 3, 100) == pytest.approx(0.088379, abs=1e-5)

@@ -63,7 +63,7 @@ from pipeline.sources.clean import (
 )
 from pipeline.sources.normalise import NULLABLE_FIELDS, _resolve_columns, _text, _unpack
 from pipeline.sources.parse import parse_datetimes
-from pipeline.sources.quality import quality_summary, unmapped_categories
+from pipeline.sources.quality import COUNT_COLUMN, quality_summary, unmapped_categories
 
 #: Bump when the store's layout or the meaning of a cached file changes.
 STORE_VERSION = "1"
@@ -187,6 +187,7 @@ class EventStore:
         self.root = Path(processed) / "store"
         self.files_dir = self.root / "files"
         self.events_dir = self.root / "events"
+        self.ids_dir = self.root / "ids"  # per week: its event ids' 64-bit hashes, sorted
         self.state_path = self.root / "state.json"
 
     # state
@@ -220,27 +221,66 @@ class EventStore:
             return pd.read_parquet(path, columns=columns)
         return read_points(path, columns=columns)
 
+    def read_flagged(self, weeks, columns: list[str]) -> pd.DataFrame:
+        """``columns`` of the stored events that are protected (or have no flag) or are marked
+        as a duplicate: the only events the publication rule can withhold
+        (privacy.withheld_mask), read with a filter, not the whole history."""
+        field = pa.compute.field
+        flagged = (
+            ~field("sensitive").is_valid()
+            | (field("sensitive") == True)  # noqa: E712 - an Arrow expression, not a Python test
+            | (field("duplicate_of").is_valid() & (field("duplicate_of") != ""))
+        )
+        parts = [
+            pq.read_table(self.week_path(w), columns=columns, filters=flagged).to_pandas()
+            for w in sorted(set(weeks))
+            if self.week_path(w).is_file()
+        ]
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return empty_events()[columns]
+        return pd.concat(parts, ignore_index=True)
+
+    def ids_path(self, week: str) -> Path:
+        return self.ids_dir / f"{week or 'none'}.npy"
+
     def write_week(self, week: str, events: gpd.GeoDataFrame) -> None:
         path = self.week_path(week)
+        # the id index first: a crash between the two leaves an index that over-reports
+        # (only a cost: the week is then read), never one that misses an id
+        self.ids_path(week).unlink(missing_ok=True)
         if not len(events):
             path.unlink(missing_ok=True)
             return
         with atomic_path(path) as tmp:
             events.to_parquet(tmp, index=False)
+        self.ids_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self.ids_path(week)) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, np.sort(_id_hashes(events["event_id"])))
 
     def ids_and_times(self, weeks, ids: set[str]) -> pd.DataFrame:
         """(event_id, occurred_at, iso_week) of the stored events whose id is in ``ids``."""
         if not ids:
             return pd.DataFrame({"event_id": [], "occurred_at": [], "iso_week": []})
         wanted = pa.array(sorted(ids), type=pa.string())
+        hashes = np.unique(_id_hashes(pd.Series(sorted(ids))))
         out = []
         for w in weeks:
             path = self.week_path(w)
-            if path.is_file():
+            if path.is_file() and self._may_hold(w, hashes):
                 table = pq.read_table(path, columns=["event_id", "occurred_at", "iso_week"])
                 mask = pa.compute.is_in(table["event_id"], value_set=wanted)
                 out.append(table.filter(mask).to_pandas())
         return pd.concat(out, ignore_index=True) if out else self.ids_and_times([], set())
+
+    def _may_hold(self, week: str, hashes: np.ndarray) -> bool:
+        """False only when the week's id index shows none of ``hashes`` (no index: True)."""
+        try:
+            held = np.load(self.ids_path(week))
+        except (OSError, ValueError):
+            return True
+        pos = np.minimum(np.searchsorted(held, hashes), max(len(held) - 1, 0))
+        return bool(len(held)) and bool((held[pos] == hashes).any())
 
     # per-file cache
     def cache_dir(self, entry: str) -> Path:
@@ -305,9 +345,10 @@ class EventStore:
                     shutil.rmtree(folder, ignore_errors=True)
 
     def clear_partitions(self) -> None:
-        if self.events_dir.is_dir():
-            for path in self.events_dir.glob("*.parquet"):
-                path.unlink()
+        for folder, pattern in ((self.events_dir, "*.parquet"), (self.ids_dir, "*.npy")):
+            if folder.is_dir():
+                for path in folder.glob(pattern):
+                    path.unlink()
 
 
 def window_unchanged(dates: np.ndarray, then: pd.Timestamp, now: pd.Timestamp, cfg, future_rows: int) -> bool:
@@ -570,7 +611,7 @@ def _finish(store, cfg, files, state, gkey) -> tuple[dict, BackgroundWrite]:
     next run sees it missing and writes it again."""
     rejected = all_rejected(store, files)
     weeks = sorted(state["weeks"])
-    quality_events = store.read_weeks(weeks, columns=QUALITY_COLUMNS)
+    quality_events = quality_rows(store, weeks)
     rows_read, exports = {}, {}
     for f in files:
         meta = store.cached_meta(f.entry)
@@ -596,6 +637,36 @@ def _finish(store, cfg, files, state, gkey) -> tuple[dict, BackgroundWrite]:
     }
     store.save_state(new_state)
     return new_state, table
+
+
+def quality_rows(store, weeks) -> pd.DataFrame:
+    """What the quality summary counts of the stored events: the distinct combinations of
+    :data:`QUALITY_COLUMNS` with how many events each stands for (``quality.COUNT_COLUMN``),
+    grouped in Arrow per partition. ``duplicate_of`` is kept only as whether it is set (the
+    summary counts duplicates, not whom they duplicate), so a national history of millions of
+    events is a few hundred rows."""
+    keys = [c for c in QUALITY_COLUMNS if c != "duplicate_of"] + ["_duplicate"]
+    parts = []
+    for w in weeks:
+        path = store.week_path(w)
+        if not path.is_file():
+            continue
+        # the texts as dictionaries: a week repeats a few partners, files, categories, methods
+        table = pq.read_table(path, columns=QUALITY_COLUMNS, read_dictionary=keys[:-1])
+        dup = table["duplicate_of"]
+        marked = pa.compute.and_(pa.compute.is_valid(dup), pa.compute.not_equal(dup, ""))
+        table = table.append_column("_duplicate", pa.compute.fill_null(marked, False))
+        grouped = table.group_by(keys, use_threads=False).aggregate([([], "count_all")])
+        texts = [pa.field(c, pa.large_string()) for c in keys[:-1]]
+        rest = [grouped.schema.field(c) for c in ("_duplicate", "count_all")]
+        parts.append(grouped.cast(pa.schema([*texts, *rest])))
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype="string") for c in QUALITY_COLUMNS} | {COUNT_COLUMN: []})
+    total = pa.concat_tables(parts).group_by(keys, use_threads=False).aggregate([("count_all", "sum")])
+    out = total.to_pandas()
+    out["duplicate_of"] = np.where(out.pop("_duplicate").to_numpy(bool), "1", "")
+    out[COUNT_COLUMN] = out.pop("count_all_sum").astype("int64")
+    return out[[*QUALITY_COLUMNS, COUNT_COLUMN]]
 
 
 def all_rejected(store, files) -> pd.DataFrame:
@@ -628,6 +699,12 @@ def write_events_table(store, weeks, dest: Path) -> None:
         with pq.ParquetWriter(tmp, schema) as writer:
             for path in paths:
                 writer.write_table(pq.read_table(path).cast(schema))
+
+
+def _id_hashes(ids: pd.Series) -> np.ndarray:
+    """64-bit hashes of event ids (pandas' stable hash): the store's index of which week holds
+    which id (a collision only makes a week be read for nothing)."""
+    return pd.util.hash_array(ids.astype(str).to_numpy(dtype=object))
 
 
 def _empty_columns(columns: list[str] | None):

@@ -22,6 +22,16 @@ from pipeline.sources.normalise import unmapped_mask
 
 #: Reasons of rows that had a location text or coordinates but got no usable point.
 LOCATION_FAILURES = ("bad_coordinates", "not_geocoded", "outside_municipality")
+#: An accepted-events frame may come as distinct rows with how many events each stands for
+#: in this column (io.store.quality_rows: a national history is millions of rows but a few
+#: hundred distinct ones); without it every row is one event.
+COUNT_COLUMN = "n_events"
+
+
+def _weights(frame: pd.DataFrame) -> pd.Series:
+    if COUNT_COLUMN in frame.columns:
+        return frame[COUNT_COLUMN].astype("int64")
+    return pd.Series(1, index=frame.index, dtype="int64")
 
 
 def unmapped_categories(events: pd.DataFrame, cfg) -> dict[str, Counter]:
@@ -33,7 +43,13 @@ def unmapped_categories(events: pd.DataFrame, cfg) -> dict[str, Counter]:
     out: dict[str, Counter] = {}
     if len(events):
         # each distinct (partner, text) looked up once: a national history has millions of rows
-        pairs = events.groupby(["source", "source_category"], observed=True).size().rename("n").reset_index()
+        pairs = (
+            _weights(events)
+            .groupby([events["source"], events["source_category"]], observed=True)
+            .sum()
+            .rename("n")
+            .reset_index()
+        )
         hit = pairs[unmapped_mask(pairs, cfg).to_numpy(bool)]
         for partner, raw, n in hit[["source", "source_category", "n"]].itertuples(index=False):
             out.setdefault(str(partner), Counter())[str(raw)] += int(n)
@@ -102,8 +118,8 @@ def format_summary(summary: dict) -> str:
 def _counts(frame: pd.DataFrame) -> Counter:
     if frame is None or not len(frame):
         return Counter()
-    sizes = frame.groupby(["source", "source_file"]).size()
-    return Counter({(str(p), str(f)): int(n) for (p, f), n in sizes.items()})
+    sizes = _weights(frame).groupby([frame["source"], frame["source_file"]]).sum()
+    return Counter({(str(p), str(f)): int(n) for (p, f), n in sizes.items() if n})
 
 
 def _partners(frame: pd.DataFrame) -> list[str]:
@@ -138,7 +154,7 @@ def _partner_summary(partner, rows_read, accepted, rejected_n, events, rejected,
     rj = rejected[rejected["source"] == partner] if len(rejected) else rejected
     sensitive = _looks_sensitive(unmapped, cfg)
     by_reason = _value_counts(rj, "reason")
-    n_acc = len(ev)
+    n_acc = int(_weights(ev).sum()) if len(ev) else 0
     located_or_not = n_acc + sum(by_reason.get(r, 0) for r in LOCATION_FAILURES)
     return {
         "label": cfg.partners[partner].label if cfg is not None and partner in cfg.partners else partner,
@@ -147,11 +163,13 @@ def _partner_summary(partner, rows_read, accepted, rejected_n, events, rejected,
         "accepted": n_acc,
         "rejected": len(rj),
         "rejected_by_reason": by_reason,
-        "geocoded_by_method": _value_counts(ev, "geocode_method"),
+        "geocoded_by_method": _value_counts(ev, "geocode_method", weighted=True),
         "unmapped_categories": _by_count({k: v for k, v in unmapped.items() if k not in sensitive}),
         # unmapped names that look sensitive: counted as sensitive, never drawn as "Övrigt" points
         "unmapped_sensitive": _by_count({k: v for k, v in unmapped.items() if k in sensitive}),
-        "duplicates_cross_partner": int((ev["duplicate_of"].fillna("") != "").sum()) if n_acc else 0,
+        "duplicates_cross_partner": int(_weights(ev)[(ev["duplicate_of"].fillna("") != "").to_numpy(bool)].sum())
+        if n_acc
+        else 0,
         # Of the rows that got as far as locating (had coordinates or a place text): how many got a point.
         "geocoded_share": round(n_acc / located_or_not, 4) if located_or_not else None,
     }
@@ -197,10 +215,15 @@ def _attr(source, name: str):
     return getattr(source, name, None)
 
 
-def _value_counts(frame: pd.DataFrame, column: str) -> dict[str, int]:
+def _value_counts(frame: pd.DataFrame, column: str, weighted: bool = False) -> dict[str, int]:
     if frame is None or not len(frame):
         return {}
-    counts = frame[column].dropna().astype(str).value_counts()
+    values = frame[column]
+    if weighted:
+        counts = _weights(frame)[values.notna().to_numpy(bool)].groupby(values.dropna().astype(str)).sum()
+        counts = counts[counts > 0]
+    else:
+        counts = values.dropna().astype(str).value_counts()
     return {str(k): int(v) for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))}
 
 
