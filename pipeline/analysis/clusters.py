@@ -156,10 +156,13 @@ def _attributes(members: pd.DataFrame, cluster: np.ndarray, n: int, taxonomy_lab
     counts: list[list] = [[] for _ in range(n)]
     for (k, cat), v in per_cat.items():
         counts[k].append((taxonomy_labels.get(cat, cat), int(v), cat))
-    src = pd.Series(members["source"].astype(str).map(lambda p: partner_labels.get(p, p)).to_numpy())
-    partners = src.groupby(cluster).unique()
+    partners: list[set] = [set() for _ in range(n)]
+    source = members["source"].astype(str).to_numpy()
+    pairs = pd.DataFrame({"k": cluster, "p": source}).drop_duplicates()
+    for k, p in zip(pairs["k"].tolist(), pairs["p"].tolist()):
+        partners[k].add(partner_labels.get(p, p))
     times = _local_times(members["occurred_at"]).reset_index(drop=True).groupby(cluster)
-    first, last = times.min(), times.max()
+    first, last = times.min().reindex(range(n)).tolist(), times.max().reindex(range(n)).tolist()
     weekday, hour = _peak_times(cluster, members["weekday"], members["hour"], n)
     rows = []
     for k in range(n):

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from pipeline.analysis.clusters import cluster_polygons, mark_persistent
 from pipeline.analysis.dbscan import dbscan
@@ -290,12 +291,14 @@ def _zone_status(zones, gazetteer):
     """
     before = zones[zones["period"] == BEFORE_PERIOD]
     out = zones[zones["period"] != BEFORE_PERIOD].copy()
-    status = []
-    for row in out.itertuples():
-        ref = before[(before["time_of_day"] == row.time_of_day) & (before["level"] == row.level)]
-        hit = len(ref) and bool(ref.geometry.intersects(row.geometry).any())
-        status.append(STATUS_SEEN_BEFORE if hit else STATUS_NEW)
-    out["status"] = status
+    status = np.full(len(out), STATUS_NEW, dtype=object)
+    if len(before) and len(out):  # every overlapping pair at once (a national week has hundreds of zones)
+        cur, ref = shapely.STRtree(before.geometry.values).query(out.geometry.values, predicate="intersects")
+        same = (out["time_of_day"].to_numpy()[cur] == before["time_of_day"].to_numpy()[ref]) & (
+            out["level"].to_numpy(float)[cur] == before["level"].to_numpy(float)[ref]
+        )
+        status[np.unique(cur[same])] = STATUS_SEEN_BEFORE
+    out["status"] = status.tolist()
     out["place_name"] = _place_names(out, gazetteer)
     return _concat([out], HOTSPOT_COLUMNS) if len(out) else _concat([], HOTSPOT_COLUMNS)
 

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.errors import LagesbildError
 
@@ -114,7 +116,13 @@ def positions_in(values, labels) -> "np.ndarray":
     >>> positions_in(pd.Series(["2026-W46", None, "2026-W44", "2026-W46"]), ["2026-W45", "2026-W46"]).tolist()
     [1, -1, -1, 1]
     """
-    codes, uniques = pd.factorize(values if isinstance(values, pd.Series) else pd.Series(values, copy=False))
+    values = values if isinstance(values, pd.Series) else pd.Series(values, copy=False)
+    if isinstance(values.array, pd.arrays.ArrowStringArray):  # the store's columns: one Arrow hash lookup
+        arrow = pa.chunked_array(values.array._pa_array) if hasattr(values.array, "_pa_array") else None
+        if arrow is not None:
+            found = pc.index_in(arrow, value_set=pa.array([str(x) for x in labels], type=arrow.type))
+            return found.fill_null(-1).to_numpy().astype(np.int64)
+    codes, uniques = pd.factorize(values)
     at = pd.Index(list(labels)).get_indexer(pd.Index(uniques).astype(str))
     return np.append(at, -1)[codes]  # code -1 (null) takes the appended -1
 
