@@ -68,6 +68,8 @@ def test_a_week_built_with_last_weeks_memo_equals_one_built_from_nothing(demo):
     assert memos.for_product("week").hits >= 10
     prognos = memos.for_product("prognos")
     assert prognos.hits > 10 * prognos.misses > 0  # only the new target week is scored
+    accuracy = memos.for_product("accuracy")
+    assert accuracy.hits > accuracy.misses > 0  # last week's hotspot maps were scored last week
 
 
 def test_the_same_week_again_is_all_hits_and_saves_only_what_it_used(demo):

@@ -161,10 +161,10 @@ def analyse_week(events, cfg, week: str, boundary, areas, *, gazetteer=None, mem
         ROLLING_PERIOD: counted[counted["iso_week"].isin(window)],
         BEFORE_PERIOD: counted[counted["iso_week"].isin(before)],
     }
-    zones, densities = _hotspots(periods, cfg, grid, mask, bandwidth)
+    zones, densities = _hotspots(periods, cfg, grid, mask, bandwidth, memo=memo, surfaces=(WEEK_PERIOD, ROLLING_PERIOD))
     history = _zone_history(counted, cfg, week, grid, mask, memo)
     hotspots = _with_recurrence(_zone_status(zones, gazetteer), history, week)
-    clusters = _with_recurrence(_week_clusters(counted, cfg, week, gazetteer), history, week)
+    clusters = _with_recurrence(_week_clusters(counted, cfg, week, gazetteer, memo), history, week)
 
     week_events = events[events["iso_week"] == week].copy()
     return WeekAnalysis(
@@ -209,31 +209,49 @@ def _xy(frame) -> np.ndarray:
 # -- hotspots ----------------------------------------------------------------------------------
 
 
-def _hotspots(periods, cfg, grid, mask, bandwidth, levels=None):
+def _hotspots(periods, cfg, grid, mask, bandwidth, levels=None, memo=None, surfaces=None):
     """Zones for every (period, time_of_day) with enough events to form one (at least
-    ``analysis.min_zone_events``); the all-day surfaces. ``levels`` defaults to the config's.
+    ``analysis.min_zone_events``); the all-day surfaces of the periods in ``surfaces`` (default:
+    every period). ``levels`` defaults to the config's.
 
     A time of day with fewer events gets no zones at all, so the report shows levels and zone
-    counts only where a zone can exist.
+    counts only where a zone can exist. ``memo`` keeps each pool's zones by its points and
+    settings (last week's rolling window is this week's "before" pool).
     """
     a = cfg.analysis
     levels = a.levels if levels is None else levels
+    surfaces = set(periods) if surfaces is None else set(surfaces)
     parts, densities = [], {}
     for period, frame in periods.items():
         for tod, subset in _time_slices(frame, cfg):
             pts = _xy(subset)
             enough = len(pts) >= max(a.min_zone_events, 2)
-            if not enough and tod != ALL_DAY:
-                continue  # too few events for a zone (and the surface is not kept)
-            values = kde(pts, grid, bandwidth, kernel=a.kernel) if len(pts) else np.zeros((grid.ny, grid.nx))
-            if tod == ALL_DAY:
+            values = None
+            if tod == ALL_DAY and period in surfaces:
+                values = _density(pts, grid, bandwidth, a.kernel)
                 densities[period] = Surface(np.asarray(values, dtype=np.float32), grid)
             if not enough:
-                continue
-            zones = hotspot_zones(values, grid, mask, levels, pts, min_events=a.min_zone_events)
+                continue  # too few events for a zone
+            key = ("hotspot zones", pts, grid, mask, bandwidth, a.kernel, list(levels), a.min_zone_events)
+            zones = memoized(
+                memo,
+                key,
+                lambda pts=pts, values=values: hotspot_zones(
+                    _density(pts, grid, bandwidth, a.kernel) if values is None else values,
+                    grid,
+                    mask,
+                    levels,
+                    pts,
+                    min_events=a.min_zone_events,
+                ),
+            )
             if len(zones):
                 parts.append(zones.assign(period=period, time_of_day=tod))
     return _concat(parts, HOTSPOT_COLUMNS), densities
+
+
+def _density(pts, grid, bandwidth: float, kernel: str) -> np.ndarray:
+    return kde(pts, grid, bandwidth, kernel=kernel) if len(pts) else np.zeros((grid.ny, grid.nx))
 
 
 def _zone_history(counted, cfg, week, grid, mask, memo=None) -> dict[str, dict]:
@@ -256,7 +274,7 @@ def _footprints(frame, cfg, grid, mask) -> dict:
     """One week's zone footprints, as its own archive draws them."""
     a = cfg.analysis
     bandwidth = float(resolve_bandwidth(_xy(frame), a.bandwidth_m, a.cell_size_m))
-    zones, _ = _hotspots({WEEK_PERIOD: frame}, cfg, grid, mask, bandwidth, levels=[max(a.levels)])
+    zones, _ = _hotspots({WEEK_PERIOD: frame}, cfg, grid, mask, bandwidth, levels=[max(a.levels)], surfaces=())
     return footprints(zones)
 
 
@@ -306,11 +324,11 @@ def _zone_status(zones, gazetteer):
 # -- clusters ----------------------------------------------------------------------------------
 
 
-def _week_clusters(counted, cfg, week, gazetteer):
+def _week_clusters(counted, cfg, week, gazetteer, memo=None):
     """Clusters of ``week``, each marked seen before when it overlaps a cluster of the same time
     of day found in the previous ``rolling_weeks`` weeks pooled (the rule of pipeline.schema)."""
-    current = _clusters(counted, cfg, week)
-    before = _clusters(counted, cfg, week, before=True)
+    current = _clusters(counted, cfg, week, memo=memo)
+    before = _clusters(counted, cfg, week, before=True, memo=memo)
     parts = []
     for period in PERIODS:
         for tod in [ALL_DAY, *cfg.time_of_day]:
@@ -326,11 +344,13 @@ def _select(frame, period, tod):
     return frame[(frame["period"] == period) & (frame["time_of_day"] == tod)]
 
 
-def _clusters(counted, cfg, week, *, before: bool = False):
+def _clusters(counted, cfg, week, *, before: bool = False, memo=None):
     """DBSCAN clusters (without status) for every (period, time_of_day) of ``week``; with
     ``before``, of the previous ``rolling_weeks`` weeks pooled (period BEFORE_PERIOD).
 
     Sensitive events are left out: the polygon is drawn around the points themselves.
+    ``memo`` keeps each pool's clusters by its events: last week's rolling window is this
+    week's "before" pool.
     """
     d = cfg.analysis.dbscan
     n = cfg.analysis.rolling_weeks
@@ -349,20 +369,34 @@ def _clusters(counted, cfg, week, *, before: bool = False):
         for tod, subset in _time_slices(frame, cfg):
             if len(subset) < d.min_samples:
                 continue
-            labels = dbscan(_xy(subset), d.eps_m, d.min_samples).labels
-            if not (np.asarray(labels) >= 0).any():
-                continue
-            polys = cluster_polygons(
-                subset.reset_index(drop=True),
-                labels,
-                buffer_m=d.buffer_m,
-                taxonomy_labels=labels_tax,
-                partner_labels=labels_partner,
-                id_prefix=f"{week}-{period}-{tod}",
-            )
+            key = ("clusters", _xy(subset), *_cluster_inputs(subset), d, labels_tax, labels_partner)
+            polys = memoized(memo, key, lambda subset=subset: _pool_clusters(subset, d, labels_tax, labels_partner))
             if len(polys):
-                parts.append(polys.assign(period=period, time_of_day=tod))
+                prefix = f"{week}-{period}-{tod}"
+                parts.append(polys.assign(cluster_id=prefix + polys["cluster_id"], period=period, time_of_day=tod))
     return _concat(parts, [c for c in CLUSTER_COLUMNS if c not in ("status", "place_name")])
+
+
+def _cluster_inputs(subset) -> list[np.ndarray]:
+    """What cluster_polygons reads of the events besides their points (the memo key)."""
+    when = pd.DatetimeIndex(subset["occurred_at"]).asi8
+    texts = [subset[c].astype(str).to_numpy(dtype=object) for c in ("category", "source")]
+    return [*texts, when, subset["weekday"].to_numpy("int64"), subset["hour"].to_numpy("int64")]
+
+
+def _pool_clusters(subset, d, labels_tax, labels_partner):
+    """One pool's DBSCAN clusters as polygons, their ids without the week's prefix ("-1", ...)."""
+    labels = dbscan(_xy(subset), d.eps_m, d.min_samples).labels
+    if not (np.asarray(labels) >= 0).any():
+        return _concat([], [c for c in CLUSTER_COLUMNS if c not in ("status", "place_name")])
+    return cluster_polygons(
+        subset.reset_index(drop=True),
+        labels,
+        buffer_m=d.buffer_m,
+        taxonomy_labels=labels_tax,
+        partner_labels=labels_partner,
+        id_prefix="",
+    )
 
 
 def _place_names(polygons, gazetteer) -> list[str]:

@@ -63,6 +63,7 @@ from pipeline.config import ForecastConfig, load_config
 from pipeline.errors import LagesbildError
 from pipeline.evaluation.accuracy import SCORE_FIELDS, Target, top_k_scores
 from pipeline.io.atomic import atomic_path, write_csv
+from pipeline.memo import memoized
 from pipeline.products import ProductOutput
 from pipeline.schema import CRS as CRS_SWEREF
 from pipeline.schema import ROLLING_PERIOD, WEEK_PERIOD
@@ -395,7 +396,7 @@ def build_accuracy(inp) -> ProductOutput:
     grid, mask = analysis_grid(inp.reference.boundary, cfg.analysis.cell_size_m)
     points = forecast_points(inp.events)
     fc = forecast_next_week(points, inp.week, grid, mask, cfg.forecast, density_bandwidth(cfg), inp.memo)
-    table = accuracy_table(fc.record, points, grid, mask, cfg)
+    table = accuracy_table(fc.record, points, grid, mask, cfg, inp.memo)
     weeks = sorted(set(table["week"]))
     info = {
         "accuracy_weeks": f"{weeks[0]}..{weeks[-1]}" if weeks else "",
@@ -404,9 +405,11 @@ def build_accuracy(inp) -> ProductOutput:
     return ProductOutput({"accuracy": table}, info)
 
 
-def accuracy_table(record: pd.DataFrame, points: pd.DataFrame, grid: Grid, mask, cfg) -> pd.DataFrame:
-    """The forecast's record rows plus the two hotspot maps scored on the same weeks."""
+def accuracy_table(record: pd.DataFrame, points: pd.DataFrame, grid: Grid, mask, cfg, memo=None) -> pd.DataFrame:
+    """The forecast's record rows plus the two hotspot maps scored on the same weeks (each
+    week's scores kept in ``memo``, keyed by the points they are computed from)."""
     levels = [float(v) for v in cfg.forecast.levels]
+    iso = points["iso_week"].astype(str)  # once: a national history has millions of rows
     cell_km2 = grid.cell**2 / 1e6
     rows = []
     for rec in record.to_dict("records"):
@@ -415,7 +418,7 @@ def accuracy_table(record: pd.DataFrame, points: pd.DataFrame, grid: Grid, mask,
         for lv in levels:
             rows.append(_row(week, made_in, FORECAST_METHOD, lv, {f: rec[f"{f}_{lv:g}"] for f in SCORE_FIELDS},
                              cell_km2, rec["setting"]))  # fmt: skip
-        for method, scores in hotspot_scores(points, grid, mask, cfg, week, levels).items():
+        for method, scores in hotspot_scores(points, grid, mask, cfg, week, levels, memo, iso).items():
             for li, lv in enumerate(levels):
                 rows.append(_row(week, made_in, method, lv, {f: scores[f][li] for f in SCORE_FIELDS}, cell_km2, ""))
     frame = pd.DataFrame(rows, columns=ACCURACY_COLUMNS)
@@ -431,25 +434,35 @@ def _row(week, made_in, method, level, scores, cell_km2, setting) -> dict:
     }  # fmt: skip
 
 
-def hotspot_scores(points: pd.DataFrame, grid: Grid, mask, cfg, week: str, levels) -> dict[str, dict]:
+def hotspot_scores(points: pd.DataFrame, grid: Grid, mask, cfg, week: str, levels, memo=None, iso=None) -> dict:
     """The week before ``week``'s own density and its rolling-window density (as the week
     product draws them: the week's bandwidth, the configured kernel), scored on ``week``'s
-    events at ``levels``. A map without events is not scored."""
+    events at ``levels``. A map without events is not scored. ``iso``: the points' weeks as
+    text, when the caller has them."""
     a = cfg.analysis
     made_in = previous_weeks(week, 1)[0]
-    iso = points["iso_week"].astype(str)
+    iso = points["iso_week"].astype(str) if iso is None else iso
     xy_of = lambda weeks: points.loc[iso.isin(weeks), ["x", "y"]].to_numpy(float).reshape(-1, 2)  # noqa: E731
-    week_xy = xy_of([made_in])
-    target = Target.from_points(xy_of([week]), grid, mask)
-    msk = np.asarray(mask, dtype=bool)
+    week_xy, target_xy = xy_of([made_in]), xy_of([week])
     bandwidth = float(resolve_bandwidth(week_xy, a.bandwidth_m, a.cell_size_m))
     out = {}
     for method, xy in ((WEEK_PERIOD, week_xy), (ROLLING_PERIOD, xy_of(rolling_window(made_in, a.rolling_weeks)))):
         if len(xy) == 0:
             continue
-        density = kde(xy, grid, bandwidth, kernel=a.kernel)
-        out[method] = top_k_scores(np.asarray(density)[msk], None, int(msk.sum()), levels, target)
+        key = ("hotspot scores", xy, target_xy, grid, mask, bandwidth, a.kernel, levels)
+        out[method] = memoized(
+            memo, key, lambda xy=xy: _density_scores(xy, target_xy, grid, mask, bandwidth, a, levels)
+        )
     return out
+
+
+def _density_scores(xy, target_xy, grid: Grid, mask, bandwidth: float, a, levels) -> dict:
+    """One density map of ``xy`` (the week product's kernel) scored on the events at ``target_xy``."""
+    msk = np.asarray(mask, dtype=bool)
+    density = kde(xy, grid, bandwidth, kernel=a.kernel)
+    return top_k_scores(
+        np.asarray(density)[msk], None, int(msk.sum()), levels, Target.from_points(target_xy, grid, mask)
+    )
 
 
 def command(args) -> int:

@@ -135,6 +135,13 @@ class _Script(MacroElement):
             code = code.replace(placeholder, element.get_name())
         return code
 
+    def render(self, **kwargs) -> None:
+        # branca would wrap the code in an Element, i.e. compile it as a Jinja template: slow
+        # for a national week's inlined data (megabytes), and wrong should the data hold '{{'
+        self.get_root().script.add_child(_Raw(self.code()), name=self.get_name())
+        for element in self._children.values():
+            element.render(**kwargs)
+
 
 def _vector_layer(parent, features: list[dict], pane: str, interactive: bool = True) -> None:
     if features:
