@@ -25,20 +25,27 @@ import hashlib
 from typing import Any, Callable
 
 import numpy as np
+import pandas as pd
 
 
 def digest(*parts) -> str:
     """A hex digest of ``parts``: numpy arrays by dtype, shape and bytes (text arrays by their
-    values), the rest by ``repr``.
+    values), pandas columns and frames by their dtypes and pandas' stable row hashes, the rest
+    by ``repr``.
 
     >>> digest(np.zeros(2)) == digest(np.zeros(2)), digest(np.zeros(2)) == digest(np.zeros(2, np.float32))
     (True, False)
     >>> digest(np.array(["a", "b"], dtype=object)) == digest(np.array(["a", "b"]))
     True
+    >>> digest(pd.Series(["a", "b"])) == digest(pd.Series(["a", "c"]))
+    False
     """
     h = hashlib.blake2b(digest_size=20)
     for part in parts:
-        if isinstance(part, np.ndarray) and part.dtype.kind in "OUS":  # texts: by value, not pointer
+        if isinstance(part, (pd.Series, pd.DataFrame)):
+            h.update(f"pd|{part.dtypes.to_dict() if isinstance(part, pd.DataFrame) else part.dtype}|".encode())
+            h.update(pd.util.hash_pandas_object(part, index=False).to_numpy().tobytes())
+        elif isinstance(part, np.ndarray) and part.dtype.kind in "OUS":  # texts: by value, not pointer
             h.update(f"txt|{part.shape}|".encode())
             h.update("\x1f".join(map(str, part.ravel().tolist())).encode())
         elif isinstance(part, np.ndarray):

@@ -46,7 +46,8 @@ _DTYPES = {
     "peak_weekday_name": "object",
     "peak_hour": "int64",
 }
-_NEEDED = ("category", "source", "occurred_at", "weekday", "hour", "geometry")
+#: The event columns cluster_polygons reads.
+INPUT_COLUMNS = ("category", "source", "occurred_at", "weekday", "hour", "geometry")
 
 NEW = STATUS_NEW
 PERSISTENT = STATUS_SEEN_BEFORE
@@ -124,7 +125,7 @@ def mark_persistent(current: gpd.GeoDataFrame, previous: gpd.GeoDataFrame | None
 def _validate_polygons_args(events, labels, buffer_m, id_prefix) -> np.ndarray:
     if not isinstance(events, gpd.GeoDataFrame):
         raise ValueError("events must be a GeoDataFrame")
-    missing = [c for c in _NEEDED if c not in events.columns]
+    missing = [c for c in INPUT_COLUMNS if c not in events.columns]
     if missing:
         raise ValueError(f"events lack columns {missing}")
     if len(events) and (events.crs is None or events.crs.to_epsg() != 3006):

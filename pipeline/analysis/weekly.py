@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from pipeline.analysis.clusters import INPUT_COLUMNS as CLUSTER_INPUTS
 from pipeline.analysis.clusters import cluster_polygons, mark_persistent
 from pipeline.analysis.dbscan import dbscan
 from pipeline.analysis.grid import Grid, Surface, clip_mask
@@ -140,7 +141,8 @@ class WeekAnalysis:
 
 def analyse_week(events, cfg, week: str, boundary, areas, *, gazetteer=None, memo=None) -> WeekAnalysis:
     """Analyse ``week`` from the canonical events of all weeks. See the module docstring.
-    ``memo`` (pipeline.memo) keeps the earlier weeks' zone footprints, keyed by their events.
+    ``memo`` (pipeline.memo) keeps what depends only on earlier weeks' events (their zone
+    footprints, the "before" pool's zones and clusters), keyed by those events.
 
     >>> wa = analyse_week(events, cfg, "2026-W47", boundary, areas)
     >>> wa.density.values.shape == wa.density.grid.shape, wa.density.values.dtype
@@ -264,8 +266,7 @@ def _zone_history(counted, cfg, week, grid, mask, memo=None) -> dict[str, dict]:
         frame = counted[counted["iso_week"] == w]
         if len(frame) < max(a.min_zone_events, 2):
             continue
-        times = frame["time_of_day"].astype(str).to_numpy()
-        key = ("zone footprints", _xy(frame), times, a, cfg.time_of_day, grid, mask)
+        key = ("zone footprints", _xy(frame), frame["time_of_day"], a, cfg.time_of_day, grid, mask)
         history[w] = memoized(memo, key, lambda frame=frame: _footprints(frame, cfg, grid, mask))
     return history
 
@@ -369,26 +370,24 @@ def _clusters(counted, cfg, week, *, before: bool = False, memo=None):
         for tod, subset in _time_slices(frame, cfg):
             if len(subset) < d.min_samples:
                 continue
-            key = ("clusters", _xy(subset), *_cluster_inputs(subset), d, labels_tax, labels_partner)
+            inputs = subset[[c for c in CLUSTER_INPUTS if c != "geometry"]]
+            key = ("clusters", _xy(subset), inputs, d, labels_tax, labels_partner)
             polys = memoized(memo, key, lambda subset=subset: _pool_clusters(subset, d, labels_tax, labels_partner))
             if len(polys):
                 prefix = f"{week}-{period}-{tod}"
                 parts.append(polys.assign(cluster_id=prefix + polys["cluster_id"], period=period, time_of_day=tod))
-    return _concat(parts, [c for c in CLUSTER_COLUMNS if c not in ("status", "place_name")])
+    return _concat(parts, POOL_CLUSTER_COLUMNS)
 
 
-def _cluster_inputs(subset) -> list[np.ndarray]:
-    """What cluster_polygons reads of the events besides their points (the memo key)."""
-    when = pd.DatetimeIndex(subset["occurred_at"]).asi8
-    texts = [subset[c].astype(str).to_numpy(dtype=object) for c in ("category", "source")]
-    return [*texts, when, subset["weekday"].to_numpy("int64"), subset["hour"].to_numpy("int64")]
+#: A pool's cluster columns: before the status and place name are added.
+POOL_CLUSTER_COLUMNS = [c for c in CLUSTER_COLUMNS if c not in ("status", "place_name")]
 
 
 def _pool_clusters(subset, d, labels_tax, labels_partner):
     """One pool's DBSCAN clusters as polygons, their ids without the week's prefix ("-1", ...)."""
     labels = dbscan(_xy(subset), d.eps_m, d.min_samples).labels
     if not (np.asarray(labels) >= 0).any():
-        return _concat([], [c for c in CLUSTER_COLUMNS if c not in ("status", "place_name")])
+        return _concat([], POOL_CLUSTER_COLUMNS)
     return cluster_polygons(
         subset.reset_index(drop=True),
         labels,

@@ -118,10 +118,9 @@ def positions_in(values, labels) -> "np.ndarray":
     """
     values = values if isinstance(values, pd.Series) else pd.Series(values, copy=False)
     if isinstance(values.array, pd.arrays.ArrowStringArray):  # the store's columns: one Arrow hash lookup
-        arrow = pa.chunked_array(values.array._pa_array) if hasattr(values.array, "_pa_array") else None
-        if arrow is not None:
-            found = pc.index_in(arrow, value_set=pa.array([str(x) for x in labels], type=arrow.type))
-            return found.fill_null(-1).to_numpy().astype(np.int64)
+        arrow = pa.array(values.array)
+        found = pc.index_in(arrow, value_set=pa.array([str(x) for x in labels], type=arrow.type))
+        return np.asarray(found.fill_null(-1), dtype=np.int64)
     codes, uniques = pd.factorize(values)
     at = pd.Index(list(labels)).get_indexer(pd.Index(uniques).astype(str))
     return np.append(at, -1)[codes]  # code -1 (null) takes the appended -1

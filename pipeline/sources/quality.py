@@ -119,7 +119,7 @@ def _counts(frame: pd.DataFrame) -> Counter:
     if frame is None or not len(frame):
         return Counter()
     sizes = _weights(frame).groupby([frame["source"], frame["source_file"]]).sum()
-    return Counter({(str(p), str(f)): int(n) for (p, f), n in sizes.items() if n})
+    return Counter({(str(p), str(f)): int(n) for (p, f), n in sizes.items()})
 
 
 def _partners(frame: pd.DataFrame) -> list[str]:
@@ -163,7 +163,7 @@ def _partner_summary(partner, rows_read, accepted, rejected_n, events, rejected,
         "accepted": n_acc,
         "rejected": len(rj),
         "rejected_by_reason": by_reason,
-        "geocoded_by_method": _value_counts(ev, "geocode_method", weighted=True),
+        "geocoded_by_method": _value_counts(ev, "geocode_method"),
         "unmapped_categories": _by_count({k: v for k, v in unmapped.items() if k not in sensitive}),
         # unmapped names that look sensitive: counted as sensitive, never drawn as "Övrigt" points
         "unmapped_sensitive": _by_count({k: v for k, v in unmapped.items() if k in sensitive}),
@@ -215,15 +215,11 @@ def _attr(source, name: str):
     return getattr(source, name, None)
 
 
-def _value_counts(frame: pd.DataFrame, column: str, weighted: bool = False) -> dict[str, int]:
+def _value_counts(frame: pd.DataFrame, column: str) -> dict[str, int]:
     if frame is None or not len(frame):
         return {}
     values = frame[column]
-    if weighted:
-        counts = _weights(frame)[values.notna().to_numpy(bool)].groupby(values.dropna().astype(str)).sum()
-        counts = counts[counts > 0]
-    else:
-        counts = values.dropna().astype(str).value_counts()
+    counts = _weights(frame)[values.notna().to_numpy(bool)].groupby(values.dropna().astype(str)).sum()
     return {str(k): int(v) for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))}
 
 
