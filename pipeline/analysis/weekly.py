@@ -33,6 +33,7 @@ from pipeline.analysis.kde import kde, resolve_bandwidth
 from pipeline.analysis.recurrence import COLUMNS as RECURRENCE_COLUMNS
 from pipeline.analysis.recurrence import RECURRENCE_WINDOWS, footprints, recurrence
 from pipeline.analysis.tables import (
+    EVENT_LAYER_COLUMNS,
     area_summary,
     events_layer,
     key_figures,
@@ -136,6 +137,15 @@ class WeekAnalysis:
         }
 
 
+#: The columns the week's surfaces, zones, clusters and figures read of the events, plus the
+#: two the publication rule reads.
+_ANALYSED = {
+    "geometry", "iso_week", "time_of_day", "category_group", "area", *CLUSTER_INPUTS, "sensitive", "duplicate_of",
+}  # fmt: skip
+#: The event columns the week product reads (its declaration): the analysis's and the public
+#: event layer's (never the free texts or partner ids, which no layer publishes).
+WEEK_COLUMNS = tuple(sorted(_ANALYSED | {c for c in EVENT_LAYER_COLUMNS if c != "category_label"}))
+
 # -- the week ----------------------------------------------------------------------------------
 
 
@@ -150,7 +160,9 @@ def analyse_week(events, cfg, week: str, boundary, areas, *, gazetteer=None, mem
     """
     a = cfg.analysis
     week_monday(week)  # validates the week string
-    counted = spatial_events(events)  # the publication rule: no sensitive event shapes a surface or a total
+    # the publication rule: no sensitive event shapes a surface or a total; only the columns
+    # the analysis reads (filtering a history by week over every text column cost seconds)
+    counted = spatial_events(events[[c for c in events.columns if c in _ANALYSED]])
     window = rolling_window(week, a.rolling_weeks)
     grid = Grid.anchored(boundary.bounds, a.cell_size_m)
     mask = clip_mask(grid, boundary)
@@ -168,7 +180,7 @@ def analyse_week(events, cfg, week: str, boundary, areas, *, gazetteer=None, mem
     hotspots = _with_recurrence(_zone_status(zones, gazetteer), history, week)
     clusters = _with_recurrence(_week_clusters(counted, cfg, week, gazetteer, memo), history, week)
 
-    week_events = events[events["iso_week"] == week].copy()
+    week_events = events[(events["iso_week"] == week).to_numpy(bool)].copy()
     return WeekAnalysis(
         week=week,
         kernel=a.kernel,
@@ -179,7 +191,7 @@ def analyse_week(events, cfg, week: str, boundary, areas, *, gazetteer=None, mem
         clusters=clusters,
         density=densities[WEEK_PERIOD],
         density_rolling=densities[ROLLING_PERIOD],
-        area_summary=area_summary(countable(events[events["iso_week"] == week]), cfg),
+        area_summary=area_summary(countable(week_events), cfg),
         key_figures=key_figures(counted, cfg, week, areas),
         weekday_hour=weekday_hour(wk),
     )

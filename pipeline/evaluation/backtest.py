@@ -409,7 +409,7 @@ def accuracy_table(record: pd.DataFrame, points: pd.DataFrame, grid: Grid, mask,
     """The forecast's record rows plus the two hotspot maps scored on the same weeks (each
     week's scores kept in ``memo``, keyed by the points they are computed from)."""
     levels = [float(v) for v in cfg.forecast.levels]
-    iso = points["iso_week"].astype(str)  # once: a national history has millions of rows
+    rows_of = _WeekRows(points)  # once: a national history has millions of rows
     cell_km2 = grid.cell**2 / 1e6
     rows = []
     for rec in record.to_dict("records"):
@@ -418,7 +418,7 @@ def accuracy_table(record: pd.DataFrame, points: pd.DataFrame, grid: Grid, mask,
         for lv in levels:
             rows.append(_row(week, made_in, FORECAST_METHOD, lv, {f: rec[f"{f}_{lv:g}"] for f in SCORE_FIELDS},
                              cell_km2, rec["setting"]))  # fmt: skip
-        for method, scores in hotspot_scores(points, grid, mask, cfg, week, levels, memo, iso).items():
+        for method, scores in hotspot_scores(points, grid, mask, cfg, week, levels, memo, rows_of).items():
             for li, lv in enumerate(levels):
                 rows.append(_row(week, made_in, method, lv, {f: scores[f][li] for f in SCORE_FIELDS}, cell_km2, ""))
     frame = pd.DataFrame(rows, columns=ACCURACY_COLUMNS)
@@ -434,15 +434,32 @@ def _row(week, made_in, method, level, scores, cell_km2, setting) -> dict:
     }  # fmt: skip
 
 
-def hotspot_scores(points: pd.DataFrame, grid: Grid, mask, cfg, week: str, levels, memo=None, iso=None) -> dict:
+class _WeekRows:
+    """The points' coordinates by week: the rows of each week found once, by one sort (a
+    national history has millions of rows and the accuracy table asks for a few weeks at a
+    time, a hundred times)."""
+
+    def __init__(self, points: pd.DataFrame):
+        codes, uniques = pd.factorize(points["iso_week"])
+        order = np.argsort(codes, kind="stable")  # stable: each week's rows stay in row order
+        bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+        self._rows = {str(w): order[bounds[i] : bounds[i + 1]] for i, w in enumerate(uniques)}
+        self._xy = points[["x", "y"]].to_numpy(float).reshape(-1, 2)
+
+    def xy(self, weeks) -> np.ndarray:
+        """The coordinates of the rows of ``weeks``, in row order."""
+        parts = [self._rows[w] for w in weeks if w in self._rows]
+        return self._xy[np.sort(np.concatenate(parts))] if parts else np.empty((0, 2))
+
+
+def hotspot_scores(points: pd.DataFrame, grid: Grid, mask, cfg, week: str, levels, memo=None, rows_of=None) -> dict:
     """The week before ``week``'s own density and its rolling-window density (as the week
     product draws them: the week's bandwidth, the configured kernel), scored on ``week``'s
-    events at ``levels``. A map without events is not scored. ``iso``: the points' weeks as
-    text, when the caller has them."""
+    events at ``levels``. A map without events is not scored. ``rows_of``: the points'
+    :class:`_WeekRows`, when the caller has them."""
     a = cfg.analysis
     made_in = previous_weeks(week, 1)[0]
-    iso = points["iso_week"].astype(str) if iso is None else iso
-    xy_of = lambda weeks: points.loc[iso.isin(weeks), ["x", "y"]].to_numpy(float).reshape(-1, 2)  # noqa: E731
+    xy_of = (rows_of or _WeekRows(points)).xy
     week_xy, target_xy = xy_of([made_in]), xy_of([week])
     bandwidth = float(resolve_bandwidth(week_xy, a.bandwidth_m, a.cell_size_m))
     out = {}

@@ -10,6 +10,7 @@ from pipeline.analysis.emerging import build_emerging
 from pipeline.analysis.forecast import FORECAST_COLUMNS, build_prognos
 from pipeline.analysis.recurrence import RECURRENCE_WINDOWS
 from pipeline.analysis.trends import TREND_COLUMNS_READ, build_series, build_trends, trends_lookback
+from pipeline.analysis.weekly import WEEK_COLUMNS
 from pipeline.evaluation.backtest import build_accuracy
 from pipeline.evaluation.interventions import build_interventions
 from pipeline.products import Product
@@ -33,6 +34,7 @@ PRODUCTS: tuple[Product, ...] = (
         # the rolling window, the pooled weeks zones and clusters are compared with, and the
         # weeks whose zones recurrence counts
         weeks_before=lambda cfg: max(cfg.analysis.rolling_weeks, *RECURRENCE_WINDOWS),
+        columns=WEEK_COLUMNS,
     ),
     # every area and group over every week of the data, for trend lines (report, index)
     Product("series", build=build_series, layers=("series",), weeks_before=None, columns=("area", "category_group")),
