@@ -4,7 +4,7 @@
     .venv/bin/python docs/duckdb_example.py Mjölby=data/processed [Boxholm=../boxholm/data/processed ...]
 
 Each argument is ``name=<processed folder>`` of one municipality's project (its
-``store/events/<YYYY-Www>.parquet`` partitions, written by every ``lagesbild ingest`` or
+``events/<YYYY-Www>.parquet`` partitions, written by every ``lagesbild ingest`` or
 ``weekly``). DuckDB reads the GeoParquet files directly; a filter on ``iso_week`` skips whole
 files and row groups by their statistics, so a query of one week reads that week. The
 store holds case ids and addresses (see "Querying the archive with DuckDB" in
@@ -23,7 +23,7 @@ def events_view(con, municipalities: dict[str, Path]) -> None:
     """A view ``events`` over every municipality's partitions, with a ``kommun`` column."""
     parts = []
     for name, folder in municipalities.items():
-        pattern = str(Path(folder) / "store" / "events" / "*.parquet").replace("'", "''")
+        pattern = str(Path(folder) / "events" / "*.parquet").replace("'", "''")
         parts.append(f"SELECT '{name.replace(chr(39), chr(39) * 2)}' AS kommun, * "
                      f"FROM read_parquet('{pattern}', union_by_name = true)")
     con.execute("CREATE OR REPLACE VIEW events AS " + " UNION ALL ".join(parts))

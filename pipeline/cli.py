@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     for name, text in (
-        ("ingest", "read every partner export; write events.parquet, rejected.csv, quality.json"),
+        ("ingest", "read every partner export; update events/ (one file per week), rejected.csv, quality.json"),
         ("weekly", "ingest, analyse one ISO week, write its archive, map and report"),
         ("demo-data", "regenerate the committed demo exports, gazetteer and areas (seeded)"),
         ("report", "write the report of a quarter or a year from the weekly archives"),

@@ -1,16 +1,15 @@
 """The stage runner: with pipeline/io, the only place that touches files.
 
-``run_ingest`` reads every partner export, runs the pure source stages and writes
-``events.parquet``, ``rejected.csv`` and ``quality.json``. ``run_weekly`` then builds every
-declared product (pipeline/products/catalog.py) for a week, writes their layers into the
-week's GeoPackage archive and renders the map, the report and the index. Which weeks to
+``run_ingest`` reads every partner export, runs the pure source stages and brings the week
+partitions of ``events/``, ``rejected.csv`` and ``quality.json`` up to date. ``run_weekly``
+then builds every declared product (pipeline/products/catalog.py) for a week, writes their
+layers into the week's GeoPackage archive and renders the map, the report and the index. Which weeks to
 rebuild follows from the declarations: a week is stale when anything a product of it reads
 (its declared weeks of events, the register, config, code) has changed.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import time
@@ -80,28 +79,11 @@ class IngestResult:
     def __init__(self, store: EventStore, state: dict, files: list[FileEntry], synced=None):
         self.store, self.state, self.files = store, state, files
         self.read_files = synced.read_files if synced else []  # exports read this run
-        self._table = synced.table if synced else None  # events.parquet, being written
         self.rebuilt_weeks = synced.rebuilt_weeks if synced else []  # partitions rewritten
         self.stored = StoredEvents(store, state)
         self.quality = state["quality"]
         self.inputs = {f.name: f.sha256 for f in files}  # display name -> sha256
         self._events = self._rejected = None
-
-    @contextlib.contextmanager
-    def table_written(self):
-        """Run the block while events.parquet is written; wait for it at the end (its error
-        raised unless the block raised one of its own)."""
-        try:
-            yield
-        except BaseException:
-            self.wait(raise_error=False)
-            raise
-        self.wait()
-
-    def wait(self, raise_error: bool = True) -> None:
-        if self._table is not None:
-            table, self._table = self._table, None
-            table.wait(raise_error)
 
     @property
     def events(self) -> gpd.GeoDataFrame:
@@ -135,9 +117,7 @@ def run_ingest(cfg: Config, now: pd.Timestamp | None = None, echo=print, ref: Re
     the summary. Under the same lock as ``run_weekly``: they write the same files."""
     with run_lock(cfg):
         remove_stale_temp_files(cfg)
-        result = _ingest(cfg, now, echo, ref)
-        result.wait()
-        return result
+        return _ingest(cfg, now, echo, ref)
 
 
 def _ingest(cfg: Config, now, echo, ref: Reference | None) -> IngestResult:
@@ -226,8 +206,7 @@ def _run_weekly_locked(cfg, week, now, echo, backfill, rebuild=False) -> WeeklyR
     remove_stale_temp_files(cfg)
     ref = Reference.load(cfg)
     ingest = _ingest(cfg, now, echo, ref)
-    with ingest.table_written():
-        return _weekly_after_ingest(cfg, ingest, ref, week, now, echo, backfill, rebuild)
+    return _weekly_after_ingest(cfg, ingest, ref, week, now, echo, backfill, rebuild)
 
 
 def _weekly_after_ingest(cfg, ingest, ref: Reference, week, now, echo, backfill, rebuild) -> WeeklyResult:

@@ -12,7 +12,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-#: column -> (dtype, description). Order is the column order of ``events.parquet``.
+#: column -> (dtype, description). Order is the column order of the week files in ``events/``.
 EVENT_COLUMNS: dict[str, tuple[str, str]] = {
     "event_id": (
         "string",

@@ -6,7 +6,7 @@ Every case has a defined outcome:
   gazetteer or config.yaml) -> ``python -m pipeline ingest`` exits 2 with ONE line on stderr
   that names the file (and line/column where meaningful) and no traceback;
 * **row** problems -> the row is in ``rejected.csv`` with the right reason code (and the
-  message names the column), or in ``events.parquet`` when it is acceptable (with the
+  message names the column), or in ``events/`` when it is acceptable (with the
   expected occurred_at / geometry / geocode_method); for every file
   rows read = accepted + rejected.
 
@@ -839,7 +839,7 @@ def ingested(tmp_path_factory):
     processed = base / "data" / "processed"
     import geopandas as gpd
 
-    events = gpd.read_parquet(processed / "events.parquet")
+    events = gpd.read_parquet(processed / "events")
     rejected = pd.read_csv(processed / "rejected.csv", sep=";", encoding="utf-8-sig", dtype=str, keep_default_na=False)
     raw_csv = (processed / "rejected.csv").read_bytes()
     quality = json.loads((processed / "quality.json").read_text(encoding="utf-8"))
@@ -1078,7 +1078,7 @@ def test_run_with_only_a_header_only_export(tmp_path):
     cfg = load_config(make_project(tmp_path, {"polisen": {"v47.csv": (POL_HEADER + "\r\n").encode("utf-8-sig")}}))
     run_ingest(cfg, now=NOW, echo=lambda s: None)
     processed = tmp_path / "data" / "processed"
-    events = gpd.read_parquet(processed / "events.parquet")
+    events = gpd.read_parquet(processed / "events")
     rejected = pd.read_csv(processed / "rejected.csv", sep=";", encoding="utf-8-sig")
     quality = json.loads((processed / "quality.json").read_text(encoding="utf-8"))
     assert len(events) == 0 and len(rejected) == 0
@@ -1587,7 +1587,7 @@ def test_structural_problem_exits_2_with_one_line(structural_runs, case: Structu
         assert part in lines[0], lines[0]
     for part in case.must_not:
         assert part not in proc.stderr, proc.stderr
-    assert not (project / "data" / "processed" / "events.parquet").exists()
+    assert not (project / "data" / "processed" / "events").exists()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1654,7 +1654,7 @@ def _digests(base: Path) -> dict[str, str]:
     import hashlib
 
     files = [
-        base / "data/processed/events.parquet",
+        *sorted((base / "data/processed/events").glob("*.parquet")),
         base / f"data/processed/archive/{BAD_DAY_WEEK}.gpkg",
         *sorted((base / "maps").rglob("*.html")),
     ]

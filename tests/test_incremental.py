@@ -54,7 +54,7 @@ def _cold_copy(src: Path, dest: Path) -> Path:
 
 def _assert_same_tables(inc: Path, cold: Path) -> None:
     a, b = inc / "data/processed", cold / "data/processed"
-    ea, eb = gpd.read_parquet(a / "events.parquet"), gpd.read_parquet(b / "events.parquet")
+    ea, eb = gpd.read_parquet(a / "events"), gpd.read_parquet(b / "events")
     assert len(ea) > 0
     pd.testing.assert_frame_equal(ea.drop(columns="geometry"), eb.drop(columns="geometry"))
     assert ea.geometry.to_wkb().tolist() == eb.geometry.to_wkb().tolist()

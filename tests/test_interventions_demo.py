@@ -18,7 +18,7 @@ PLANTED = {p.row["Insats-id"]: p for p in demo.PLANTED if p.expected is not None
 @pytest.fixture(scope="module")
 def evaluated(weekly_run):
     cfg = weekly_run["cfg"]
-    events = gpd.read_parquet(weekly_run["base"] / "data/processed/events.parquet")
+    events = gpd.read_parquet(weekly_run["base"] / "data/processed/events")
     ref = Reference.load(cfg)
     register, rejected, quality = read_register(cfg, ref)
     layer, weekly = ev.evaluate_interventions(register, events, DEMO_WEEK, cfg, ref.boundary, ref.areas)

@@ -33,7 +33,7 @@ from tests.conftest import DEMO_WEEK
 def built(weekly_run, tmp_path_factory):
     """The product built for the demo week from the demo register, written and read back."""
     cfg = weekly_run["cfg"]
-    events = gpd.read_parquet(weekly_run["base"] / "data/processed/events.parquet")
+    events = gpd.read_parquet(weekly_run["base"] / "data/processed/events")
     ref = Reference.load(cfg)
     register = load_register(cfg, ref)
     product = next(p for p in PRODUCTS if p.name == "interventions")

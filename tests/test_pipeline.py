@@ -38,7 +38,7 @@ def test_weekly_prints_summary_and_output_paths(weekly_run):
 
 def test_every_row_is_accepted_or_rejected_per_file(weekly_run):
     base = weekly_run["base"]
-    events = gpd.read_parquet(base / "data/processed/events.parquet")
+    events = gpd.read_parquet(base / "data/processed/events")
     rejected = pd.read_csv(base / "data/processed/rejected.csv", sep=";", encoding="utf-8-sig", dtype=str)
     quality = json.loads((base / "data/processed/quality.json").read_text(encoding="utf-8"))
     formats = {"polisen": ("utf-8-sig", ";"), "kommunen": ("cp1252", ";"), "bostadsbolaget": ("utf-8", ",")}
@@ -228,7 +228,7 @@ def test_shared_outputs_keep_sensitive_events_aggregate_only(project):
     )
     cfg = load_config(project)
     result = run_weekly(cfg, week=DEMO_WEEK, now=NOW, echo=lambda s: None)
-    events = gpd.read_parquet(project.parent / "data/processed/events.parquet")
+    events = gpd.read_parquet(project.parent / "data/processed/events")
     week = events[(events["iso_week"] == DEMO_WEEK) & (events["duplicate_of"] == "")]
     sensitive = week[week["sensitive"]]
     assert set(sensitive["source_id"]) == {"5000-K999001-26", "5000-K999002-26"}

@@ -336,7 +336,7 @@ def test_planted_events_are_in_the_analysts_table(two_worlds):
     import geopandas as gpd
 
     _, planted = two_worlds
-    ev = gpd.read_parquet(planted.path(planted.paths.processed) / "events.parquet")
+    ev = gpd.read_parquet(planted.path(planted.paths.processed) / "events")
     mine = ev[ev["source_id"].isin([p[0] for p in PLANTED])]
     assert len(mine) == len(PLANTED) and mine["sensitive"].all()
     assert set(mine["category"]) == {"vald_nara_relation", "sexualbrott", "ovrigt_kansligt"}
@@ -404,7 +404,7 @@ def test_no_published_file_holds_their_ids_case_numbers_or_texts(two_worlds):
     import geopandas as gpd
 
     _, planted = two_worlds
-    ev = gpd.read_parquet(planted.path(planted.paths.processed) / "events.parquet")
+    ev = gpd.read_parquet(planted.path(planted.paths.processed) / "events")
     ids = ev.loc[ev["source_id"].isin([p[0] for p in PLANTED]), "event_id"].tolist()
     # ids, case numbers and the raw category texts (the taxonomy label of a suppressed area-table
     # row, "Våld i nära relation", is published on purpose)

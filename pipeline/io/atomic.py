@@ -16,7 +16,6 @@ import resource
 import shutil
 import signal
 import tempfile
-import threading
 from pathlib import Path
 
 import pandas as pd
@@ -114,34 +113,6 @@ def crash_point(name: str) -> None:
     """
     if os.environ.get("LAGESBILD_KILL_AT") == name:
         os.kill(os.getpid(), signal.SIGKILL)
-
-
-class BackgroundWrite:
-    """An output written by a thread while the run goes on: for a file no later stage reads
-    (the analyst's whole-history table), so its cost overlaps the week's analysis instead of
-    adding to it. The file is written atomically like any other; :meth:`wait` joins the thread
-    and raises its error, if any.
-
-    >>> job = BackgroundWrite(write_text, "/tmp/x.txt", "hej")   # doctest: +SKIP
-    >>> job.wait()                                              # doctest: +SKIP
-    """
-
-    def __init__(self, write, *args):
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(write, args), name="background-write")
-        self._thread.start()
-
-    def _run(self, write, args) -> None:
-        try:
-            write(*args)
-        except BaseException as err:  # noqa: BLE001 - handed to the waiting thread
-            self._error = err
-
-    def wait(self, raise_error: bool = True) -> None:
-        self._thread.join()
-        if self._error is not None and raise_error:
-            error, self._error = self._error, None
-            raise error
 
 
 def write_bytes(dest: str | Path, data: bytes) -> Path:

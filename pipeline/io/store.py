@@ -1,14 +1,17 @@
 """The event store: a per-file ingest cache and the clean events partitioned by ISO week.
 
-Layout under ``<processed>/store/``::
+Layout under ``<processed>/``::
 
-    files/<key>.<generation>/events.parquet   one export's normalised rows (with area)
-    files/<key>.<generation>/rejected.parquet its rejected rows
-    files/<key>.<generation>/meta.json        rows read, encoding, delimiter, the run's `now`
-    files/<key>.<generation>/dates.npy        sorted parsed dates (to test the date window)
-    events/<YYYY-Www>.parquet                 the clean events of one ISO week (GeoParquet)
-    dup_rejected.parquet                      same-case duplicates rejected across files
-    state.json                                what the partitions were built from
+    events/<YYYY-Www>.parquet                       the clean events of one ISO week (GeoParquet):
+                                                    the analyst's table, read whole as
+                                                    ``geopandas.read_parquet("<processed>/events")``
+    store/files/<key>.<generation>/events.parquet   one export's normalised rows (with area)
+    store/files/<key>.<generation>/rejected.parquet its rejected rows
+    store/files/<key>.<generation>/meta.json        rows read, encoding, delimiter, the run's `now`
+    store/files/<key>.<generation>/dates.npy        sorted parsed dates (to test the date window)
+    store/ids/<YYYY-Www>.npy                        the week's event-id hashes, sorted
+    store/dup_rejected.parquet                      same-case duplicates rejected across files
+    store/state.json                                what the partitions were built from
 
 ``key`` is the sha256 of the file's bytes, its display name, the config the source stages
 read (the partner's block plus the shared taxonomy, date window, geocoding, privacy), the
@@ -43,7 +46,7 @@ import pyarrow.parquet as pq
 
 import pipeline
 from pipeline.analysis.weeks import next_weeks, previous_weeks, weeks_between
-from pipeline.io.atomic import BackgroundWrite, atomic_path, write_csv, write_text
+from pipeline.io.atomic import atomic_path, write_csv, write_text
 from pipeline.io.geoparquet import read_points
 from pipeline.privacy import installation_key
 from pipeline.schema import (
@@ -66,7 +69,9 @@ from pipeline.sources.parse import parse_datetimes
 from pipeline.sources.quality import COUNT_COLUMN, quality_summary, unmapped_categories
 
 #: Bump when the store's layout or the meaning of a cached file changes.
-STORE_VERSION = "1"
+STORE_VERSION = "2"  # 2: the week partitions moved to <processed>/events/
+#: The file of no rows that an events folder without events holds (see :func:`_mark_empty`).
+EMPTY_PARTITION = "empty.parquet"
 #: Config sections no source stage reads: changing them never re-ingests an export.
 _NOT_INGEST = {"analysis", "emerging", "map", "interventions", "base_dir", "sha256", "duplicates", "partners", "paths"}
 #: Modules whose code decides what an export becomes.
@@ -98,7 +103,6 @@ class SyncResult:
     changed: bool  # False: nothing was re-read or rebuilt
     rebuilt_weeks: list[str]
     read_files: list[str]  # display names of the exports actually read this run
-    table: BackgroundWrite | None = None  # events.parquet, being written (wait before exit)
 
 
 # -- hashing ----------------------------------------------------------------------------------
@@ -186,7 +190,8 @@ class EventStore:
     def __init__(self, processed: Path):
         self.root = Path(processed) / "store"
         self.files_dir = self.root / "files"
-        self.events_dir = self.root / "events"
+        # the analyst's table too: a week's analysis reads its partitions, an analyst the folder
+        self.events_dir = Path(processed) / "events"
         self.ids_dir = self.root / "ids"  # per week: its event ids' 64-bit hashes, sorted
         self.state_path = self.root / "state.json"
 
@@ -349,6 +354,9 @@ class EventStore:
             if folder.is_dir():
                 for path in folder.glob(pattern):
                     path.unlink()
+        # what earlier versions wrote: the partitions inside the store, and one table of them all
+        shutil.rmtree(self.root / "events", ignore_errors=True)
+        (self.root.parent / "events.parquet").unlink(missing_ok=True)
 
 
 def window_unchanged(dates: np.ndarray, then: pd.Timestamp, now: pd.Timestamp, cfg, future_rows: int) -> bool:
@@ -398,10 +406,9 @@ def sync(store: EventStore, cfg, files: list[FileEntry], ref, now, ingest_file, 
     old_entries = {x["entry"] for x in state["files"]} if state else set()
     new_entries = {f.entry for f in files}
     if state is not None and old_entries == new_entries and not state.get("pending"):
-        table = None
-        if not all((store.root.parent / n).is_file() for n in ("events.parquet", "rejected.csv", "quality.json")):
-            state, table = _finish(store, cfg, files, state, gkey)
-        return SyncResult(state, False, [], read, table)
+        if not all((store.root.parent / n).is_file() for n in ("rejected.csv", "quality.json")):
+            state = _finish(store, cfg, files, state, gkey)
+        return SyncResult(state, False, [], read)
 
     cold = state is None
     if cold:
@@ -409,9 +416,9 @@ def sync(store: EventStore, cfg, files: list[FileEntry], ref, now, ingest_file, 
         state = {"weeks": {}, "files": []}
     dirty = _dirty_ids(store, state["files"], files, cold)
     rebuilt = _rebuild(store, cfg, files, state, dirty, cold)
-    new_state, table = _finish(store, cfg, files, state, gkey)
+    new_state = _finish(store, cfg, files, state, gkey)
     store.remove_unused(new_entries)
-    return SyncResult(new_state, True, rebuilt, read, table)
+    return SyncResult(new_state, True, rebuilt, read)
 
 
 def _dirty_ids(store, old_files: list[dict], files: list[FileEntry], cold: bool) -> set[str] | None:
@@ -528,12 +535,13 @@ def _write_weeks(store, cfg, weeks, kept, dirty, state) -> None:
     kept_by_week = dict(tuple(kept.groupby(kept["iso_week"].astype(str), sort=False)))
     target = set(weeks)
     base = {}
+    dirty_ids = None if dirty is None else _id_set(dirty)
 
     def base_rows(w):
         if w not in base:
             old = store.read_weeks([w]) if w in state["weeks"] else empty_events()
             if dirty is not None and len(old):
-                old = old[~old["event_id"].isin(dirty)]
+                old = old[~_ids_in(old["event_id"], dirty_ids)]
             new = kept_by_week.get(w)
             rows = [f for f in (old, new) if f is not None and len(f)]
             base[w] = (
@@ -591,26 +599,34 @@ def _gaps(chunk: list[str]) -> list[str]:
     return weeks_between(chunk[0], chunk[-1]) if len(chunk) > 1 else []
 
 
+def _id_set(ids) -> pa.Array:
+    """A set of event ids as the value set of :func:`_ids_in`."""
+    return pa.array(sorted(ids), type=pa.large_string())
+
+
+def _ids_in(ids: pd.Series, value_set: pa.Array) -> np.ndarray:
+    """Whether each id is in ``value_set``: one Arrow hash lookup (``Series.isin`` converts a
+    set of a new week's 30 000 ids element by element, on every call)."""
+    values = pa.array(ids.astype("string[pyarrow]").array).cast(pa.large_string())
+    return pa.compute.is_in(values, value_set=value_set).to_numpy(zero_copy_only=False)
+
+
 def _store_dup_rejected(store, new: pd.DataFrame, dirty) -> None:
     path = store.root / "dup_rejected.parquet"
     parts = [new]
     if dirty is not None and path.is_file():
         old = pd.read_parquet(path)
-        parts.insert(0, old[~old["event_id"].isin(dirty)])
+        parts.insert(0, old[~_ids_in(old["event_id"], _id_set(dirty))])
     out = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else new
     with atomic_path(path) as tmp:
         out.to_parquet(tmp, index=False)
 
 
-def _finish(store, cfg, files, state, gkey) -> tuple[dict, BackgroundWrite]:
-    """Write rejected.csv, quality and the new state; start writing events.parquet.
-
-    events.parquet (the analyst's table, every week in one file) is no input to any week's
-    analysis, so it is written by a thread while the run goes on (the run waits for it before
-    it ends). The old one goes first: should the run stop before the new one is in place, the
-    next run sees it missing and writes it again."""
+def _finish(store, cfg, files, state, gkey) -> dict:
+    """Write rejected.csv, quality and the new state (the clean events are the partitions)."""
     rejected = all_rejected(store, files)
     weeks = sorted(state["weeks"])
+    _mark_empty(store, weeks)
     quality_events = quality_rows(store, weeks)
     rows_read, exports = {}, {}
     for f in files:
@@ -623,8 +639,6 @@ def _finish(store, cfg, files, state, gkey) -> tuple[dict, BackgroundWrite]:
     processed = store.root.parent
     write_csv(processed / "rejected.csv", rejected)
     write_text(processed / "quality.json", json.dumps(quality, ensure_ascii=False, indent=2, default=str))
-    (processed / "events.parquet").unlink(missing_ok=True)
-    table = BackgroundWrite(write_events_table, store, weeks, processed / "events.parquet")
     new_state = {
         "version": STORE_VERSION,
         "global_key": gkey,
@@ -636,7 +650,19 @@ def _finish(store, cfg, files, state, gkey) -> tuple[dict, BackgroundWrite]:
         "quality": quality,
     }
     store.save_state(new_state)
-    return new_state, table
+    return new_state
+
+
+def _mark_empty(store, weeks) -> None:
+    """With no events at all the folder still reads as the canonical table: one file of no
+    rows, removed once a week holds events."""
+    path = store.events_dir / EMPTY_PARTITION
+    if any(store.week_path(w).is_file() for w in weeks):
+        path.unlink(missing_ok=True)
+    elif not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            empty_events().to_parquet(tmp, index=False)
 
 
 def quality_rows(store, weeks) -> pd.DataFrame:
@@ -679,26 +705,6 @@ def all_rejected(store, files) -> pd.DataFrame:
     if not parts:
         return empty_rejected()
     return _combine_rejected(pd.concat(parts, ignore_index=True), empty_rejected())
-
-
-def write_events_table(store, weeks, dest: Path) -> None:
-    """events.parquet: every partition in week order (= time order), streamed, as GeoParquet."""
-    paths = [store.week_path(w) for w in weeks if store.week_path(w).is_file()]
-    if not paths:
-        with atomic_path(dest) as tmp:
-            empty_events().to_parquet(tmp, index=False)
-        return
-    schema = pq.read_schema(paths[0])
-    meta = dict(schema.metadata or {})
-    geo = json.loads(meta[b"geo"])
-    for col in geo.get("columns", {}).values():
-        col.pop("bbox", None)
-    meta[b"geo"] = json.dumps(geo).encode()
-    schema = schema.with_metadata(meta)
-    with atomic_path(dest) as tmp:
-        with pq.ParquetWriter(tmp, schema) as writer:
-            for path in paths:
-                writer.write_table(pq.read_table(path).cast(schema))
 
 
 def _id_hashes(ids: pd.Series) -> np.ndarray:
