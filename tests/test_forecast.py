@@ -101,6 +101,26 @@ def test_surface_equals_brute_force_reference(setting):
         np.testing.assert_allclose(h.full_grid(got), want, atol=2e-6 * want.max(), rtol=1e-4)
 
 
+def test_history_orders_any_input_by_week_and_takes_a_store_read_as_it_is():
+    pts = synthetic(n_weeks=8)
+    xy, weeks = pts[["x", "y"]].to_numpy(), pts["iso_week"].to_numpy()
+    order = np.argsort(weeks, kind="stable")
+    in_order = np.ascontiguousarray(xy[order])
+    ordered = F.History(in_order, weeks[order], GRID, MASK, reach_m=600)
+    assert np.shares_memory(ordered.event_xy, in_order)  # complete and in week order: not copied
+    shuffled = np.random.default_rng(3).permutation(len(xy))
+    outside = np.array([[0.0, 0.0]])  # off the grid: dropped, which takes the gathering path
+    mixed = F.History(np.vstack([xy[shuffled], outside]), np.append(weeks[shuffled], weeks[0]), GRID, MASK, 600)
+    assert mixed.n_dropped == 1 and ordered.n_dropped == 0
+    assert np.array_equal(mixed.event_week, ordered.event_week)  # week order, whatever came in
+    for i in range(len(ordered.weeks)):
+        a, b = (h.event_week == i for h in (ordered, mixed))
+        key = lambda h, m: sorted(map(tuple, np.column_stack([h.event_xy[m], h.event_row[m], h.event_col[m]])))  # noqa: E731
+        assert key(ordered, a) == key(mixed, b)
+    for i in (3, len(ordered.weeks)):
+        np.testing.assert_allclose(ordered.surface(i, F.Setting(300.0, 4))[0], mixed.surface(i, F.Setting(300.0, 4))[0])
+
+
 def test_sparse_and_fft_paths_agree():
     pts = synthetic(n_weeks=6)
     h = F.History(pts[["x", "y"]].to_numpy(), pts["iso_week"].to_numpy(), GRID, MASK, reach_m=600)

@@ -137,3 +137,27 @@ def test_the_id_index_lists_each_weeks_ids_and_skips_only_weeks_without_them(ing
     found = st.ids_and_times(weeks, some | {"no such id"})
     assert set(found["event_id"]) == some and set(found["iso_week"]) == {week}
     assert not any(st._may_hold(w, np.unique(store._id_hashes(pd.Series(sorted(some))))) for w in weeks if w != week)
+
+
+def test_a_cached_file_is_read_for_ids_only_when_its_index_may_hold_them(ingested, monkeypatch):
+    result, _ = ingested
+    st = result.store
+    entries = [f["entry"] for f in result.state["files"]]
+    for entry in entries:
+        ids = pq.read_table(st.cache_dir(entry) / "events.parquet", columns=["event_id"])["event_id"].to_pandas()
+        assert np.array_equal(np.load(st.cache_dir(entry) / "ids.npy"), np.unique(store._id_hashes(ids)))
+    entry = max(entries, key=lambda e: len(st.cached_ids(e)))
+    some = set(st.cached_ids(entry)[:5].tolist())
+    assert set(st.cached_events(entry, ids=some)["event_id"]) == some
+    reads = []
+    real = pq.read_table
+    monkeypatch.setattr("pipeline.io.store.pq.read_table", lambda *a, **k: reads.append(a) or real(*a, **k))
+    assert len(st.cached_events(entry, ids={"no such id", "nor this"})) == 0
+    assert reads == []  # the index answered: the file was not opened
+    index = st.cache_dir(entry) / "ids.npy"
+    index.rename(index.with_suffix(".off"))  # no index: the file itself is read, same answer
+    try:
+        assert len(st.cached_events(entry, ids={"no such id"})) == 0 and reads
+        assert set(st.cached_events(entry, ids=some)["event_id"]) == some
+    finally:
+        index.with_suffix(".off").rename(index)

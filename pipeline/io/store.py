@@ -9,6 +9,7 @@ Layout under ``<processed>/``::
     store/files/<key>.<generation>/rejected.parquet its rejected rows
     store/files/<key>.<generation>/meta.json        rows read, encoding, delimiter, the run's `now`
     store/files/<key>.<generation>/dates.npy        sorted parsed dates (to test the date window)
+    store/files/<key>.<generation>/ids.npy          its event ids' hashes, sorted
     store/ids/<YYYY-Www>.npy                        the week's event-id hashes, sorted
     store/dup_rejected.parquet                      same-case duplicates rejected across files
     store/state.json                                what the partitions were built from
@@ -280,12 +281,7 @@ class EventStore:
 
     def _may_hold(self, week: str, hashes: np.ndarray) -> bool:
         """False only when the week's id index shows none of ``hashes`` (no index: True)."""
-        try:
-            held = np.load(self.ids_path(week))
-        except (OSError, ValueError):
-            return True
-        pos = np.minimum(np.searchsorted(held, hashes), max(len(held) - 1, 0))
-        return bool(len(held)) and bool((held[pos] == hashes).any())
+        return _index_may_hold(self.ids_path(week), hashes)
 
     # per-file cache
     def cache_dir(self, entry: str) -> Path:
@@ -313,6 +309,8 @@ class EventStore:
             rejected.to_parquet(tmp, index=False)
         with atomic_path(folder / "dates.npy") as tmp:
             np.save(tmp, np.sort(dates.astype("int64")))
+        with atomic_path(folder / "ids.npy") as tmp:  # which ids it holds, without reading it
+            np.save(tmp, np.unique(_id_hashes(events["event_id"])))
         meta = {
             **meta,
             "now": pd.Timestamp(now).isoformat(),
@@ -330,6 +328,8 @@ class EventStore:
         if ids is None:
             return read_points(path)
         wanted = pa.array(sorted(ids), type=pa.string())
+        if not _index_may_hold(self.cache_dir(entry) / "ids.npy", np.unique(_id_hashes(pd.Series(sorted(ids))))):
+            return empty_events()  # a national history's file need not be read for a new week's ids
         if not pa.compute.any(
             pa.compute.is_in(pq.read_table(path, columns=["event_id"])["event_id"], value_set=wanted)
         ).as_py():
@@ -705,6 +705,17 @@ def all_rejected(store, files) -> pd.DataFrame:
     if not parts:
         return empty_rejected()
     return _combine_rejected(pd.concat(parts, ignore_index=True), empty_rejected())
+
+
+def _index_may_hold(path: Path, hashes: np.ndarray) -> bool:
+    """False only when the sorted id-hash index at ``path`` holds none of ``hashes`` (no
+    readable index: True, so the caller reads the data)."""
+    try:
+        held = np.load(path)
+    except (OSError, ValueError):
+        return True
+    pos = np.minimum(np.searchsorted(held, hashes), max(len(held) - 1, 0))
+    return bool(len(held)) and bool((held[pos] == hashes).any())
 
 
 def _id_hashes(ids: pd.Series) -> np.ndarray:
