@@ -677,7 +677,8 @@ def _points_key(frame: pd.DataFrame) -> str:
     # the coordinates' bytes and the weeks as codes plus their texts: the same key for the same
     # points, at a fraction of the cost of row hashes over millions of rows
     codes, weeks = pd.factorize(frame["iso_week"])
-    return digest(frame[["x", "y"]].to_numpy(np.float64), codes.astype(np.int64), np.asarray(weeks, dtype=object))
+    x, y = (frame[c].to_numpy(np.float64) for c in ("x", "y"))  # each contiguous: hashed without a copy
+    return digest(x, y, codes.astype(np.int64), np.asarray(weeks, dtype=object))
 
 
 def _array_key(arr) -> str:
