@@ -262,7 +262,7 @@ class History:
         row, col, inside = grid.cell_index(xy) if len(xy) else (np.zeros(0, int),) * 2 + (np.zeros(0, bool),)
         keep &= inside
         self.n_dropped = int(len(xy) - keep.sum())
-        week_idx = week_idx.astype(np.int64)
+        week_idx = week_idx.astype(np.int64, copy=False)
         if self.n_dropped or (np.diff(week_idx) < 0).any():
             # one gather per array; a history read from the store is complete and in week
             # order, and is taken as it is (copying millions of rows cost a national run ~1 s)

@@ -268,8 +268,7 @@ class EventStore:
         """(event_id, occurred_at, iso_week) of the stored events whose id is in ``ids``."""
         if not ids:
             return pd.DataFrame({"event_id": [], "occurred_at": [], "iso_week": []})
-        wanted = pa.array(sorted(ids), type=pa.string())
-        hashes = np.unique(_id_hashes(pd.Series(sorted(ids))))
+        wanted, hashes = _id_set(ids), _id_hash_set(ids)
         out = []
         for w in weeks:
             path = self.week_path(w)
@@ -327,9 +326,9 @@ class EventStore:
         path = self.cache_dir(entry) / "events.parquet"
         if ids is None:
             return read_points(path)
-        wanted = pa.array(sorted(ids), type=pa.string())
-        if not _index_may_hold(self.cache_dir(entry) / "ids.npy", np.unique(_id_hashes(pd.Series(sorted(ids))))):
+        if not _index_may_hold(self.cache_dir(entry) / "ids.npy", _id_hash_set(ids)):
             return empty_events()  # a national history's file need not be read for a new week's ids
+        wanted = _id_set(ids)
         if not pa.compute.any(
             pa.compute.is_in(pq.read_table(path, columns=["event_id"])["event_id"], value_set=wanted)
         ).as_py():
@@ -600,14 +599,19 @@ def _gaps(chunk: list[str]) -> list[str]:
 
 
 def _id_set(ids) -> pa.Array:
-    """A set of event ids as the value set of :func:`_ids_in`."""
-    return pa.array(sorted(ids), type=pa.large_string())
+    """A set of event ids as an Arrow value set (the stored ids' type), for ``is_in``."""
+    return pa.array(sorted(ids), type=pa.string())
+
+
+def _id_hash_set(ids) -> np.ndarray:
+    """A set of event ids as the sorted hashes the id indexes hold."""
+    return np.unique(_id_hashes(pd.Series(sorted(ids))))
 
 
 def _ids_in(ids: pd.Series, value_set: pa.Array) -> np.ndarray:
     """Whether each id is in ``value_set``: one Arrow hash lookup (``Series.isin`` converts a
     set of a new week's 30 000 ids element by element, on every call)."""
-    values = pa.array(ids.astype("string[pyarrow]").array).cast(pa.large_string())
+    values = pa.array(ids.astype("string[pyarrow]").array).cast(value_set.type)
     return pa.compute.is_in(values, value_set=value_set).to_numpy(zero_copy_only=False)
 
 
