@@ -16,7 +16,7 @@ from pipeline.config import parse_config
 from pipeline.errors import InputError
 from pipeline.schema import EVENT_COLUMNS, REASONS, REJECTED_COLUMNS
 from pipeline.sources.geocode import Gazetteer
-from pipeline.sources.normalise import HELPER_COLUMNS, normalise_partner
+from pipeline.sources.normalise import HELPER_COLUMNS, normalise_chunks, normalise_partner
 from pipeline.sources.quality import format_summary, quality_summary, unmapped_categories
 from pipeline.sources.read import read_export
 
@@ -399,3 +399,30 @@ def test_quality_summary_counts_and_conservation(polisen, cfg):
     assert "Polismyndigheten" in text and "Djurplågeri" in text
     with pytest.raises(AssertionError, match="conservation"):
         quality_summary({key: raw.rows_read + 1}, events, rejected, {}, cfg=cfg)
+
+
+# -- in pieces: a national export is normalised a chunk of rows at a time ----------------------
+
+#: Month-first slashed dates whose only proof (13/...) is in the last rows: the file's order
+#: must be decided on the whole file, not chunk by chunk.
+SLASHED = "\n".join(
+    ["Diarienr;Brottsbenämning;Från datum;Från kl;Till datum;Till kl;Gatuadress;Ort;X-koord;Y-koord"]
+    + [f"5000-K2{i:02d}-26;Stöld;11/{1 + i % 9}/2026;10:00;;;Storgatan 12;Mjölby;;" for i in range(8)]
+    + ["5000-K299-26;Stöld;11/13/2026;10:00;;;Storgatan 12;Mjölby;;"]
+)
+
+
+@pytest.mark.parametrize("text", [POLISEN, SLASHED], ids=["rejects", "month-first-proved-late"])
+def test_normalise_chunks_concatenated_equal_the_whole_file(tmp_path, cfg, gaz, text):
+    raw = export(tmp_path, "polisen_v47.csv", text, "utf-8", "polisen", cfg)
+    events, rejected = run(raw, "polisen", cfg, gaz)
+    pieces = list(normalise_chunks(raw, "polisen", cfg, gaz, BOUNDARY, NOW, id_key=KEY, rows=4))
+    assert len(pieces) == -(-raw.rows_read // 4) > 2
+    assert sum(len(e) + len(r) for e, r in pieces) == raw.rows_read
+    pd.testing.assert_frame_equal(
+        pd.concat([e for e, _ in pieces], ignore_index=True).drop(columns="geometry"), events.drop(columns="geometry")
+    )
+    assert pd.concat([e.geometry for e, _ in pieces]).to_wkb().tolist() == events.geometry.to_wkb().tolist()
+    pd.testing.assert_frame_equal(pd.concat([r for _, r in pieces], ignore_index=True), rejected)
+    if text is SLASHED:
+        assert events["occurred_at"].dt.month.eq(11).all() and len(events) == 9

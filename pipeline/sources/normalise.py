@@ -53,13 +53,50 @@ def normalise_partner(
     installation secret event ids are keyed with (default: read, or created, at ``paths.secret``).
     """
     frame, source_file = _unpack(raw, partner)
+    return _normalise_rows(frame, source_file, partner, cfg, gazetteer, boundary, now, id_key, order=None)
+
+
+#: Records normalised at a time by :func:`normalise_chunks`: the intermediate columns of a
+#: million-row export would otherwise need several GB at once.
+CHUNK_ROWS = 100_000
+
+
+def normalise_chunks(
+    raw, partner: str, cfg: Config, gazetteer, boundary, now: pd.Timestamp, *, id_key=None, rows: int | None = None
+):
+    """:func:`normalise_partner` in pieces of at most ``rows`` (default :data:`CHUNK_ROWS`)
+    records, as (events, rejected) pairs in file order; concatenated they equal its result
+    (tests/test_ingest.py). The one decision that needs the whole file, the day/month order of
+    its dates, is taken first."""
+    frame, source_file = _unpack(raw, partner)
+    order = _whole_file_date_order(frame, source_file, partner, cfg)
+    rows = rows or CHUNK_ROWS
+    for start in range(0, max(len(frame), 1), rows):
+        part = frame.iloc[start : start + rows].reset_index(drop=True)
+        yield _normalise_rows(part, source_file, partner, cfg, gazetteer, boundary, now, id_key, order=order)
+
+
+def _whole_file_date_order(frame, source_file: str, partner: str, cfg: Config) -> str:
+    pcfg = cfg.partners[partner]
+    if pcfg.date_formats:
+        return "dmy"  # the configured formats decide (as in _file_date_order), no need to look
+    cols = _resolve_columns(frame, pcfg.columns, partner, source_file)
+    wanted = [f for f in ("datetime", "date", "end_datetime", "end_date") if f in cols]
+    text = {f: _text(frame[cols[f]], null_markers=f in NULLABLE_FIELDS) for f in wanted}
+    date_field = "datetime" if "datetime" in cols else "date"
+    where = {"partner": partner, "file": source_file}
+    return _file_date_order(text, text[date_field], cols[date_field], pcfg, where)
+
+
+def _normalise_rows(frame, source_file, partner, cfg, gazetteer, boundary, now, id_key, order):
     pcfg = cfg.partners[partner]
     cols = _resolve_columns(frame, pcfg.columns, partner, source_file)
     text = {field: _text(frame[col], null_markers=field in NULLABLE_FIELDS) for field, col in cols.items()}
     rej = _Rejections(frame.index)
     rej.add(frame["_fault"].notna().to_numpy(), frame["_fault"], _fault_messages(frame, cols))
 
-    occurred, occurred_end = _dates(text, cols, pcfg, cfg, now, rej, {"partner": partner, "file": source_file})
+    where = {"partner": partner, "file": source_file}
+    occurred, occurred_end = _dates(text, cols, pcfg, cfg, now, rej, where, order)
     category = _categories(
         text["category"], category_mapping(cfg, partner), sensitive=(cfg.sensitive_names(), cfg.privacy.sensitive_words)
     )
@@ -247,14 +284,15 @@ def _too_long_messages(rows: pd.DataFrame) -> list[str]:
 # -- dates --------------------------------------------------------------------------------------
 
 
-def _dates(text, cols, pcfg, cfg, now, rej: _Rejections, where: dict) -> tuple[pd.Series, pd.Series]:
-    """Start (rejecting bad rows) and end (NaT when absent or unreadable) timestamps."""
+def _dates(text, cols, pcfg, cfg, now, rej: _Rejections, where: dict, order=None) -> tuple[pd.Series, pd.Series]:
+    """Start (rejecting bad rows) and end (NaT when absent or unreadable) timestamps; ``order``
+    is the file's day/month order when a caller decided it on the whole file."""
     tz = cfg.timezone
     if "datetime" in cols:
         dates, times, date_col, time_col = text["datetime"], None, cols["datetime"], None
     else:
         dates, times, date_col, time_col = text["date"], text.get("time"), cols["date"], cols.get("time")
-    order = _file_date_order(text, dates, date_col, pcfg, where)
+    order = order or _file_date_order(text, dates, date_col, pcfg, where)
     values, reason = parse_datetimes(dates, times, pcfg.date_formats, tz, order=order)
     window = check_window(values, now, cfg.date_window.max_age_days, cfg.date_window.allow_future_days)
     reason = reason.fillna(window)

@@ -254,15 +254,36 @@ def read_export(path: Path, partner: str, pcfg: Partner, display_name: str) -> R
     data = path.read_bytes()
     text, encoding = decode_bytes(data, pcfg.encoding, where)
     text = text.replace("\n\ufeff", "\n")  # BOMs of concatenated exports, mid-file
-    header_line = next((ln for ln in io.StringIO(text, newline="") if ln.strip()), None)
+    header_line = _first_line(text)
     if header_line is None:
         raise InputError("file is empty: no header line; export again with a header row or remove the file", **where)
     delimiter = pcfg.delimiter if pcfg.delimiter != "auto" else sniff_delimiter(header_line, wanted)
-    frame = fast_records(_utf8_bytes(data, text, encoding), delimiter, wanted, where)
+    buf = _utf8_bytes(data, text, encoding)
+    # a national export's text as a str is once or twice its bytes again: keep only the
+    # bytes, which decode back to exactly this text if the exact reader needs it
+    del data, text
+    frame = fast_records(buf, delimiter, wanted, where)
     if frame is None:  # quotes, odd line ends or broken rows: the exact line-by-line reader
-        frame = parse_records(text, delimiter, wanted, where)
+        frame = parse_records(buf.decode("utf-8"), delimiter, wanted, where)
     check_decoded(frame, pcfg, encoding, where)
     return RawExport(frame=frame, encoding=encoding, delimiter=delimiter, path=path, display_name=display_name)
+
+
+def _first_line(text: str) -> str | None:
+    r"""The first non-blank line (any line end), read from the start of ``text`` only: a
+    StringIO of a national export's whole text would hold it again at 4 bytes a character.
+
+    >>> _first_line("\r\n  \nA;B\r\n1;2")
+    'A;B\r\n'
+    """
+    size = 1 << 16
+    while True:
+        lines = io.StringIO(text[:size], newline="").readlines()
+        whole = size >= len(text)
+        found = next((ln for ln in (lines if whole else lines[:-1]) if ln.strip()), None)  # the last may be cut
+        if found is not None or whole:
+            return found
+        size *= 4
 
 
 def _utf8_bytes(data: bytes, text: str, encoding: str) -> bytes:
