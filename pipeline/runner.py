@@ -54,7 +54,7 @@ from pipeline.render.report import render_report
 from pipeline.render.summary import headline
 from pipeline.sources.geocode import Gazetteer
 from pipeline.sources.interventions import load_register
-from pipeline.sources.normalise import normalise_partner
+from pipeline.sources.normalise import normalise_chunks
 from pipeline.sources.quality import format_summary, with_not_read
 from pipeline.sources.read import expand_files, not_read_files, read_export
 
@@ -133,9 +133,9 @@ def _ingest(cfg: Config, now, echo, ref: Reference | None) -> IngestResult:
 
     def ingest_file(f: FileEntry):
         raw = read_export(f.path, f.partner, cfg.partners[f.partner], f.name)
-        ev, rej = normalise_partner(raw, f.partner, cfg, ref.gazetteer, ref.boundary, now, id_key=key)
+        chunks = normalise_chunks(raw, f.partner, cfg, ref.gazetteer, ref.boundary, now, id_key=key)
         meta = {"rows_read": raw.rows_read, "encoding": raw.encoding, "delimiter": raw.delimiter}
-        return ev, rej, meta, parsed_dates(raw, f.partner, cfg)
+        return chunks, meta, parsed_dates(raw, f.partner, cfg)
 
     store = EventStore(cfg.path(cfg.paths.processed))
     synced = sync(store, cfg, files, ref, now, ingest_file)

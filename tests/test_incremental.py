@@ -12,6 +12,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from pipeline.config import load_config
@@ -20,6 +21,7 @@ from pipeline.io.archive import read_archive
 from pipeline.io.store import window_unchanged
 from pipeline.runner import run_ingest, run_weekly
 from pipeline.schema import LAYERS
+from pipeline.sources import normalise
 from tests.conftest import DEMO_WEEK, NOW, copy_project
 
 POLICE_OLD = "data/raw/polisen/demo_polisen_2026_v22-v34.csv"
@@ -181,3 +183,32 @@ def test_future_date_messages_keep_the_cache_only_on_the_same_limit_day():
     assert window_unchanged(dates, NOW, NOW + pd.Timedelta(hours=1), cfg, future_rows=1)
     assert not window_unchanged(dates, NOW, NOW + pd.Timedelta(days=1), cfg, future_rows=1)
     assert window_unchanged(dates, NOW, NOW + pd.Timedelta(days=1), cfg, future_rows=0)
+
+
+def test_a_cold_ingest_in_small_pieces_equals_one_in_a_single_piece(tmp_path, monkeypatch):
+    """A national export is normalised, cached and rebuilt in pieces (rows per chunk, rows per
+    row group, weeks read from the cache per chunk of weeks); the pieces must not show."""
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    config = copy_project(whole)
+    (whole / ADDED).write_text(_added_export(whole), encoding="utf-8")  # repeated and revised cases
+    _ingest(config)
+    pieces = tmp_path / "pieces"
+    pieces.mkdir()
+    cold_config = _cold_copy(whole, pieces)
+    monkeypatch.setattr(normalise, "CHUNK_ROWS", 50)
+    monkeypatch.setattr(store, "_CACHE_ROW_GROUP", 16)
+    result = _ingest(cold_config)
+    _assert_same_tables(whole, pieces)
+    assert result.stored.hashes == _ingest(config).stored.hashes
+    folder = max(
+        (pieces / "data/processed/store/files").iterdir(), key=lambda p: len(list((p / "events").glob("*.parquet")))
+    )
+    parts = sorted((folder / "events").glob("part-*.parquet"))
+    assert len(parts) > 5
+    meta = pq.ParquetFile(parts[0]).metadata
+    column = meta.schema.names.index("iso_week")
+    stats = [meta.row_group(i).column(column).statistics for i in range(meta.num_row_groups)]
+    assert meta.num_row_groups > 2
+    # the rows of a piece are in week order, so a week is read from the row groups that hold it
+    assert all(a.max <= b.min for a, b in zip(stats, stats[1:]))

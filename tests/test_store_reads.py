@@ -144,7 +144,7 @@ def test_a_cached_file_is_read_for_ids_only_when_its_index_may_hold_them(ingeste
     st = result.store
     entries = [f["entry"] for f in result.state["files"]]
     for entry in entries:
-        ids = pq.read_table(st.cache_dir(entry) / "events.parquet", columns=["event_id"])["event_id"].to_pandas()
+        ids = pq.read_table(st.cache_dir(entry) / "events", columns=["event_id"])["event_id"].to_pandas()
         assert np.array_equal(np.load(st.cache_dir(entry) / "ids.npy"), np.unique(store._id_hashes(ids)))
     entry = max(entries, key=lambda e: len(st.cached_ids(e)))
     some = set(st.cached_ids(entry)[:5].tolist())

@@ -5,7 +5,8 @@ Layout under ``<processed>/``::
     events/<YYYY-Www>.parquet                       the clean events of one ISO week (GeoParquet):
                                                     the analyst's table, read whole as
                                                     ``geopandas.read_parquet("<processed>/events")``
-    store/files/<key>.<generation>/events.parquet   one export's normalised rows (with area)
+    store/files/<key>.<generation>/events/          one export's normalised rows (with area),
+                                                    GeoParquet pieces of its rows in week order
     store/files/<key>.<generation>/rejected.parquet its rejected rows
     store/files/<key>.<generation>/meta.json        rows read, encoding, delimiter, the run's `now`
     store/files/<key>.<generation>/dates.npy        sorted parsed dates (to test the date window)
@@ -65,12 +66,12 @@ from pipeline.sources.clean import (
     cross_partner_duplicates,
     split_duplicates,
 )
-from pipeline.sources.normalise import NULLABLE_FIELDS, _resolve_columns, _text, _unpack
+from pipeline.sources.normalise import CHUNK_ROWS, NULLABLE_FIELDS, _resolve_columns, _text, _unpack
 from pipeline.sources.parse import parse_datetimes
 from pipeline.sources.quality import COUNT_COLUMN, quality_summary, unmapped_categories
 
 #: Bump when the store's layout or the meaning of a cached file changes.
-STORE_VERSION = "2"  # 2: the week partitions moved to <processed>/events/
+STORE_VERSION = "3"  # 2: the week partitions moved to <processed>/events/; 3: cached exports in pieces
 #: The file of no rows that an events folder without events holds (see :func:`_mark_empty`).
 EMPTY_PARTITION = "empty.parquet"
 #: Config sections no source stage reads: changing them never re-ingests an export.
@@ -83,6 +84,8 @@ FINGERPRINT_COLUMNS = ["event_id", "occurred_at", "category", "area", "duplicate
 QUALITY_COLUMNS = ["source", "source_file", "source_category", "geocode_method", "duplicate_of"]
 #: Weeks per chunk when cross-partner duplicates are recomputed (bounds memory).
 _CHUNK_WEEKS = 8
+#: Rows per row group of a cached export: small enough that a week's rows are read with little else.
+_CACHE_ROW_GROUP = 8192
 
 
 @dataclasses.dataclass
@@ -298,18 +301,30 @@ class EventStore:
                 return folder.name
         return None
 
-    def write_cached(self, key: str, now, events, rejected, meta: dict, dates: np.ndarray) -> str:
+    def write_cached(self, key: str, now, chunks, meta: dict, dates: np.ndarray) -> str:
+        """Cache one export from ``chunks``, its (events, rejected) pieces, each written as it
+        comes (a national export is never whole in memory). Each piece's rows are in week order,
+        so a week's rows are read from a few row groups (:meth:`cached_weeks`)."""
         entry = f"{key}.{pd.Timestamp(now).value}"
         folder = self.cache_dir(entry)
-        folder.mkdir(parents=True, exist_ok=True)
-        with atomic_path(folder / "events.parquet") as tmp:
-            gpd.GeoDataFrame(events, geometry="geometry", crs="EPSG:3006").to_parquet(tmp, index=False)
+        shutil.rmtree(folder, ignore_errors=True)  # what a crashed attempt left (no meta.json)
+        (folder / "events").mkdir(parents=True)
+        rejected, hashes = [], []
+        for i, (events, rej) in enumerate(chunks):
+            events = events.iloc[np.argsort(events["iso_week"].to_numpy(dtype=str), kind="stable")]
+            with atomic_path(folder / "events" / f"part-{i:05d}.parquet") as tmp:
+                gpd.GeoDataFrame(events, geometry="geometry", crs="EPSG:3006").to_parquet(
+                    tmp, index=False, row_group_size=_CACHE_ROW_GROUP
+                )
+            hashes.append(_id_hashes(events["event_id"]))
+            rejected.append(rej)
+        rejected = pd.concat(rejected, ignore_index=True)
         with atomic_path(folder / "rejected.parquet") as tmp:
             rejected.to_parquet(tmp, index=False)
         with atomic_path(folder / "dates.npy") as tmp:
             np.save(tmp, np.sort(dates.astype("int64")))
         with atomic_path(folder / "ids.npy") as tmp:  # which ids it holds, without reading it
-            np.save(tmp, np.unique(_id_hashes(events["event_id"])))
+            np.save(tmp, np.unique(np.concatenate(hashes)))
         meta = {
             **meta,
             "now": pd.Timestamp(now).isoformat(),
@@ -321,9 +336,12 @@ class EventStore:
     def cached_meta(self, entry: str) -> dict:
         return json.loads((self.cache_dir(entry) / "meta.json").read_text(encoding="utf-8"))
 
+    def _cached_path(self, entry: str) -> Path:
+        return self.cache_dir(entry) / "events"
+
     def cached_events(self, entry: str, ids=None) -> gpd.GeoDataFrame:
         """A cached file's normalised rows; only those with an id in ``ids`` when given."""
-        path = self.cache_dir(entry) / "events.parquet"
+        path = self._cached_path(entry)
         if ids is None:
             return read_points(path)
         if not _index_may_hold(self.cache_dir(entry) / "ids.npy", _id_hash_set(ids)):
@@ -335,8 +353,22 @@ class EventStore:
             return empty_events()
         return read_points(path, filters=pa.compute.field("event_id").isin(wanted))
 
+    def cached_weeks(self, entry: str, weeks: list[str], without_ids=None) -> gpd.GeoDataFrame:
+        """A cached file's rows of ``weeks``, leaving out ids in ``without_ids`` (an Arrow
+        value set); read from the row groups whose week range meets ``weeks`` only."""
+        field = pa.compute.field
+        wanted = (field("iso_week") >= min(weeks)) & (field("iso_week") <= max(weeks))
+        if without_ids is not None and len(without_ids):
+            wanted &= ~field("event_id").isin(without_ids)
+        rows = read_points(self._cached_path(entry), filters=wanted)
+        return rows[rows["iso_week"].astype(str).isin(weeks).to_numpy()]
+
+    def cached_keys(self, entry: str) -> pa.Table:
+        """(event_id, occurred_at, iso_week) of every row of a cached file, as Arrow."""
+        return pq.read_table(self._cached_path(entry), columns=["event_id", "occurred_at", "iso_week"])
+
     def cached_ids(self, entry: str) -> np.ndarray:
-        path = self.cache_dir(entry) / "events.parquet"
+        path = self._cached_path(entry)
         return pq.read_table(path, columns=["event_id"])["event_id"].to_numpy(zero_copy_only=False)
 
     def cached_rejected(self, entry: str) -> pd.DataFrame:
@@ -384,7 +416,8 @@ def window_unchanged(dates: np.ndarray, then: pd.Timestamp, now: pd.Timestamp, c
 def sync(store: EventStore, cfg, files: list[FileEntry], ref, now, ingest_file, echo=print) -> SyncResult:
     """Bring the store up to date with ``files``; see the module docstring.
 
-    ``ingest_file(entry) -> (events, rejected, meta, dates)`` reads and normalises one export.
+    ``ingest_file(entry) -> (chunks, meta, dates)`` reads one export; ``chunks`` yields its
+    normalised (events, rejected) pieces.
     """
     ref_hash, code = reference_hash(cfg, ref), code_hash()
     gkey = global_key(cfg, ref_hash, code)
@@ -398,9 +431,8 @@ def sync(store: EventStore, cfg, files: list[FileEntry], ref, now, ingest_file, 
         key = file_key(cfg, f.partner, f.name, f.sha256, ref_hash, code)
         f.entry = store.find_cached(key, now, cfg) or ""
         if not f.entry:
-            events, rejected, meta, dates = ingest_file(f)
-            events["area"] = assign_areas(events.geometry, ref.areas).to_numpy()
-            f.entry = store.write_cached(key, now, events, rejected, meta, dates)
+            chunks, meta, dates = ingest_file(f)
+            f.entry = store.write_cached(key, now, _with_areas(chunks, ref.areas), meta, dates)
             read.append(f.name)
     old_entries = {x["entry"] for x in state["files"]} if state else set()
     new_entries = {f.entry for f in files}
@@ -418,6 +450,12 @@ def sync(store: EventStore, cfg, files: list[FileEntry], ref, now, ingest_file, 
     new_state = _finish(store, cfg, files, state, gkey)
     store.remove_unused(new_entries)
     return SyncResult(new_state, True, rebuilt, read)
+
+
+def _with_areas(chunks, areas):
+    for events, rejected in chunks:
+        events["area"] = assign_areas(events.geometry, areas).to_numpy()
+        yield events, rejected
 
 
 def _dirty_ids(store, old_files: list[dict], files: list[FileEntry], cold: bool) -> set[str] | None:
@@ -460,31 +498,88 @@ def _changed_rows(old: gpd.GeoDataFrame, new: gpd.GeoDataFrame) -> set[str]:
 
 def _rebuild(store, cfg, files, state, dirty, cold) -> list[str]:
     """Recompute the kept rows of the dirty ids and rewrite the weeks they touch."""
-    parts = [store.cached_events(f.entry, ids=dirty) for f in files]
-    parts = [p for p in parts if len(p)]
-    candidates = (
-        gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs="EPSG:3006")
-        if parts
-        else _with_helpers(empty_events())
-    )
-    keep, dup_rejected = split_duplicates(candidates)
-    dup_rejected = _with_event_ids(dup_rejected, candidates)
-    kept = candidates[keep].reset_index(drop=True)
-    kept = kept[list(EVENT_COLUMNS)]
+    new = _ColdRows(store, files) if cold else _DirtyRows(store, files, dirty)
     old_weeks = sorted(state["weeks"])
     old = store.ids_and_times(old_weeks, dirty) if not cold else pd.DataFrame({"occurred_at": [], "iso_week": []})
     times = pd.concat(
-        [pd.Series(old["occurred_at"], dtype=kept["occurred_at"].dtype), kept["occurred_at"]], ignore_index=True
+        [pd.Series(old["occurred_at"], dtype=new.times.dtype), new.times.reset_index(drop=True)], ignore_index=True
     )
     weeks = _weeks_within(times, cfg.duplicates.minutes, cfg.timezone)
-    weeks |= set(old["iso_week"].astype(str)) | set(kept["iso_week"].astype(str)) | set(state.get("pending", []))
+    weeks |= set(old["iso_week"].astype(str)) | new.weeks | set(state.get("pending", []))
     weeks = sorted(weeks)
     if not cold:  # a crash from here on rebuilds these weeks next run
         state["pending"] = weeks
         store.save_state({**state, "version": STORE_VERSION})
-    _write_weeks(store, cfg, weeks, kept, dirty, state)
-    _store_dup_rejected(store, dup_rejected, dirty)
+    _write_weeks(store, cfg, weeks, new.rows_of, dirty, state)
+    _store_dup_rejected(store, new.dup_rejected, dirty)
     return weeks
+
+
+class _DirtyRows:
+    """The kept rows of a few dirty ids, all in memory (an incremental run)."""
+
+    def __init__(self, store, files, dirty):
+        parts = [store.cached_events(f.entry, ids=dirty) for f in files]
+        parts = [p for p in parts if len(p)]
+        candidates = (
+            gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs="EPSG:3006")
+            if parts
+            else _with_helpers(empty_events())
+        )
+        keep, dup_rejected = split_duplicates(candidates)
+        self.dup_rejected = _with_event_ids(dup_rejected, candidates)
+        kept = candidates[keep].reset_index(drop=True)[list(EVENT_COLUMNS)]
+        self.times, self.weeks = kept["occurred_at"], set(kept["iso_week"].astype(str))
+        self._by_week = dict(tuple(kept.groupby(kept["iso_week"].astype(str), sort=False)))
+
+    def rows_of(self, weeks: list[str]) -> dict:
+        return {w: self._by_week[w] for w in weeks if w in self._by_week}
+
+
+class _ColdRows:
+    """Every cached row, kept or not, read week by week from the cached exports (a cold run:
+    a national history is never whole in memory). Only ids that occur more than once can
+    lose a row to same-case deduplication, so only their rows are read whole up front."""
+
+    def __init__(self, store, files):
+        self.store, self.entries = store, [f.entry for f in files]
+        keys = [store.cached_keys(e) for e in self.entries]
+        keys = pa.concat_tables(keys) if keys else None
+        ids = keys["event_id"] if keys is not None else pa.chunked_array([], pa.large_string())
+        counts = pa.compute.value_counts(ids)
+        repeated = set(counts.field("values").filter(pa.compute.greater(counts.field("counts"), 1)).to_pylist())
+        self.repeated = _id_set(repeated)
+        candidates = [store.cached_events(e, ids=repeated) for e in self.entries] if repeated else []
+        candidates = [c for c in candidates if len(c)]
+        candidates = (
+            gpd.GeoDataFrame(pd.concat(candidates, ignore_index=True), geometry="geometry", crs="EPSG:3006")
+            if candidates
+            else _with_helpers(empty_events())
+        )
+        keep, dup_rejected = split_duplicates(candidates)
+        self.dup_rejected = _with_event_ids(dup_rejected, candidates)
+        self.kept_repeated = candidates[keep].reset_index(drop=True)[list(EVENT_COLUMNS)]
+        single = (
+            keys.filter(pa.compute.invert(pa.compute.is_in(keys["event_id"], value_set=self.repeated)))
+            if keys is not None
+            else None
+        )
+        times = [self.kept_repeated["occurred_at"]]
+        weeks = set(self.kept_repeated["iso_week"].astype(str))
+        if single is not None and single.num_rows:
+            times.insert(0, single["occurred_at"].to_pandas())
+            weeks |= set(pa.compute.unique(single["iso_week"]).to_pylist())
+        self.times = pd.concat([t.astype(self.kept_repeated["occurred_at"].dtype) for t in times], ignore_index=True)
+        self.weeks = weeks
+
+    def rows_of(self, weeks: list[str]) -> dict:
+        parts = [self.store.cached_weeks(e, weeks, without_ids=self.repeated) for e in self.entries]
+        parts.append(self.kept_repeated[self.kept_repeated["iso_week"].astype(str).isin(weeks).to_numpy()])
+        parts = [p[list(EVENT_COLUMNS)] for p in parts if len(p)]
+        if not parts:
+            return {}
+        rows = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs="EPSG:3006")
+        return dict(tuple(rows.groupby(rows["iso_week"].astype(str), sort=False)))
 
 
 def _with_helpers(frame):
@@ -512,16 +607,17 @@ def _weeks_within(times: pd.Series, minutes: float, tz: str) -> set[str]:
         return set()
     t = pd.DatetimeIndex(times).tz_convert(tz)
     pad = pd.Timedelta(minutes=minutes)
-    first, last = _iso(t - pad), _iso(t + pad)
+    # as year * 100 + week numbers, made distinct before any text is built (millions of rows)
+    pairs = np.unique(np.stack([_iso_code(t - pad), _iso_code(t + pad)], axis=1), axis=0)
     out = set()
-    for a, b in set(zip(first, last)):
+    for a, b in (tuple(f"{c // 100}-W{c % 100:02d}" for c in pair) for pair in pairs.tolist()):
         out.update(weeks_between(a, b) if a != b else [a])
     return out
 
 
-def _iso(t: pd.DatetimeIndex) -> list[str]:
+def _iso_code(t: pd.DatetimeIndex) -> np.ndarray:
     iso = t.isocalendar()
-    return (iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2)).tolist()
+    return iso["year"].to_numpy("int64") * 100 + iso["week"].to_numpy("int64")
 
 
 def _context_weeks(minutes: float) -> int:
@@ -529,11 +625,12 @@ def _context_weeks(minutes: float) -> int:
     return max(1, math.ceil(minutes / (7 * 24 * 60)))
 
 
-def _write_weeks(store, cfg, weeks, kept, dirty, state) -> None:
-    """Rewrite each week in ``weeks``: its clean rows, then cross-partner duplicates in chunks."""
-    kept_by_week = dict(tuple(kept.groupby(kept["iso_week"].astype(str), sort=False)))
+def _write_weeks(store, cfg, weeks, rows_of, dirty, state) -> None:
+    """Rewrite each week in ``weeks``: its clean rows, then cross-partner duplicates in chunks.
+
+    ``rows_of(weeks) -> {week: rows}`` gives the recomputed kept rows of the dirty ids."""
     target = set(weeks)
-    base = {}
+    base, new_rows = {}, {}
     dirty_ids = None if dirty is None else _id_set(dirty)
 
     def base_rows(w):
@@ -541,7 +638,7 @@ def _write_weeks(store, cfg, weeks, kept, dirty, state) -> None:
             old = store.read_weeks([w]) if w in state["weeks"] else empty_events()
             if dirty is not None and len(old):
                 old = old[~_ids_in(old["event_id"], dirty_ids)]
-            new = kept_by_week.get(w)
+            new = new_rows.pop(w, None)
             rows = [f for f in (old, new) if f is not None and len(f)]
             base[w] = (
                 gpd.GeoDataFrame(pd.concat(rows, ignore_index=True), geometry="geometry", crs="EPSG:3006")
@@ -555,6 +652,9 @@ def _write_weeks(store, cfg, weeks, kept, dirty, state) -> None:
     for chunk in _chunks(weeks):
         context = set(previous_weeks(chunk[0], n_ctx)) | set(next_weeks(chunk[-1], n_ctx))
         context = sorted(w for w in context | set(_gaps(chunk)) if w not in chunk)
+        wanted = [w for w in chunk + context if w in target and w not in done and w not in base]
+        if wanted:  # one read of the cached exports per chunk, not one per week
+            new_rows.update(rows_of(wanted))
         frames = [base_rows(w) for w in chunk]
         # a week already rewritten this run is read back: only its duplicate_of is recomputed
         frames += [base_rows(w) if w in target and w not in done else store.read_weeks([w]) for w in context]
@@ -740,13 +840,18 @@ def parsed_dates(raw, partner: str, cfg) -> np.ndarray:
     pcfg = cfg.partners[partner]
     cols = _resolve_columns(frame, pcfg.columns, partner, name)
     wanted = [f for f in ("datetime", "date", "time") if f in cols]
-    text = {f: _text(frame[cols[f]], null_markers=f in NULLABLE_FIELDS) for f in wanted}
-    if "datetime" in cols:
-        values, _ = parse_datetimes(text["datetime"], None, pcfg.date_formats, cfg.timezone)
-    else:
-        values, _ = parse_datetimes(text["date"], text.get("time"), pcfg.date_formats, cfg.timezone)
-    values = values.dropna()
-    return pd.DatetimeIndex(values).as_unit("ns").asi8 if len(values) else np.empty(0, dtype="int64")
+    out = [np.empty(0, dtype="int64")]
+    for start in range(0, len(frame), CHUNK_ROWS):  # a national export a chunk at a time
+        part = frame.iloc[start : start + CHUNK_ROWS]
+        text = {f: _text(part[cols[f]], null_markers=f in NULLABLE_FIELDS) for f in wanted}
+        if "datetime" in cols:
+            values, _ = parse_datetimes(text["datetime"], None, pcfg.date_formats, cfg.timezone)
+        else:
+            values, _ = parse_datetimes(text["date"], text.get("time"), pcfg.date_formats, cfg.timezone)
+        values = values.dropna()
+        if len(values):
+            out.append(pd.DatetimeIndex(values).as_unit("ns").asi8)
+    return np.concatenate(out)
 
 
 class StoredEvents:
