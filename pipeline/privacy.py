@@ -56,6 +56,7 @@ published (unknown categories, file names, place texts) goes through :func:`reda
 from __future__ import annotations
 
 import copy
+import hashlib
 import hmac
 import os
 import re
@@ -366,18 +367,37 @@ def keyed_id(key: bytes, partner: str, value: str) -> str:
     >>> keyed_id(b"k" * 32, "polisen", "5000-K1-26") != keyed_id(b"j" * 32, "polisen", "5000-K1-26")
     True
     """
-    return keyed_ids(key, partner, [value])[0]
+    return hmac.digest(key, f"{partner}|{value}".encode("utf-8"), "sha256")[:8].hex()
 
 
 def keyed_ids(key: bytes, partner: str, values) -> list[str]:
-    """:func:`keyed_id` of each of ``values`` (OpenSSL's one-shot HMAC: a national export has
-    millions of rows).
+    """:func:`keyed_id` of each of ``values``.
+
+    A national export has millions of rows, so the HMAC (RFC 2104) is unrolled: the keyed
+    inner and outer SHA-256 states, and the inner state after ``partner|``, are computed once
+    and copied per value; the digests are those of :func:`hmac.digest`.
 
     >>> keyed_ids(b"k" * 32, "polisen", ["5000-K1-26"]) == [keyed_id(b"k" * 32, "polisen", "5000-K1-26")]
     True
+    >>> long_key = b"x" * 100  # longer than SHA-256's block: RFC 2104 hashes it first
+    >>> keyed_ids(long_key, "p", ["a", "b"]) == [keyed_id(long_key, "p", "a"), keyed_id(long_key, "p", "b")]
+    True
     """
-    prefix = f"{partner}|".encode("utf-8")
-    return [hmac.digest(key, prefix + v.encode("utf-8"), "sha256")[:8].hex() for v in values]
+    block = hashlib.sha256().block_size
+    if len(key) > block:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(block, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+    inner.update(f"{partner}|".encode("utf-8"))
+    out = []
+    for v in values:
+        i = inner.copy()
+        i.update(v.encode("utf-8"))
+        o = outer.copy()
+        o.update(i.digest())
+        out.append(o.digest()[:8].hex())
+    return out
 
 
 # -- redaction --------------------------------------------------------------------------------

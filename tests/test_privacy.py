@@ -463,3 +463,13 @@ def test_published_ids_do_not_reveal_case_numbers_by_enumeration(two_worlds):
     guesses = {hashlib.sha1(f"polisen|5000-K6{i:05d}-26".encode()).hexdigest()[:16] for i in range(100_000)}
     guesses |= {hashlib.sha256(f"polisen|5000-K6{i:05d}-26".encode()).hexdigest()[:16] for i in range(100_000)}
     assert published.isdisjoint(guesses)
+
+
+@pytest.mark.parametrize("key", [b"", b"k" * 32, b"x" * 64, b"y" * 65, bytes(range(200))])
+def test_keyed_ids_equal_the_standard_hmac(key):
+    import hashlib
+    import hmac
+
+    values = ["5000-K1-26", "", "Ärende åäö 12", "x" * 300, "\u200b"]
+    expected = [hmac.new(key, f"polisen|{v}".encode(), hashlib.sha256).hexdigest()[:16] for v in values]
+    assert privacy.keyed_ids(key, "polisen", values) == expected

@@ -8,6 +8,11 @@ has that exact layout, the coordinates are one strided view of the column's buff
 points, Z values, big-endian, other geometry types) goes through ``shapely.from_wkb``.
 The frame equals ``geopandas.read_parquet``'s (tests/test_geoparquet.py).
 
+Writing is the same trick backwards (:func:`write_points`): the 21 bytes of each plain point
+are laid out with numpy from its coordinates instead of one ``to_wkb`` call per point, and the
+file is the one ``GeoDataFrame.to_parquet`` writes, metadata included (geopandas builds the
+metadata, from the frame's first row, with the bounding box set to the whole frame's).
+
 A reader that needs only where the points are asks for the coordinate columns ``x`` and ``y``
 (pipeline.schema.COORDINATE_COLUMNS) instead of ``geometry``: they come from the same view
 of the WKB, with no geometry object built at all (a national history has millions of rows).
@@ -20,11 +25,15 @@ of the WKB, with no geometry object built at all (a national history has million
 
 from __future__ import annotations
 
+import json
+
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import shapely
+from geopandas.io.arrow import _geopandas_to_arrow  # private; tests/test_geoparquet.py pins its output
 
 _POINT_WKB_BYTES = 21  # 1 byte order + 4 type + 2 x 8 coordinates
 _POINT_HEADER = b"\x01\x01\x00\x00\x00"  # little-endian, type 1 (Point, 2-D)
@@ -120,3 +129,61 @@ def read_points(path, columns: list[str] | None = None, filters=None, crs: str =
     geometry = _geometries(wkb, xy)
     frame.insert(table.schema.get_field_index("geometry"), "geometry", gpd.GeoSeries(geometry, index=frame.index))
     return gpd.GeoDataFrame(frame, geometry="geometry", crs=crs)
+
+
+def points_wkb(geometry) -> np.ndarray | None:
+    """(n, 21) bytes: the WKB of each geometry, when all are finite 2-D points (else None);
+    row ``i`` equals ``geometry[i].wkb`` (little-endian, as shapely writes it here).
+
+    >>> bytes(points_wkb(gpd.GeoSeries([shapely.Point(1.5, 2.0)]).values)[0]) == shapely.Point(1.5, 2.0).wkb
+    True
+    """
+    geoms = np.asarray(geometry, dtype=object)
+    n = len(geoms)
+    if n == 0 or not (shapely.get_type_id(geoms) == 0).all() or shapely.has_z(geoms).any():
+        return None
+    xy = shapely.get_coordinates(geoms)
+    if len(xy) != n or not np.isfinite(xy).all():  # an empty point has no coordinates
+        return None
+    out = np.empty((n, _POINT_WKB_BYTES), dtype=np.uint8)
+    out[:, :5] = np.frombuffer(_POINT_HEADER, dtype=np.uint8)
+    out[:, 5:] = np.ascontiguousarray(xy, dtype="<f8").view(np.uint8).reshape(n, 16)
+    return out
+
+
+def write_points(frame: gpd.GeoDataFrame, path, row_group_size: int | None = None) -> None:
+    """``frame.to_parquet(path, index=False, row_group_size=...)``, fast for plain points."""
+    wkb = points_wkb(frame.geometry.values)
+    if wkb is None or frame.geometry.name != "geometry":
+        frame.to_parquet(path, index=False, row_group_size=row_group_size)
+        return
+    template = _geopandas_table(frame.iloc[:1])
+    plain = pd.DataFrame(frame).assign(geometry=pd.Series(None, index=frame.index, dtype=object))
+    table = pa.Table.from_pandas(plain, preserve_index=False)
+    n = len(frame)
+    column = pa.Array.from_buffers(
+        pa.binary(),
+        n,
+        [
+            None,
+            pa.py_buffer(np.arange(0, (n + 1) * _POINT_WKB_BYTES, _POINT_WKB_BYTES, dtype=np.int32)),
+            pa.py_buffer(wkb),
+        ],
+    )
+    i = table.schema.get_field_index("geometry")
+    table = table.set_column(i, template.schema.field("geometry"), column)
+    geo = json.loads(template.schema.metadata[b"geo"])
+    xy = wkb[:, 5:].copy().view("<f8")
+    geo["columns"]["geometry"]["bbox"] = [
+        float(xy[:, 0].min()),
+        float(xy[:, 1].min()),
+        float(xy[:, 0].max()),
+        float(xy[:, 1].max()),
+    ]
+    metadata = {**table.schema.metadata, b"geo": json.dumps(geo).encode("utf-8")}
+    pq.write_table(table.replace_schema_metadata(metadata), path, row_group_size=row_group_size)
+
+
+def _geopandas_table(frame: gpd.GeoDataFrame) -> pa.Table:
+    """The Arrow table ``GeoDataFrame.to_parquet`` would write (its schema and metadata)."""
+    return _geopandas_to_arrow(frame, index=False)

@@ -224,7 +224,11 @@ def per_distinct(s: pd.Series, fn) -> pd.Series:
 
 def _squash(s: pd.Series) -> pd.Series:
     """Collapse runs of whitespace to one space ('Storgatan  12 ' -> 'Storgatan 12')."""
-    return per_distinct(s, lambda u: u.str.replace(r"\s+", " ", regex=True).str.strip())
+    return per_distinct(s, _squash_values)
+
+
+def _squash_values(s: pd.Series) -> pd.Series:
+    return s.str.replace(r"\s+", " ", regex=True).str.strip()
 
 
 class _Rejections:
@@ -670,12 +674,12 @@ def _content_hash(text: dict[str, pd.Series], idx: pd.Index) -> pd.Series:
         return pd.Series(dtype="uint64")
     # pandas' row hash of the squashed fields (hash_pandas_object of their frame), each
     # column's hashes computed per distinct value
-    hashes = (per_distinct(_squash(_at(text[f], idx)), _value_hashes).to_numpy() for f in sorted(text))
+    hashes = (per_distinct(_at(text[f], idx), _squashed_hashes).to_numpy() for f in sorted(text))
     return pd.Series(combine_hash_arrays(hashes, len(text)), index=idx, dtype="uint64")
 
 
-def _value_hashes(s: pd.Series) -> pd.Series:
-    return pd.util.hash_pandas_object(s, index=False)
+def _squashed_hashes(s: pd.Series) -> pd.Series:
+    return pd.util.hash_pandas_object(_squash_values(s), index=False)
 
 
 def _descriptions(text, idx, keep: bool) -> pd.Series:
