@@ -43,35 +43,43 @@ def _same(got: pd.DataFrame, want: pd.DataFrame) -> None:
 def test_every_product_reads_what_events_for_gives_it_and_each_partition_once(ingested, monkeypatch):
     result, cfg = ingested
     everything = result.events
-    reads = []
+    reads, calls = [], []
     real = pq.read_table
 
     def counting(path, *args, **kwargs):
-        reads.append(str(path))
+        reads.extend(_paths(path))
+        calls.append(path)
         return real(path, *args, **kwargs)
 
     monkeypatch.setattr("pipeline.io.geoparquet.pq.read_table", counting)
-    monkeypatch.setattr("pandas.io.parquet.PyArrowImpl.read", _counting_pandas(reads))
+    monkeypatch.setattr("pandas.io.parquet.PyArrowImpl.read", _counting_pandas(reads, calls))
     stored = store.StoredEvents(result.store, result.state)
     stored.plan(PRODUCTS, cfg, DEMO_WEEK)
     for product in PRODUCTS:
         _same(stored.for_product(product, cfg, DEMO_WEEK), events_for(product, cfg, everything, DEMO_WEEK))
     weeks = [w for w in stored.weeks if w <= DEMO_WEEK]
     assert len(reads) == len(set(reads)) == len(weeks)  # one pass per partition
+    assert len(calls) < len(weeks) / 2  # and many partitions in one multi-threaded pass
     prognos = next(p for p in PRODUCTS if p.name == "prognos")
     frame = stored.for_product(prognos, cfg, DEMO_WEEK)
     assert {"x", "y"} <= set(frame.columns) and "geometry" not in frame.columns
     assert frame[["x", "y"]].notna().all().all()
 
 
-def _counting_pandas(reads):
+def _counting_pandas(reads, calls):
     real = pd.io.parquet.PyArrowImpl.read
 
     def read(self, path, *args, **kwargs):
-        reads.append(str(path))
+        reads.extend(_paths(path))
+        calls.append(path)
         return real(self, path, *args, **kwargs)
 
     return read
+
+
+def _paths(path) -> list[str]:
+    """The files one read call takes (the store reads many weeks' partitions in one call)."""
+    return [str(p) for p in path] if isinstance(path, list) else [str(path)]
 
 
 def test_coordinates_are_read_from_the_wkb_without_geometries(tmp_path):
