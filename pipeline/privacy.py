@@ -192,10 +192,17 @@ def withheld_mask(events) -> pd.Series:
     ...                    "duplicate_of": ["", "a", ""]})
     >>> withheld_mask(ev).tolist()
     [True, True, False]
+
+    Without the ids (a narrow read), every duplicate is withheld: it might point at one.
+
+    >>> withheld_mask(ev.assign(duplicate_of=["", "x", ""]).drop(columns="event_id")).tolist()
+    [True, True, False]
     """
     protected = protected_mask(events)
-    if "event_id" not in events.columns or "duplicate_of" not in events.columns:
+    if "duplicate_of" not in events.columns:
         return protected
+    if "event_id" not in events.columns:  # which events a duplicate points at is unknown:
+        return (protected | _duplicate_mask(events)).astype(bool)  # withhold every duplicate
     protected_ids = set(events.loc[protected.to_numpy(bool), "event_id"].astype(str))
     points_at = events["duplicate_of"].fillna("").astype(str).isin(protected_ids) & _duplicate_mask(events)
     return (protected | points_at).astype(bool)

@@ -910,7 +910,7 @@ class StoredEvents:
         for columns, weeks in groups.items():
             read = self.store.read_each_week(weeks, list(columns))
             for w in weeks:
-                self._cache[w] = read.get(w, _empty_columns(list(columns)))
+                self._cache[w] = read[w] if w in read else _empty_columns(list(columns))
 
     def _weeks_of(self, product, cfg, week: str) -> list[str]:
         weeks = product.weeks_read(cfg, week, self.weeks)

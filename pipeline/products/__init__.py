@@ -25,9 +25,11 @@ from pipeline.schema import COORDINATE_COLUMNS, READABLE_COLUMNS, with_coordinat
 
 #: What a product may declare in ``inputs``.
 INPUTS = ("events", "reference", "interventions")
-#: Event columns every product gets: the id, the week, and what the publication rule reads
-#: (privacy.spatial_events) — without them a protected event or a duplicate would count.
-ALWAYS_READ = ("event_id", "iso_week", "sensitive", "duplicate_of")
+#: Event columns every product gets: the week, and what the publication rule reads
+#: (privacy.spatial_events) — without them a protected event or a duplicate would count. Not
+#: the event id: only a product that publishes points needs it (privacy.publishable_points),
+#: and it declares it; a national history's ids are the widest column an all-history read holds.
+ALWAYS_READ = ("iso_week", "sensitive", "duplicate_of")
 
 
 @dataclass
@@ -92,7 +94,7 @@ class Product:
         """The event columns it reads, in the canonical order (None = all).
 
         >>> Product("x", build=None, layers=(), columns=("area",)).columns_read()
-        ['event_id', 'sensitive', 'iso_week', 'area', 'duplicate_of']
+        ['sensitive', 'iso_week', 'area', 'duplicate_of']
         """
         if self.columns is None:
             return None
