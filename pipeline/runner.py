@@ -44,7 +44,7 @@ from pipeline.io.store import (  # noqa: F401 - FINGERPRINT_COLUMNS, week_hashes
     week_hashes,
 )
 from pipeline.privacy import installation_key, public_quality, redact
-from pipeline.products import ProductInput, build_order, events_for
+from pipeline.products import PRODUCT_THREADS, ProductInput, build_all, build_order, events_for
 from pipeline.products.catalog import PRODUCTS
 from pipeline.render.context import WeekContext
 from pipeline.render.index import render_index
@@ -265,30 +265,31 @@ def _weekly_after_ingest(cfg, ingest, ref: Reference, week, now, echo, backfill,
     return result
 
 
-def build_products(cfg, events, week: str, ref: Reference, interventions=None, memos=None) -> list:
+def build_products(cfg, events, week: str, ref: Reference, interventions=None, memos=None, threads=None) -> list:
     """Every declared product for ``week``, in dependency order: their ProductOutputs.
 
     Each product sees only the events of the weeks it declares (``events_for``); ``events`` is
     a frame or the store's :class:`StoredEvents` (which reads just those weeks' partitions).
     ``memos`` (:class:`~pipeline.io.memo.ProductMemos`) gives each product its memo of
-    per-week results; without it every result is computed (the same results)."""
-    outputs, upstream = [], {}
+    per-week results; without it every result is computed (the same results). ``threads``
+    products are built at once (default ``PRODUCT_THREADS``; the same results with one)."""
     if isinstance(events, StoredEvents):
         events.plan(PRODUCTS, cfg, week)
-    for product in build_order(PRODUCTS):
+
+    def build_one(product, upstream):
         inp = ProductInput(
             cfg=cfg,
             week=week,
             events=_events_of(product, cfg, events, week),
             reference=ref,
             interventions=interventions if "interventions" in product.inputs else None,
-            upstream={r: upstream[r] for r in product.requires},
+            upstream={name: out.layers for name, out in upstream.items()},
             memo=memos.for_product(product.name) if memos is not None else None,
         )
-        out = product.build(inp)
-        upstream[product.name] = out.layers
-        outputs.append(out)
-    return outputs
+        return product.build(inp)
+
+    built = build_all(PRODUCTS, build_one, PRODUCT_THREADS if threads is None else threads)
+    return [built[product.name] for product in build_order(PRODUCTS)]
 
 
 def _events_of(product, cfg, events, week: str):

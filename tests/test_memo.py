@@ -28,9 +28,9 @@ def demo(tmp_path_factory):
     return cfg, result.events, Reference.load(cfg), folder / "memo"
 
 
-def _build(cfg, events, week, ref, memos=None) -> list:
+def _build(cfg, events, week, ref, memos=None, threads=None) -> list:
     forecast._RECENT.clear()  # the process's own forecast cache would hide the memo
-    return build_products(cfg, events, week, ref, memos=memos)
+    return build_products(cfg, events, week, ref, memos=memos, threads=threads)
 
 
 def _same_layer(got, want) -> None:
@@ -103,3 +103,10 @@ def test_digest_tells_texts_by_value_and_arrays_by_type():
     assert digest(np.array([1, 2])) != digest(np.array([1.0, 2.0]))
     assert digest(np.zeros((2, 3))) != digest(np.zeros((3, 2)))
     assert digest("a", "b") != digest("ab")
+
+
+def test_products_built_two_at_a_time_equal_one_at_a_time(demo):
+    cfg, events, ref, _ = demo
+    _same_outputs(
+        build_products(cfg, events, DEMO_WEEK, ref, threads=2), _build(cfg, events, DEMO_WEEK, ref, threads=1)
+    )

@@ -626,11 +626,12 @@ def forecast_next_week(
     iso = points["iso_week"].astype("string")
     past = points[((iso <= week) & (iso != "")).to_numpy(bool, na_value=False)]
     key = (_points_key(past), week, grid, _array_key(mask), _opts_key(opts), default_bandwidth_m)
-    if key not in _RECENT:
-        _RECENT[key] = _forecast(past, week, grid, mask, opts, default_bandwidth_m, memo)
+    found = _RECENT.get(key)
+    if found is None:  # (products build in two threads: no lookup after another's eviction)
+        found = _RECENT[key] = _forecast(past, week, grid, mask, opts, default_bandwidth_m, memo)
         while len(_RECENT) > 4:
-            _RECENT.pop(next(iter(_RECENT)))
-    return _RECENT[key]
+            _RECENT.pop(next(iter(_RECENT), None), None)
+    return found
 
 
 #: The last few forecasts of this process: the accuracy product asks for the same ones the

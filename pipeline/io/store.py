@@ -38,6 +38,7 @@ import hashlib
 import json
 import math
 import shutil
+import threading
 from pathlib import Path
 
 import geopandas as gpd
@@ -890,6 +891,7 @@ class StoredEvents:
         self.count = int(state["events"])
         self._cache: dict[str, pd.DataFrame] = {}  # week -> its columns read so far, once per run
         self._planned: dict[str, set[str]] = {}  # week -> the columns the run's products read
+        self._lock = threading.Lock()  # products are built two at a time (products.build_all)
 
     def plan(self, products, cfg, week: str) -> None:
         """Note the columns every one of ``products`` will read of each week for ``week``, so
@@ -931,6 +933,10 @@ class StoredEvents:
         """``columns`` of one week's partition; the cache holds each week once, with every
         column read so far (a narrow history for the all-history products, whole weeks for
         the recent ones). The first read takes every column :meth:`plan` noted for the week."""
+        with self._lock:
+            return self._week_locked(week, columns)
+
+    def _week_locked(self, week: str, columns: list[str]) -> pd.DataFrame:
         have = self._cache.get(week)
         held = set() if have is None else set(have.columns)
         if not set(columns) <= held:

@@ -15,6 +15,7 @@ capability is one module (in analysis/ or evaluation/) plus one declaration in c
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -30,6 +31,10 @@ INPUTS = ("events", "reference", "interventions")
 #: the event id: only a product that publishes points needs it (privacy.publishable_points),
 #: and it declares it; a national history's ids are the widest column an all-history read holds.
 ALWAYS_READ = ("iso_week", "sensitive", "duplicate_of")
+#: Products built at once (:func:`build_all`). Two: on a national history the week's analysis
+#: takes about as long as all the others together, and each product holds its own frames, so
+#: more at once would trade memory (bounded by the weeks analysed) for little time.
+PRODUCT_THREADS = 2
 
 
 @dataclass
@@ -154,3 +159,36 @@ def build_order(products) -> list[Product]:
     for p in products:
         visit(p)
     return order
+
+
+def build_all(products, build_one: Callable[[Product, dict], Any], threads: int = PRODUCT_THREADS) -> dict[str, Any]:
+    """``build_one(product, upstream)`` for every product, ``threads`` at a time, each once the
+    products it ``requires`` are built (``upstream``: their results by name); results by name.
+
+    Products are pure functions of their inputs (no file access, their own memo each), so the
+    results are those of a one-at-a-time build in :func:`build_order`; most of their work is
+    in numpy, pyarrow, shapely and compiled kernels, which release the GIL, so two threads
+    overlap the week's analysis with the all-history products.
+
+    >>> a = Product("a", build=None, layers=())
+    >>> b = Product("b", build=None, layers=(), requires=("a",))
+    >>> build_all([b, a], lambda p, up: p.name + "".join(up.values()), threads=2)
+    {'a': 'a', 'b': 'ba'}
+    """
+    order = build_order(products)
+    if threads <= 1 or len(order) <= 1:
+        done: dict[str, Any] = {}
+        for product in order:
+            done[product.name] = build_one(product, {r: done[r] for r in product.requires})
+        return done
+    futures: dict[str, Any] = {}
+
+    def task(product):
+        return build_one(product, {r: futures[r].result() for r in product.requires})
+
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="product") as pool:
+        # submitted in dependency order and started first in, first out: what a product waits
+        # for is already running or done, so two threads never wait on each other
+        for product in order:
+            futures[product.name] = pool.submit(task, product)
+        return {name: future.result() for name, future in futures.items()}
