@@ -15,11 +15,13 @@ capability is one module (in analysis/ or evaluation/) plus one declaration in c
 
 from __future__ import annotations
 
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import pandas as pd
+from rasterio.errors import NotGeoreferencedWarning
 
 from pipeline.analysis.weeks import next_weeks, previous_weeks, weeks_present
 from pipeline.schema import COORDINATE_COLUMNS, READABLE_COLUMNS, with_coordinates
@@ -186,7 +188,11 @@ def build_all(products, build_one: Callable[[Product, dict], Any], threads: int 
     def task(product):
         return build_one(product, {r: futures[r].result() for r in product.requires})
 
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="product") as pool:
+    # rasterio vectorises our bare grids through an in-memory dataset and silences its "not
+    # georeferenced" warning with warnings.catch_warnings, which is not thread-safe: one
+    # thread's exit can drop the other's filter. Ignored here, around both threads, it holds.
+    with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=threads, thread_name_prefix="product") as pool:
+        warnings.filterwarnings("ignore", category=NotGeoreferencedWarning)
         # submitted in dependency order and started first in, first out: what a product waits
         # for is already running or done, so two threads never wait on each other
         for product in order:
